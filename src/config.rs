@@ -1,0 +1,256 @@
+//! Every option of the server: the command line (clap, each flag also read from a `MUXSERVE_*`
+//! variable) and the validated [`Config`] the rest of the crate reads. It owns parsing and
+//! validation with messages a user can act on; it must never touch a socket or a file beyond
+//! checking that the root exists.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+
+/// The access-log format: one line per response on stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AccessLog {
+    /// No access log.
+    Off,
+    /// NCSA Common Log Format.
+    Common,
+    /// Common Log Format plus referer and user agent, as nginx's `combined`.
+    Combined,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The validated configuration of one server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Folder whose files are served.
+    pub root: PathBuf,
+    /// Address the listener binds.
+    pub listen: SocketAddr,
+    /// Number of worker threads.
+    pub workers: usize,
+    /// Open connections at most; beyond it new ones wait in the kernel backlog.
+    pub max_connections: usize,
+    /// Time a client has to send a complete request head (slowloris defence).
+    pub header_timeout: Duration,
+    /// Idle time after which a keep-alive connection is closed.
+    pub keep_alive_timeout: Duration,
+    /// A response write that makes no progress for this long is abandoned.
+    pub send_timeout: Duration,
+    /// After a shutdown signal, how long in-flight responses may take.
+    pub shutdown_timeout: Duration,
+    /// Access-log format.
+    pub access_log: AccessLog,
+    /// Request line plus headers, in bytes; larger heads get 431.
+    pub max_head_size: usize,
+    /// Request-target length in bytes; longer ones get 414.
+    pub max_uri_length: usize,
+    /// Request bodies are discarded up to this size; larger ones get 413.
+    pub max_body_size: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            root: PathBuf::from("./public"),
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            workers: default_workers(),
+            max_connections: 10_000,
+            header_timeout: Duration::from_secs(15),
+            keep_alive_timeout: Duration::from_secs(75),
+            send_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(8),
+            access_log: AccessLog::Common,
+            max_head_size: 16 * 1024,
+            max_uri_length: 8 * 1024,
+            max_body_size: 1024 * 1024,
+        }
+    }
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The command line as the user types it; [`Cli::into_config`] validates it.
+#[derive(Parser, Debug)]
+#[command(
+    name = "muxserve",
+    version,
+    about = "A static-site HTTP/1.1 server: one multiplexing thread, a pool of workers.",
+    after_help = "Durations accept 500ms, 15s, 2m or a bare number of seconds.\n\
+                  PORT=N (as PaaS hosts set it) means --listen 0.0.0.0:N unless --listen or MUXSERVE_LISTEN is given."
+)]
+pub struct Cli {
+    /// Folder to serve
+    #[arg(
+        long,
+        env = "MUXSERVE_ROOT",
+        default_value = "./public",
+        value_name = "DIR"
+    )]
+    root: PathBuf,
+
+    /// Address to listen on: host:port, [::]:port or a bare port [default: 0.0.0.0:8080, or 0.0.0.0:$PORT]
+    #[arg(long, env = "MUXSERVE_LISTEN", value_name = "ADDR")]
+    listen: Option<String>,
+
+    /// Worker threads [default: number of CPUs]
+    #[arg(long, env = "MUXSERVE_WORKERS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    workers: Option<u16>,
+
+    /// Open connections at most; beyond it new ones wait in the kernel backlog
+    #[arg(long, env = "MUXSERVE_MAX_CONNECTIONS", default_value_t = 10_000, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
+
+    /// Time for a client to send a whole request head
+    #[arg(long, env = "MUXSERVE_HEADER_TIMEOUT", default_value = "15s", value_name = "DUR", value_parser = parse_duration)]
+    header_timeout: Duration,
+
+    /// Idle time before a keep-alive connection is closed (keep it above your load balancer's)
+    #[arg(long, env = "MUXSERVE_KEEP_ALIVE_TIMEOUT", default_value = "75s", value_name = "DUR", value_parser = parse_duration)]
+    keep_alive_timeout: Duration,
+
+    /// A response write that makes no progress for this long is abandoned
+    #[arg(long, env = "MUXSERVE_SEND_TIMEOUT", default_value = "30s", value_name = "DUR", value_parser = parse_duration)]
+    send_timeout: Duration,
+
+    /// After SIGTERM/SIGINT, how long in-flight responses may take before they are cut
+    #[arg(long, env = "MUXSERVE_SHUTDOWN_TIMEOUT", default_value = "8s", value_name = "DUR", value_parser = parse_duration)]
+    shutdown_timeout: Duration,
+
+    /// Access log on stdout, one line per response
+    #[arg(
+        long,
+        env = "MUXSERVE_ACCESS_LOG",
+        default_value = "common",
+        value_name = "FORMAT"
+    )]
+    access_log: AccessLog,
+
+    /// Largest request head (request line and headers) in bytes; larger → 431
+    #[arg(long, env = "MUXSERVE_MAX_HEAD_SIZE", default_value_t = 16 * 1024, value_name = "BYTES",
+          value_parser = clap::value_parser!(u32).range(1024..=1024 * 1024))]
+    max_head_size: u32,
+
+    /// Longest request target in bytes; longer → 414
+    #[arg(long, env = "MUXSERVE_MAX_URI_LENGTH", default_value_t = 8 * 1024, value_name = "BYTES",
+          value_parser = clap::value_parser!(u32).range(16..=1024 * 1024))]
+    max_uri_length: u32,
+
+    /// Request bodies are read and discarded up to this size; larger → 413
+    #[arg(long, env = "MUXSERVE_MAX_BODY_SIZE", default_value_t = 1024 * 1024, value_name = "BYTES")]
+    max_body_size: u64,
+}
+
+/// Parses `500ms`, `15s`, `2m`, `1h 30m` or a bare number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|e| e.to_string());
+    }
+    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 500ms, 15s, 2m)"))
+}
+
+/// Resolves a listen address: `host:port`, `[v6]:port`, or a bare port meaning all IPv4 interfaces.
+fn parse_listen(s: &str) -> anyhow::Result<SocketAddr> {
+    let s = s.trim();
+    if let Ok(port) = s.trim_start_matches(':').parse::<u16>() {
+        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    s.to_socket_addrs()
+        .with_context(|| {
+            format!("invalid listen address {s:?} (expected host:port, [::]:port or a port)")
+        })?
+        .next()
+        .with_context(|| format!("listen address {s:?} resolves to no address"))
+}
+
+impl Cli {
+    /// Validates the command line into a [`Config`]; `port_env` is the value of `PORT`, if set.
+    pub fn into_config(self, port_env: Option<String>) -> anyhow::Result<Config> {
+        let listen = match (self.listen, port_env) {
+            (Some(l), _) => parse_listen(&l)?,
+            (None, Some(p)) => {
+                let port: u16 = p
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("invalid PORT environment variable {p:?}"))?;
+                SocketAddr::from(([0, 0, 0, 0], port))
+            }
+            (None, None) => Config::default().listen,
+        };
+        for (name, d) in [
+            ("--header-timeout", self.header_timeout),
+            ("--keep-alive-timeout", self.keep_alive_timeout),
+            ("--send-timeout", self.send_timeout),
+        ] {
+            if d.is_zero() {
+                bail!("{name} must be greater than zero");
+            }
+        }
+        let meta = std::fs::metadata(&self.root)
+            .with_context(|| format!("cannot serve root {}", self.root.display()))?;
+        if !meta.is_dir() {
+            bail!("root {} is not a directory", self.root.display());
+        }
+        Ok(Config {
+            root: self.root,
+            listen,
+            workers: self.workers.map_or_else(default_workers, usize::from),
+            max_connections: self.max_connections as usize,
+            header_timeout: self.header_timeout,
+            keep_alive_timeout: self.keep_alive_timeout,
+            send_timeout: self.send_timeout,
+            shutdown_timeout: self.shutdown_timeout,
+            access_log: self.access_log,
+            max_head_size: self.max_head_size as usize,
+            max_uri_length: self.max_uri_length as usize,
+            max_body_size: self.max_body_size,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        for (s, ms) in [
+            ("15", 15_000),
+            ("500ms", 500),
+            ("2m", 120_000),
+            ("1s", 1000),
+        ] {
+            assert_eq!(parse_duration(s), Ok(Duration::from_millis(ms)), "{s}");
+        }
+        for s in ["", "abc", "-1", "5 parsecs"] {
+            assert!(parse_duration(s).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(
+            parse_listen("8081").unwrap(),
+            "0.0.0.0:8081".parse().unwrap()
+        );
+        assert_eq!(
+            parse_listen(":8081").unwrap(),
+            "0.0.0.0:8081".parse().unwrap()
+        );
+        assert_eq!(parse_listen("[::1]:9").unwrap(), "[::1]:9".parse().unwrap());
+        assert!(parse_listen("nonsense:port").is_err());
+    }
+}

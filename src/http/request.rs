@@ -1,0 +1,633 @@
+//! Request heads: httparse turns the bytes into a [`RequestHead`] that borrows from the read
+//! buffer (no allocation per header), and the RFC 9112 checks that decide framing and validity
+//! happen here: Host, Content-Length against Transfer-Encoding, duplicate lengths, version.
+//! It must never allocate per request or look at the filesystem.
+
+use httparse::{EMPTY_HEADER, Header};
+
+use super::response::Status;
+
+/// Header fields accepted per request; more is answered with 431.
+pub const MAX_HEADERS: usize = 100;
+
+/// Request methods known to this server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// GET
+    Get,
+    /// HEAD
+    Head,
+    /// OPTIONS
+    Options,
+    /// A method registered with IANA that a static server does not allow (POST, PUT, …): 405.
+    NotAllowed,
+}
+
+impl Method {
+    fn parse(token: &str) -> Option<Method> {
+        // Methods are case-sensitive (RFC 9110 §9.1).
+        Some(match token {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "OPTIONS" => Method::Options,
+            "POST" | "PUT" | "DELETE" | "PATCH" | "TRACE" | "CONNECT" => Method::NotAllowed,
+            _ => return None,
+        })
+    }
+}
+
+/// The protocol version of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// HTTP/1.0
+    Http10,
+    /// HTTP/1.1 (and later 1.x minors, which RFC 9112 §2.3 says to treat as 1.1)
+    Http11,
+}
+
+impl Version {
+    /// The version as it appears in a request line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        }
+    }
+}
+
+/// How the request's body is delimited (RFC 9112 §6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// No body.
+    None,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// Header fields the site consults, each the first occurrence's value.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Fields<'a> {
+    /// `User-Agent`, for the access log.
+    pub user_agent: Option<&'a [u8]>,
+    /// `Referer`, for the access log.
+    pub referer: Option<&'a [u8]>,
+}
+
+/// A parsed request head, borrowing from the connection's read buffer.
+#[derive(Debug)]
+pub struct RequestHead<'a> {
+    /// The method.
+    pub method: Method,
+    /// The method token as sent, for the access log.
+    pub method_str: &'a str,
+    /// The request-target as sent, for the access log.
+    pub target: &'a str,
+    /// The version.
+    pub version: Version,
+    /// The path part of the target, still percent-encoded, starting with `/`; `*` for OPTIONS *.
+    pub path: &'a str,
+    /// The query, without the `?`.
+    pub query: Option<&'a str>,
+    /// Whether the client wants the connection kept open after this exchange.
+    pub keep_alive: bool,
+    /// Whether the client waits for `100 Continue` before sending a body.
+    pub expect_continue: bool,
+    /// How the body is delimited.
+    pub body: BodyFraming,
+    /// Fields for the site and the log.
+    pub fields: Fields<'a>,
+}
+
+/// Why a request head was refused; each maps to one status and the connection then closes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestError {
+    /// Malformed syntax, bad Host, conflicting framing: 400.
+    BadRequest,
+    /// The head exceeds the size or header-count limit: 431.
+    HeadTooLarge,
+    /// The request-target exceeds its limit: 414.
+    UriTooLong,
+    /// The declared body exceeds the body limit: 413.
+    BodyTooLarge,
+    /// Unknown method or transfer coding: 501.
+    NotImplemented,
+    /// A major version other than 1: 505.
+    VersionNotSupported,
+    /// An `Expect` other than `100-continue`: 417.
+    ExpectationFailed,
+}
+
+impl RequestError {
+    /// The status that answers this error.
+    pub fn status(self) -> Status {
+        match self {
+            RequestError::BadRequest => Status::BadRequest,
+            RequestError::HeadTooLarge => Status::HeaderFieldsTooLarge,
+            RequestError::UriTooLong => Status::UriTooLong,
+            RequestError::BodyTooLarge => Status::ContentTooLarge,
+            RequestError::NotImplemented => Status::NotImplemented,
+            RequestError::VersionNotSupported => Status::VersionNotSupported,
+            RequestError::ExpectationFailed => Status::ExpectationFailed,
+        }
+    }
+}
+
+/// Size limits applied while parsing.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Request line plus headers.
+    pub max_head: usize,
+    /// Request-target.
+    pub max_uri: usize,
+    /// Declared body length.
+    pub max_body: u64,
+}
+
+/// The outcome of parsing the start of a buffer.
+#[derive(Debug)]
+pub enum Parsed<'a> {
+    /// A complete head of `len` bytes.
+    Complete {
+        /// The head.
+        head: RequestHead<'a>,
+        /// Bytes it occupied.
+        len: usize,
+    },
+    /// More bytes are needed.
+    Partial,
+}
+
+/// Rewrites an `HTTP/1.x` request line with x > 1 to `HTTP/1.1`, in place, as RFC 9112 §2.3 asks
+/// a 1.1 server to treat it; httparse accepts only 1.0 and 1.1. Returns whether it changed a byte.
+pub fn normalize_minor_version(buf: &mut [u8]) -> bool {
+    match line_version(buf) {
+        Some((b'1', minor, at)) if minor > b'1' => {
+            buf[at] = b'1';
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The version digits at the end of the request line, with the minor digit's offset.
+fn line_version(buf: &[u8]) -> Option<(u8, u8, usize)> {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let nl = start + buf[start..].iter().position(|&b| b == b'\n')?;
+    let end = if nl > 0 && buf[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
+    let line = &buf[start..end];
+    match line {
+        [.., b' ', b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Some((*major, *minor, start + line.len() - 1))
+        }
+        _ => None,
+    }
+}
+
+/// Parses one request head at the start of `buf`.
+pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, RequestError> {
+    let mut headers = [EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return partial(buf, limits),
+        Err(httparse::Error::TooManyHeaders) => return Err(RequestError::HeadTooLarge),
+        Err(httparse::Error::Version) => {
+            return Err(match line_version(buf) {
+                Some((major, _, _)) if major >= b'2' => RequestError::VersionNotSupported,
+                _ => RequestError::BadRequest,
+            });
+        }
+        Err(_) => return Err(RequestError::BadRequest),
+    };
+    if len > limits.max_head {
+        return Err(RequestError::HeadTooLarge);
+    }
+    let (Some(method_str), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
+        return Err(RequestError::BadRequest);
+    };
+    if target.len() > limits.max_uri {
+        return Err(RequestError::UriTooLong);
+    }
+    let method = Method::parse(method_str).ok_or(RequestError::NotImplemented)?;
+    let version = if minor == 0 {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
+    let head = build(method, method_str, target, version, req.headers, limits)?;
+    Ok(Parsed::Complete { head, len })
+}
+
+/// Decides whether an incomplete head may still become valid within the limits.
+fn partial<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, RequestError> {
+    let line_done = buf.contains(&b'\n');
+    // The request line is method, SP, target, SP, version: allow the longest method we know
+    // and the version on top of the target limit before calling the target too long.
+    if !line_done && buf.len() > limits.max_uri + 32 {
+        return Err(RequestError::UriTooLong);
+    }
+    if buf.len() >= limits.max_head {
+        return Err(RequestError::HeadTooLarge);
+    }
+    Ok(Parsed::Partial)
+}
+
+fn build<'a>(
+    method: Method,
+    method_str: &'a str,
+    target: &'a str,
+    version: Version,
+    headers: &[Header<'a>],
+    limits: &Limits,
+) -> Result<RequestHead<'a>, RequestError> {
+    let (authority, path, query) = split_target(method, target)?;
+
+    let mut hosts = 0u32;
+    let mut content_length: Option<u64> = None;
+    let mut chunked_last = false;
+    let mut transfer_encoding = false;
+    let mut conn_close = false;
+    let mut conn_keep_alive = false;
+    let mut expect_continue = false;
+    let mut fields = Fields::default();
+
+    for h in headers {
+        let name = h.name;
+        let value = h.value;
+        if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+            if !valid_host(value) {
+                return Err(RequestError::BadRequest);
+            }
+        } else if name.eq_ignore_ascii_case("content-length") {
+            // RFC 9112 §6.3 (5): a list of identical values may be taken as one; anything
+            // else is unrecoverable framing.
+            for item in value.split(|&b| b == b',') {
+                let n = parse_length(trim(item)).ok_or(RequestError::BadRequest)?;
+                if content_length.is_some_and(|c| c != n) {
+                    return Err(RequestError::BadRequest);
+                }
+                content_length = Some(n);
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            transfer_encoding = true;
+            for coding in value.split(|&b| b == b',').map(trim) {
+                if coding.is_empty() {
+                    continue;
+                }
+                chunked_last = coding.eq_ignore_ascii_case(b"chunked");
+                if !chunked_last && !known_coding(coding) {
+                    return Err(RequestError::NotImplemented);
+                }
+            }
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(|&b| b == b',').map(trim) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    conn_close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    conn_keep_alive = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case("expect") {
+            // RFC 9110 §10.1.1: 100-continue is the only expectation defined.
+            if trim(value).eq_ignore_ascii_case(b"100-continue") {
+                expect_continue = true;
+            } else {
+                return Err(RequestError::ExpectationFailed);
+            }
+        } else if name.eq_ignore_ascii_case("user-agent") {
+            fields.user_agent.get_or_insert(value);
+        } else if name.eq_ignore_ascii_case("referer") {
+            fields.referer.get_or_insert(value);
+        }
+    }
+
+    // RFC 9112 §3.2: a 1.1 request without Host, or with several, is answered with 400. As
+    // nginx does, an absolute-form target's authority stands in for a missing Host.
+    if hosts > 1 || (hosts == 0 && version == Version::Http11 && authority.is_none()) {
+        return Err(RequestError::BadRequest);
+    }
+
+    let body = if transfer_encoding {
+        // RFC 9112 §6.1: Transfer-Encoding with Content-Length is a smuggling vector; we refuse
+        // rather than guess. §6.3 (4): a request whose final coding is not chunked cannot be
+        // delimited. HTTP/1.0 has no transfer codings.
+        if content_length.is_some() || !chunked_last || version == Version::Http10 {
+            return Err(RequestError::BadRequest);
+        }
+        BodyFraming::Chunked
+    } else {
+        match content_length {
+            Some(n) if n > limits.max_body => return Err(RequestError::BodyTooLarge),
+            Some(0) | None => BodyFraming::None,
+            Some(n) => BodyFraming::Length(n),
+        }
+    };
+
+    let keep_alive = match version {
+        Version::Http11 => !conn_close,
+        Version::Http10 => conn_keep_alive && !conn_close,
+    };
+
+    Ok(RequestHead {
+        method,
+        method_str,
+        target,
+        version,
+        path,
+        query,
+        keep_alive,
+        expect_continue,
+        body,
+        fields,
+    })
+}
+
+/// Splits a request-target into authority (absolute-form only), path and query (RFC 9112 §3.2).
+#[allow(clippy::type_complexity)]
+fn split_target(
+    method: Method,
+    target: &str,
+) -> Result<(Option<&str>, &str, Option<&str>), RequestError> {
+    if target == "*" {
+        // Asterisk-form is only for OPTIONS (RFC 9112 §3.2.4).
+        return if method == Method::Options {
+            Ok((None, "*", None))
+        } else {
+            Err(RequestError::BadRequest)
+        };
+    }
+    let (authority, rest) = if target.starts_with('/') {
+        (None, target)
+    } else {
+        // Absolute-form (RFC 9112 §3.2.2): a server MUST accept it.
+        let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
+        let after = if lower.starts_with("http://") {
+            &target[7..]
+        } else if lower.starts_with("https://") {
+            &target[8..]
+        } else {
+            return Err(RequestError::BadRequest);
+        };
+        let end = after.find(['/', '?']).unwrap_or(after.len());
+        let authority = &after[..end];
+        if authority.is_empty() || authority.contains('@') || !valid_host(authority.as_bytes()) {
+            return Err(RequestError::BadRequest);
+        }
+        (Some(authority), &after[end..])
+    };
+    // A fragment is never sent by a conforming client; drop it rather than look it up.
+    let rest = rest.split('#').next().unwrap_or("");
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    let path = if path.is_empty() { "/" } else { path };
+    Ok((authority, path, query))
+}
+
+fn known_coding(coding: &[u8]) -> bool {
+    [
+        &b"gzip"[..],
+        b"x-gzip",
+        b"deflate",
+        b"compress",
+        b"x-compress",
+    ]
+    .iter()
+    .any(|c| coding.eq_ignore_ascii_case(c))
+}
+
+/// RFC 3986 host and port characters: reg-name, IP literal, port. Empty is allowed.
+fn valid_host(v: &[u8]) -> bool {
+    v.iter().all(|&b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'%'
+                    | b':'
+                    | b'['
+                    | b']'
+            )
+    })
+}
+
+fn parse_length(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    v.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+fn trim(v: &[u8]) -> &[u8] {
+    v.trim_ascii()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_head: 4096,
+        max_uri: 256,
+        max_body: 1000,
+    };
+
+    fn ok(raw: &str) -> RequestHead<'_> {
+        match parse(raw.as_bytes(), &LIMITS) {
+            Ok(Parsed::Complete { head, len }) => {
+                assert_eq!(len, raw.len());
+                head
+            }
+            other => panic!("{raw:?} → {other:?}"),
+        }
+    }
+
+    fn err(raw: &str) -> RequestError {
+        match parse(raw.as_bytes(), &LIMITS) {
+            Err(e) => e,
+            other => panic!("{raw:?} → {other:?}"),
+        }
+    }
+
+    #[test]
+    fn origin_form() {
+        let h = ok("GET /a/b.css?x=1 HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(
+            (h.method, h.path, h.query),
+            (Method::Get, "/a/b.css", Some("x=1"))
+        );
+        assert!(h.keep_alive);
+        assert_eq!(h.body, BodyFraming::None);
+    }
+
+    #[test]
+    fn absolute_form_and_asterisk() {
+        let h = ok("GET http://example.com:8080/x?q HTTP/1.1\r\n\r\n");
+        assert_eq!((h.path, h.query), ("/x", Some("q")));
+        let h = ok("GET HTTP://example.com HTTP/1.1\r\n\r\n");
+        assert_eq!(h.path, "/");
+        assert_eq!(ok("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n").path, "*");
+        assert_eq!(
+            err("GET * HTTP/1.1\r\nHost: h\r\n\r\n"),
+            RequestError::BadRequest
+        );
+        assert_eq!(
+            err("GET ftp://x/ HTTP/1.1\r\nHost: h\r\n\r\n"),
+            RequestError::BadRequest
+        );
+        assert_eq!(
+            err("GET http://u@x/ HTTP/1.1\r\nHost: h\r\n\r\n"),
+            RequestError::BadRequest
+        );
+    }
+
+    #[test]
+    fn keep_alive_rules() {
+        assert!(!ok("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").keep_alive);
+        assert!(!ok("GET / HTTP/1.0\r\n\r\n").keep_alive);
+        assert!(ok("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").keep_alive);
+        assert!(
+            !ok("GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, close\r\n\r\n").keep_alive
+        );
+    }
+
+    #[test]
+    fn host_rules() {
+        assert_eq!(err("GET / HTTP/1.1\r\n\r\n"), RequestError::BadRequest);
+        assert_eq!(
+            err("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+            RequestError::BadRequest
+        );
+        assert_eq!(
+            err("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"),
+            RequestError::BadRequest
+        );
+        assert_eq!(
+            err("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"),
+            RequestError::BadRequest
+        );
+        ok("GET / HTTP/1.0\r\n\r\n");
+        ok("GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n");
+    }
+
+    #[test]
+    fn framing() {
+        let h = ok("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n");
+        assert_eq!(h.body, BodyFraming::Length(5));
+        let h = ok("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\n");
+        assert_eq!(h.body, BodyFraming::Length(5));
+        let h = ok("GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+        assert_eq!(h.body, BodyFraming::Chunked);
+        for bad in [
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 6\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: +5\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            assert_eq!(err(bad), RequestError::BadRequest, "{bad:?}");
+        }
+        assert_eq!(
+            err("GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: foo, chunked\r\n\r\n"),
+            RequestError::NotImplemented
+        );
+        assert_eq!(
+            err("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1001\r\n\r\n"),
+            RequestError::BodyTooLarge
+        );
+    }
+
+    #[test]
+    fn methods_and_versions() {
+        assert_eq!(
+            ok("POST / HTTP/1.1\r\nHost: h\r\n\r\n").method,
+            Method::NotAllowed
+        );
+        assert_eq!(
+            err("BREW / HTTP/1.1\r\nHost: h\r\n\r\n"),
+            RequestError::NotImplemented
+        );
+        assert_eq!(
+            err("get / HTTP/1.1\r\nHost: h\r\n\r\n"),
+            RequestError::NotImplemented
+        );
+        assert_eq!(
+            err("GET / HTTP/2.0\r\nHost: h\r\n\r\n"),
+            RequestError::VersionNotSupported
+        );
+        assert_eq!(
+            err("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+            RequestError::VersionNotSupported
+        );
+        assert_eq!(err("GET /\r\n\r\n"), RequestError::BadRequest);
+        assert_eq!(err("GET / HTTX/1.1\r\n\r\n"), RequestError::BadRequest);
+        let mut raw = b"GET / HTTP/1.2\r\nHost: h\r\n\r\n".to_vec();
+        assert!(normalize_minor_version(&mut raw));
+        assert!(!normalize_minor_version(&mut raw));
+        assert_eq!(
+            ok(std::str::from_utf8(&raw).unwrap()).version,
+            Version::Http11
+        );
+    }
+
+    #[test]
+    fn limits_and_partials() {
+        assert!(matches!(
+            parse(b"GET / HTTP/1.1\r\nHo", &LIMITS),
+            Ok(Parsed::Partial)
+        ));
+        let long = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(300));
+        assert_eq!(err(&long), RequestError::UriTooLong);
+        let long_partial = format!("GET /{}", "a".repeat(400));
+        assert_eq!(err(&long_partial), RequestError::UriTooLong);
+        let big = format!("GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n", "a".repeat(5000));
+        assert_eq!(err(&big), RequestError::HeadTooLarge);
+        let many: String = (0..MAX_HEADERS + 1)
+            .map(|i| format!("X-{i}: v\r\n"))
+            .collect();
+        assert_eq!(
+            err(&format!("GET / HTTP/1.1\r\nHost: h\r\n{many}\r\n")),
+            RequestError::HeadTooLarge
+        );
+        assert_eq!(
+            err("GET / HTTP/1.1\r\nHost : h\r\n\r\n"),
+            RequestError::BadRequest
+        );
+        assert_eq!(
+            err("GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n"),
+            RequestError::BadRequest
+        );
+        assert_eq!(
+            err("GET / HTTP/1.1\r\nHost: h\r\nExpect: tea\r\n\r\n"),
+            RequestError::ExpectationFailed
+        );
+    }
+}

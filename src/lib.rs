@@ -1,0 +1,30 @@
+//! muxserve: a static-site HTTP/1.1 server.
+//!
+//! ```text
+//!              SIGTERM/SIGINT ──► shutdown pipe ─┐
+//!                                                ▼
+//!   clients ──► listener ──► [ reactor: polling::Poller ] ──jobs──► crossbeam ──► [ worker 1..N ]
+//!                             owns listener, parked conns,  ◄──returns── crossbeam ◄──┘
+//!                             deadlines, shutdown phase          (+ Poller::notify)
+//! ```
+//!
+//! One thread (the [`reactor`]) accepts connections and waits for readiness; a pool of
+//! [`worker`]s reads, parses ([`http`]), asks the [`site`] what to answer and writes it
+//! ([`conn`]). A connection has exactly one owner at any moment: parked in the reactor's slab,
+//! or moved by value into one worker's job and back. See docs/ARCHITECTURE.md.
+
+pub mod config;
+pub mod conn;
+pub mod deadline;
+pub mod http;
+pub mod log;
+pub mod reactor;
+pub mod server;
+pub mod shutdown;
+pub mod site;
+pub mod worker;
+
+pub use config::{AccessLog, Cli, Config};
+pub use reactor::Outcome;
+pub use server::{Running, Server};
+pub use shutdown::ShutdownHandle;

@@ -1,0 +1,481 @@
+//! The multiplexing loop: one thread that owns the listener, every parked connection, the
+//! deadlines and the shutdown phase. Each turn it waits on the poller, accepts until the
+//! listener would block, hands ready connections to the workers, re-arms the ones they return
+//! (oneshot interest), closes the ones whose deadline passed, and advances shutdown.
+//!
+//! A connection has exactly one owner: parked here in the slab, or moved into a job for one
+//! worker. This is the only place that registers, re-arms or deletes sources in the poller, and
+//! it deletes a socket before closing it. It never reads or writes request bytes.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use polling::{Event, Events, Poller};
+use slab::Slab;
+
+use crate::conn::{Conn, Context, Next, Wait};
+use crate::deadline::Deadlines;
+use crate::log;
+use crate::shutdown;
+use crate::worker::{Job, Returned};
+
+/// Poller key of the listener (polling reserves `usize::MAX` for its own notifications).
+const LISTENER: usize = usize::MAX - 1;
+/// Poller key of the shutdown pipe.
+const SHUTDOWN: usize = usize::MAX - 2;
+/// Connections accepted per readiness event, so a connect flood cannot starve the rest.
+const ACCEPT_BATCH: usize = 256;
+/// How long accepting pauses when the process is out of descriptors.
+const EXHAUSTED_PAUSE: Duration = Duration::from_millis(100);
+/// How long a closing connection may linger for the peer's close.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// The reactor's timeouts.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// For a whole request head.
+    pub header: Duration,
+    /// For an idle keep-alive connection.
+    pub keep_alive: Duration,
+    /// For a write that makes no progress.
+    pub send: Duration,
+    /// For the drain after a shutdown signal.
+    pub shutdown: Duration,
+}
+
+/// How the reactor stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// After a drain: connections that finished, and those cut at the deadline.
+    Drained {
+        /// Connections open at the signal that ended on their own.
+        drained: usize,
+        /// Connections closed at the deadline.
+        cut: usize,
+    },
+    /// A second signal: stopped at once.
+    Forced,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Running,
+    Draining {
+        until: Instant,
+        open_at_signal: usize,
+        cutting: bool,
+        cut: usize,
+    },
+}
+
+#[derive(Debug)]
+enum State {
+    Parked(Conn),
+    Busy,
+}
+
+#[derive(Debug)]
+struct Slot {
+    state: State,
+    /// Distinguishes this connection from later ones in the same slab slot.
+    generation: u64,
+    deadline: Instant,
+    /// The deadline this slot has in the heap, if any; at most one is live at a time.
+    queued: Option<Instant>,
+}
+
+/// The multiplexing loop and everything it owns.
+#[derive(Debug)]
+pub struct Reactor {
+    poller: Arc<Poller>,
+    listener: Option<TcpListener>,
+    listener_armed: bool,
+    accept_paused_until: Option<Instant>,
+    shutdown_rx: UnixStream,
+    slots: Slab<Slot>,
+    deadlines: Deadlines,
+    generation: u64,
+    jobs: Sender<Job>,
+    returns: Receiver<Returned>,
+    ctx: Arc<Context>,
+    timeouts: Timeouts,
+    max_connections: usize,
+    phase: Phase,
+}
+
+impl Reactor {
+    /// Registers the listener and the shutdown pipe; the loop starts with [`Reactor::run`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        poller: Arc<Poller>,
+        listener: TcpListener,
+        shutdown_rx: UnixStream,
+        jobs: Sender<Job>,
+        returns: Receiver<Returned>,
+        ctx: Arc<Context>,
+        timeouts: Timeouts,
+        max_connections: usize,
+    ) -> io::Result<Reactor> {
+        listener.set_nonblocking(true)?;
+        // SAFETY: the listener and the pipe are owned by the Reactor, which deletes the
+        // listener from the poller before dropping it (begin_drain) and is dropped with the
+        // poller's last use; the poller never outlives the reactor's use of these sources.
+        unsafe {
+            poller.add(&listener, Event::readable(LISTENER))?;
+            poller.add(&shutdown_rx, Event::readable(SHUTDOWN))?;
+        }
+        Ok(Reactor {
+            poller,
+            listener: Some(listener),
+            listener_armed: true,
+            accept_paused_until: None,
+            shutdown_rx,
+            slots: Slab::new(),
+            deadlines: Deadlines::default(),
+            generation: 0,
+            jobs,
+            returns,
+            ctx,
+            timeouts,
+            max_connections,
+            phase: Phase::Running,
+        })
+    }
+
+    /// Runs until a shutdown completes.
+    pub fn run(mut self) -> io::Result<Outcome> {
+        let mut events = Events::new();
+        loop {
+            let timeout = self.next_timeout(Instant::now());
+            events.clear();
+            self.poller.wait(&mut events, timeout)?;
+            let now = Instant::now();
+            for ev in events.iter() {
+                match ev.key {
+                    LISTENER => self.accept(now),
+                    SHUTDOWN => {
+                        if self.on_shutdown_request(now) {
+                            self.close_parked();
+                            return Ok(Outcome::Forced);
+                        }
+                    }
+                    key => self.dispatch(key),
+                }
+            }
+            while let Ok(returned) = self.returns.try_recv() {
+                self.on_return(returned, now);
+            }
+            self.expire(now);
+            if self.accept_paused_until.is_some_and(|t| t <= now) {
+                self.accept_paused_until = None;
+                self.arm_listener();
+            }
+            if let Some(outcome) = self.advance_shutdown(now) {
+                return Ok(outcome);
+            }
+        }
+    }
+
+    fn next_timeout(&self, now: Instant) -> Option<Duration> {
+        let drain = match self.phase {
+            Phase::Draining { until, .. } => Some(until),
+            Phase::Running => None,
+        };
+        [self.deadlines.next(), self.accept_paused_until, drain]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| at.saturating_duration_since(now))
+    }
+
+    fn accept(&mut self, now: Instant) {
+        self.listener_armed = false;
+        for _ in 0..ACCEPT_BATCH {
+            if self.slots.len() >= self.max_connections {
+                // Left disarmed: new connections wait in the backlog until one closes.
+                return;
+            }
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => self.register(stream, peer, now),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if out_of_descriptors(&e) => {
+                    // Accepting again at once would spin: the error persists until some
+                    // connection closes. Back off and go on serving those we have.
+                    if self.accept_paused_until.is_none() {
+                        log::error(format_args!("accept: {e}; pausing new connections"));
+                    }
+                    self.accept_paused_until = Some(now + EXHAUSTED_PAUSE);
+                    return;
+                }
+                // ECONNABORTED and the like concern one connection, not the listener.
+                Err(_) => {}
+            }
+        }
+        self.arm_listener();
+    }
+
+    fn arm_listener(&mut self) {
+        if let Some(listener) = &self.listener
+            && !self.listener_armed
+            && self.accept_paused_until.is_none()
+            && self.slots.len() < self.max_connections
+        {
+            match self.poller.modify(listener, Event::readable(LISTENER)) {
+                Ok(()) => self.listener_armed = true,
+                Err(e) => log::error(format_args!("re-arming the listener: {e}")),
+            }
+        }
+    }
+
+    fn register(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
+        if stream.set_nonblocking(true).is_err() {
+            return;
+        }
+        // Responses are written whole (head and body in as few calls as possible), so
+        // Nagle's delay only adds latency.
+        let _ = stream.set_nodelay(true);
+        let key = self.slots.vacant_key();
+        // SAFETY: the stream is owned by the Conn stored in this slot; every path that drops a
+        // Conn goes through `close`, which deletes it from the poller first.
+        if let Err(e) = unsafe { self.poller.add(&stream, Event::readable(key)) } {
+            log::error(format_args!("registering a connection: {e}"));
+            return;
+        }
+        self.generation += 1;
+        let deadline = now + self.timeouts.header;
+        self.slots.insert(Slot {
+            state: State::Parked(Conn::new(stream, peer, now)),
+            generation: self.generation,
+            deadline,
+            queued: None,
+        });
+        self.queue_deadline(key);
+    }
+
+    fn dispatch(&mut self, key: usize) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        if let State::Parked(conn) = std::mem::replace(&mut slot.state, State::Busy) {
+            if let Err(crossbeam_channel::SendError(job)) = self.jobs.send(Job { key, conn }) {
+                self.close(key, job.conn);
+            }
+        }
+    }
+
+    fn on_return(&mut self, Returned { key, conn, next }: Returned, now: Instant) {
+        if !self.slots.contains(key) {
+            // Cannot happen while one owner holds each connection; be safe anyway.
+            let _ = self.poller.delete(conn.stream());
+            return;
+        }
+        let next = match self.phase {
+            Phase::Draining { cutting: true, .. } => Next::Close,
+            Phase::Draining { .. } if next == Next::Read && !conn.mid_request() => {
+                match conn.wait() {
+                    Wait::Linger { .. } => Next::Read,
+                    _ => Next::Close,
+                }
+            }
+            _ => next,
+        };
+        if let Phase::Draining {
+            cutting: true,
+            ref mut cut,
+            ..
+        } = self.phase
+        {
+            *cut += 1;
+        }
+        let interest = match next {
+            Next::Close => return self.close(key, conn),
+            Next::Read => Event::readable(key),
+            Next::Write => Event::writable(key),
+        };
+        if self.poller.modify(conn.stream(), interest).is_err() {
+            return self.close(key, conn);
+        }
+        let deadline = match conn.wait() {
+            Wait::Head { since } => since + self.timeouts.header,
+            Wait::Idle => now + self.timeouts.keep_alive,
+            Wait::Body => now + self.timeouts.header,
+            Wait::Write => now + self.timeouts.send,
+            Wait::Linger { since } => since + LINGER,
+        };
+        let slot = &mut self.slots[key];
+        slot.state = State::Parked(conn);
+        slot.deadline = deadline;
+        self.queue_deadline(key);
+    }
+
+    /// Makes sure the heap holds an entry no later than the slot's deadline.
+    fn queue_deadline(&mut self, key: usize) {
+        let slot = &mut self.slots[key];
+        if slot.queued.is_none_or(|q| q > slot.deadline) {
+            self.deadlines.push(slot.deadline, key, slot.generation);
+            slot.queued = Some(slot.deadline);
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some((at, key, generation)) = self.deadlines.pop_due(now) {
+            let Some(slot) = self.slots.get_mut(key) else {
+                continue;
+            };
+            if slot.generation != generation || slot.queued != Some(at) {
+                continue;
+            }
+            slot.queued = None;
+            // A busy connection gets a fresh deadline when its worker returns it.
+            if matches!(slot.state, State::Busy) {
+                continue;
+            }
+            if slot.deadline <= now {
+                if let State::Parked(conn) = self.slots.remove(key).state {
+                    let _ = self.poller.delete(conn.stream());
+                }
+                self.arm_listener();
+            } else {
+                self.queue_deadline(key);
+            }
+        }
+    }
+
+    fn close(&mut self, key: usize, conn: Conn) {
+        let _ = self.poller.delete(conn.stream());
+        drop(conn);
+        self.slots.remove(key);
+        self.arm_listener();
+    }
+
+    /// Handles bytes on the shutdown pipe; true when the reactor must stop at once.
+    fn on_shutdown_request(&mut self, now: Instant) -> bool {
+        let requests = shutdown::take_requests(&self.shutdown_rx);
+        let _ = self
+            .poller
+            .modify(&self.shutdown_rx, Event::readable(SHUTDOWN));
+        for _ in 0..requests {
+            match self.phase {
+                Phase::Running => self.begin_drain(now),
+                Phase::Draining { .. } => {
+                    log::info(format_args!(
+                        "second shutdown signal: closing {} connections now",
+                        self.slots.len()
+                    ));
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    fn begin_drain(&mut self, now: Instant) {
+        self.ctx.draining.store(true, Ordering::SeqCst);
+        // Connections that completed their handshake before the signal are the clients'
+        // too: take them from the backlog before closing the listener, or they are reset.
+        self.listener_armed = false;
+        self.accept_paused_until = None;
+        self.accept(now);
+        if let Some(listener) = self.listener.take() {
+            let _ = self.poller.delete(&listener);
+        }
+        let until = now + self.timeouts.shutdown;
+        log::info(format_args!(
+            "shutdown signal: no longer accepting; draining {} connections (up to {:?})",
+            self.slots.len(),
+            self.timeouts.shutdown
+        ));
+        self.phase = Phase::Draining {
+            until,
+            open_at_signal: self.slots.len(),
+            cutting: false,
+            cut: 0,
+        };
+        // Every connection waiting to read goes to a worker once: one whose request already
+        // arrived is answered (with Connection: close), an idle one comes back and is closed.
+        let waiting: Vec<usize> = self
+            .slots
+            .iter()
+            .filter(|(_, slot)| match &slot.state {
+                State::Parked(conn) => !matches!(conn.wait(), Wait::Write | Wait::Linger { .. }),
+                State::Busy => false,
+            })
+            .map(|(key, _)| key)
+            .collect();
+        for key in waiting {
+            self.dispatch(key);
+        }
+    }
+
+    fn advance_shutdown(&mut self, now: Instant) -> Option<Outcome> {
+        let Phase::Draining {
+            until,
+            open_at_signal,
+            ref mut cutting,
+            ref mut cut,
+        } = self.phase
+        else {
+            return None;
+        };
+        if now >= until && !*cutting {
+            *cutting = true;
+            let parked: Vec<usize> = self
+                .slots
+                .iter()
+                .filter(|(_, s)| matches!(s.state, State::Parked(_)))
+                .map(|(k, _)| k)
+                .collect();
+            *cut += parked.len();
+            for key in parked {
+                if let State::Parked(conn) = self.slots.remove(key).state {
+                    let _ = self.poller.delete(conn.stream());
+                }
+            }
+        }
+        if self.slots.is_empty() {
+            let cut = match self.phase {
+                Phase::Draining { cut, .. } => cut,
+                Phase::Running => 0,
+            };
+            return Some(Outcome::Drained {
+                drained: open_at_signal.saturating_sub(cut),
+                cut,
+            });
+        }
+        None
+    }
+
+    fn close_parked(&mut self) {
+        for slot in self.slots.drain() {
+            if let State::Parked(conn) = slot.state {
+                let _ = self.poller.delete(conn.stream());
+            }
+        }
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        self.close_parked();
+        if let Some(listener) = &self.listener {
+            let _ = self.poller.delete(listener);
+        }
+        let _ = self.poller.delete(&self.shutdown_rx);
+    }
+}
+
+fn out_of_descriptors(e: &io::Error) -> bool {
+    use rustix::io::Errno;
+    matches!(
+        e.raw_os_error().map(Errno::from_raw_os_error),
+        Some(Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM)
+    )
+}

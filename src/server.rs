@@ -1,0 +1,192 @@
+//! Putting the pieces together: [`Server::bind`] opens the root and the listener and starts the
+//! workers; [`Server::run`] runs the reactor on the calling thread until a shutdown completes;
+//! [`Server::start`] does both on a thread of its own, for embedding and tests. It never parses
+//! HTTP and never touches a connection.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::thread::JoinHandle;
+
+use anyhow::Context as _;
+use crossbeam_channel::unbounded;
+use polling::Poller;
+
+use crate::config::Config;
+use crate::conn::Context;
+use crate::http::request::Limits;
+use crate::log::{self, AccessLogger};
+use crate::reactor::{Outcome, Reactor, Timeouts};
+use crate::shutdown::{self, ShutdownHandle};
+use crate::site::Site;
+use crate::worker;
+
+/// Backlog of the listening socket: room for bursts of connections the reactor has not
+/// accepted yet (the kernel caps it at net.core.somaxconn).
+const BACKLOG: i32 = 4096;
+
+/// A bound server whose workers are running and whose reactor has not started yet.
+#[derive(Debug)]
+pub struct Server {
+    reactor: Reactor,
+    addr: SocketAddr,
+    handle: ShutdownHandle,
+    ctx: Arc<Context>,
+    workers: Vec<JoinHandle<()>>,
+    log_writer: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Opens the root, binds the listener and starts the workers.
+    pub fn bind(config: Config) -> anyhow::Result<Server> {
+        let site = Site::open(&config.root)
+            .with_context(|| format!("cannot serve root {}", config.root.display()))?;
+        let listener =
+            listen(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let (log, log_writer) =
+            AccessLogger::start(config.access_log).context("cannot start the access log")?;
+        let limits = Limits {
+            max_head: config.max_head_size,
+            max_uri: config.max_uri_length,
+            max_body: config.max_body_size,
+        };
+        let ctx = Arc::new(Context {
+            site,
+            limits,
+            log,
+            draining: AtomicBool::new(false),
+        });
+        let poller = Arc::new(Poller::new().context("cannot create the poller")?);
+        let (jobs_tx, jobs_rx) = unbounded();
+        let (returns_tx, returns_rx) = unbounded();
+        let workers = worker::spawn(config.workers, &ctx, &jobs_rx, &returns_tx, &poller)
+            .context("cannot start the worker threads")?;
+        let (handle, shutdown_rx) =
+            shutdown::channel().context("cannot create the shutdown pipe")?;
+        let timeouts = Timeouts {
+            header: config.header_timeout,
+            keep_alive: config.keep_alive_timeout,
+            send: config.send_timeout,
+            shutdown: config.shutdown_timeout,
+        };
+        let reactor = Reactor::new(
+            poller,
+            listener,
+            shutdown_rx,
+            jobs_tx,
+            returns_rx,
+            ctx.clone(),
+            timeouts,
+            config.max_connections,
+        )
+        .context("cannot register the listener")?;
+        Ok(Server {
+            reactor,
+            addr,
+            handle,
+            ctx,
+            workers,
+            log_writer,
+        })
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A handle that stops the server, as a signal does.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.handle.clone()
+    }
+
+    /// Runs the reactor on this thread until shutdown completes, then stops the workers.
+    pub fn run(self) -> anyhow::Result<Outcome> {
+        let Server {
+            reactor,
+            ctx,
+            workers,
+            log_writer,
+            ..
+        } = self;
+        // Dropping the reactor closes the job channel, which ends the workers' loops.
+        let outcome = reactor.run().context("the event loop failed")?;
+        if outcome == Outcome::Forced {
+            return Ok(outcome);
+        }
+        for w in workers {
+            let _ = w.join();
+        }
+        let dropped = ctx.log.dropped();
+        if dropped > 0 {
+            log::error(format_args!(
+                "{dropped} access-log lines were dropped: stdout was too slow"
+            ));
+        }
+        // The last reference to the access log's queue: its writer flushes and ends.
+        drop(ctx);
+        if let Some(w) = log_writer {
+            let _ = w.join();
+        }
+        Ok(outcome)
+    }
+
+    /// Binds and runs the server on a thread of its own.
+    pub fn start(config: Config) -> anyhow::Result<Running> {
+        let server = Server::bind(config)?;
+        let addr = server.local_addr();
+        let handle = server.shutdown_handle();
+        let thread = std::thread::Builder::new()
+            .name("reactor".into())
+            .spawn(move || server.run())
+            .context("cannot start the reactor thread")?;
+        Ok(Running {
+            addr,
+            handle,
+            thread,
+        })
+    }
+}
+
+/// A server running on its own thread.
+#[derive(Debug)]
+pub struct Running {
+    addr: SocketAddr,
+    handle: ShutdownHandle,
+    thread: JoinHandle<anyhow::Result<Outcome>>,
+}
+
+impl Running {
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A handle that stops the server, as a signal does.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.handle.clone()
+    }
+
+    /// Waits for the server to stop after a shutdown request.
+    pub fn join(self) -> anyhow::Result<Outcome> {
+        self.thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("the reactor thread panicked"))?
+    }
+}
+
+/// A listening socket with SO_REUSEADDR (restarts do not wait out TIME_WAIT) and a deep backlog.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, bind, listen, socket_with, sockopt};
+    let family = if addr.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    };
+    let fd = socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
+    sockopt::set_socket_reuseaddr(&fd, true)?;
+    bind(&fd, &addr)?;
+    listen(&fd, BACKLOG)?;
+    Ok(TcpListener::from(fd))
+}

@@ -1,0 +1,267 @@
+//! URL path → an open file under the root, or the reason there is none. The path is decoded
+//! once, segment by segment; encoded `/` or `\`, NUL, malformed escapes and dotfiles are
+//! refused; `..` is applied but refused where it would climb above the root (never silently
+//! dropped). The file is then opened relative to the root's descriptor with `openat2` and
+//! `RESOLVE_BENEATH`, so no symlink can lead outside the root either; where the kernel lacks
+//! `openat2` the canonical path is checked against the root instead. It must never open
+//! anything for writing, and never return a descriptor for a path outside the root.
+
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode, percent_encode};
+use rustix::fs::{FileType, Mode, OFlags};
+use rustix::io::Errno;
+
+/// Why a path does not map to a servable file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Malformed percent-encoding: 400.
+    BadRequest,
+    /// The path tries to leave the root: 403.
+    Forbidden,
+    /// Not there, hidden, or not a name a file can have: 404.
+    NotFound,
+}
+
+/// A request path, decoded and normalised to a root-relative path without `.` or `..`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Normalized {
+    /// Whether the request path ended in `/`.
+    pub trailing_slash: bool,
+}
+
+/// Characters escaped when a path segment is put back into a URL (RFC 3986 §3.3 pchar).
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// Decodes and normalises `raw` (percent-encoded, starting with `/`) into `out` as
+/// `seg/seg/seg` relative to the root (empty for the root itself).
+pub fn normalize(raw: &str, out: &mut Vec<u8>) -> Result<Normalized, Refusal> {
+    out.clear();
+    let raw = raw.as_bytes();
+    if raw.first() != Some(&b'/') {
+        return Err(Refusal::BadRequest);
+    }
+    for seg in raw[1..].split(|&b| b == b'/') {
+        if !valid_escapes(seg) {
+            return Err(Refusal::BadRequest);
+        }
+        let start = out.len();
+        if start > 0 {
+            out.push(b'/');
+        }
+        let name_start = out.len();
+        for chunk in percent_decode(seg) {
+            // A decoded separator or NUL cannot be part of any file name on this side.
+            if matches!(chunk, b'/' | b'\\' | 0) {
+                return Err(Refusal::NotFound);
+            }
+            out.push(chunk);
+        }
+        match &out[name_start..] {
+            b"" | b"." => out.truncate(start),
+            b".." => {
+                out.truncate(start);
+                if out.is_empty() {
+                    return Err(Refusal::Forbidden);
+                }
+                let parent = out.iter().rposition(|&b| b == b'/').unwrap_or(0);
+                out.truncate(parent);
+            }
+            // Dotfiles (.git, .env, .htpasswd) are never served; RFC 8615's /.well-known/ at
+            // the top is.
+            name if name[0] == b'.' && !(start == 0 && name == b".well-known") => {
+                return Err(Refusal::NotFound);
+            }
+            _ => {}
+        }
+    }
+    Ok(Normalized {
+        trailing_slash: raw.len() > 1 && raw.ends_with(b"/"),
+    })
+}
+
+fn valid_escapes(seg: &[u8]) -> bool {
+    let mut i = 0;
+    while i < seg.len() {
+        if seg[i] == b'%' {
+            match seg.get(i + 1..i + 3) {
+                Some([a, b]) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => i += 3,
+                _ => return false,
+            }
+        } else {
+            i += 1;
+        }
+    }
+    true
+}
+
+/// The URL of directory `rel` with a trailing slash, re-encoded, with the query kept.
+pub fn directory_url(rel: &[u8], query: Option<&str>) -> String {
+    let mut url = String::with_capacity(rel.len() + 2 + query.map_or(0, |q| q.len() + 1));
+    for seg in rel.split(|&b| b == b'/') {
+        url.push('/');
+        url.extend(percent_encode(seg, SEGMENT));
+    }
+    url.push('/');
+    if let Some(q) = query {
+        url.push('?');
+        url.push_str(q);
+    }
+    url
+}
+
+/// What an open under the root found.
+#[derive(Debug)]
+pub enum Found {
+    /// A regular file and its metadata.
+    File(OwnedFd, rustix::fs::Stat),
+    /// A directory.
+    Dir,
+}
+
+/// Opens root-relative paths without ever leaving the root.
+#[derive(Debug)]
+pub struct Root {
+    fd: OwnedFd,
+    path: PathBuf,
+    /// Whether `openat2` works here; cleared the first time the kernel or a seccomp filter
+    /// refuses it.
+    beneath: AtomicBool,
+}
+
+impl Root {
+    /// Opens the root directory.
+    pub fn open(path: &Path) -> std::io::Result<Root> {
+        let path = std::fs::canonicalize(path)?;
+        let fd = rustix::fs::open(
+            &path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Root {
+            fd,
+            path,
+            beneath: AtomicBool::new(cfg!(target_os = "linux")),
+        })
+    }
+
+    /// Opens `rel` (as made by [`normalize`]) and classifies it.
+    pub fn find(&self, rel: &[u8]) -> Result<Found, Errno> {
+        let fd = self.open_beneath(rel)?;
+        let stat = rustix::fs::fstat(&fd)?;
+        match FileType::from_raw_mode(stat.st_mode) {
+            FileType::RegularFile => Ok(Found::File(fd, stat)),
+            FileType::Directory => Ok(Found::Dir),
+            // FIFOs, sockets and devices are not content.
+            _ => Err(Errno::NOENT),
+        }
+    }
+
+    fn open_beneath(&self, rel: &[u8]) -> Result<OwnedFd, Errno> {
+        let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
+        // O_NONBLOCK: opening a FIFO planted in the root must not block a worker.
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+        #[cfg(target_os = "linux")]
+        if self.beneath.load(Ordering::Relaxed) {
+            use rustix::fs::ResolveFlags;
+            let how = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+            match rustix::fs::openat2(&self.fd, rel, flags, Mode::empty(), how) {
+                Ok(fd) => return Ok(fd),
+                // EXDEV: resolution left the root, or met an absolute symlink, which
+                // RESOLVE_BENEATH refuses even when it points inside: the check below decides.
+                Err(Errno::XDEV) => {}
+                // Kernels before 5.6, or a seccomp profile that forbids openat2.
+                Err(Errno::NOSYS | Errno::PERM) => self.beneath.store(false, Ordering::Relaxed),
+                Err(e) => return Err(e),
+            }
+        }
+        let _ = &self.beneath;
+        let canonical = std::fs::canonicalize(self.path.join(std::ffi::OsStr::from_bytes(rel)))
+            .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::NOENT))?;
+        if !canonical.starts_with(&self.path) {
+            return Err(Errno::XDEV);
+        }
+        rustix::fs::open(&canonical, flags, Mode::empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(raw: &str) -> Result<(String, bool), Refusal> {
+        let mut out = Vec::new();
+        let n = normalize(raw, &mut out)?;
+        Ok((String::from_utf8(out).unwrap(), n.trailing_slash))
+    }
+
+    #[test]
+    fn normalises() {
+        for (raw, rel, slash) in [
+            ("/", "", false),
+            ("/a", "a", false),
+            ("/a/", "a", true),
+            ("//a//b/", "a/b", true),
+            ("/a/./b", "a/b", false),
+            ("/a/../b", "b", false),
+            ("/a/%2e%2e/b", "b", false),
+            ("/a%20space.txt", "a space.txt", false),
+            ("/caf%C3%A9.txt", "café.txt", false),
+            ("/.well-known/x", ".well-known/x", false),
+            ("/a/..", "", false),
+        ] {
+            assert_eq!(norm(raw), Ok((rel.to_string(), slash)), "{raw}");
+        }
+    }
+
+    #[test]
+    fn refuses() {
+        for (raw, why) in [
+            ("/..", Refusal::Forbidden),
+            ("/../x", Refusal::Forbidden),
+            ("/%2e%2e/x", Refusal::Forbidden),
+            ("/%2E%2E/x", Refusal::Forbidden),
+            ("/a/../../x", Refusal::Forbidden),
+            ("/.%2e/x", Refusal::Forbidden),
+            ("/..%2fx", Refusal::NotFound),
+            ("/..%2Fx", Refusal::NotFound),
+            ("/..%5cx", Refusal::NotFound),
+            ("/a\\..\\x", Refusal::NotFound),
+            ("/a%00b", Refusal::NotFound),
+            ("/.hidden", Refusal::NotFound),
+            ("/a/.git/config", Refusal::NotFound),
+            ("/..;/x", Refusal::NotFound),
+            ("/a/.well-known/x", Refusal::NotFound),
+            ("/%zz", Refusal::BadRequest),
+            ("/%4", Refusal::BadRequest),
+            ("a", Refusal::BadRequest),
+        ] {
+            assert_eq!(norm(raw), Err(why), "{raw}");
+        }
+    }
+
+    #[test]
+    fn directory_urls() {
+        assert_eq!(directory_url(b"a b/c", Some("x=1")), "/a%20b/c/?x=1");
+        assert_eq!(directory_url("café".as_bytes(), None), "/caf%C3%A9/");
+    }
+}

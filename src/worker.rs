@@ -1,0 +1,73 @@
+//! The worker pool. Each worker takes a connection from the job channel, drives it until it
+//! would block, and sends it back with what it waits for next, then wakes the reactor with
+//! `Poller::notify`. A panic while driving closes that one connection and the worker goes on.
+//! Workers never touch the poller otherwise and never block on anything but the channel.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+use polling::Poller;
+
+use crate::conn::{Conn, Context, Next, Scratch};
+
+/// A ready connection handed to a worker.
+#[derive(Debug)]
+pub struct Job {
+    /// The connection's slot in the reactor.
+    pub key: usize,
+    /// The connection.
+    pub conn: Conn,
+}
+
+/// A connection handed back to the reactor.
+#[derive(Debug)]
+pub struct Returned {
+    /// The connection's slot in the reactor.
+    pub key: usize,
+    /// The connection.
+    pub conn: Conn,
+    /// What it waits for.
+    pub next: Next,
+}
+
+/// Starts `n` workers.
+pub fn spawn(
+    n: usize,
+    ctx: &Arc<Context>,
+    jobs: &Receiver<Job>,
+    returns: &Sender<Returned>,
+    poller: &Arc<Poller>,
+) -> std::io::Result<Vec<JoinHandle<()>>> {
+    (0..n)
+        .map(|i| {
+            let (ctx, jobs, returns, poller) =
+                (ctx.clone(), jobs.clone(), returns.clone(), poller.clone());
+            std::thread::Builder::new()
+                .name(format!("worker-{i}"))
+                .spawn(move || work(&ctx, &jobs, &returns, &poller))
+        })
+        .collect()
+}
+
+fn work(ctx: &Context, jobs: &Receiver<Job>, returns: &Sender<Returned>, poller: &Poller) {
+    let mut scratch = Scratch::new(&ctx.limits);
+    for Job { key, mut conn } in jobs {
+        let next = match catch_unwind(AssertUnwindSafe(|| conn.drive(&mut scratch, ctx))) {
+            Ok(next) => next,
+            Err(_) => {
+                // The panic hook has printed the message; the buffers may be half-written.
+                crate::log::error(format_args!("a worker panicked; closing that connection"));
+                scratch = Scratch::new(&ctx.limits);
+                Next::Close
+            }
+        };
+        if returns.send(Returned { key, conn, next }).is_err() {
+            return;
+        }
+        // Without this wake-up the reactor would not re-arm the connection until some other
+        // event or timer ended its wait.
+        let _ = poller.notify();
+    }
+}
