@@ -1,0 +1,246 @@
+//! The binary: startup errors, --help/--version, duration flags, access log.
+
+mod support;
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+const RUN_LIMIT: Duration = Duration::from_secs(10);
+
+fn one_line(stderr: &str) -> bool {
+    stderr.trim_end_matches('\n').lines().count() == 1 && !stderr.trim().is_empty()
+}
+
+#[test]
+fn missing_root_fails_with_one_line() {
+    let site = TempSite::new();
+    let missing = site.base().join("no-such-root");
+    let out = run_binary(binary_args(&missing, &[]), RUN_LIMIT);
+    assert!(!out.status.success(), "exit {:?}", out.status);
+    assert!(
+        one_line(&out.stderr),
+        "expected exactly one line on stderr, got {:?}",
+        out.stderr
+    );
+}
+
+#[test]
+fn root_that_is_a_file_fails() {
+    let site = TempSite::new();
+    let out = run_binary(binary_args(&site.root().join("style.css"), &[]), RUN_LIMIT);
+    assert!(!out.status.success(), "exit {:?}", out.status);
+    assert!(one_line(&out.stderr), "stderr: {:?}", out.stderr);
+}
+
+#[test]
+fn port_in_use_fails_with_one_line() {
+    let site = TempSite::new();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let args = vec![
+        "--root".to_string(),
+        site.root().to_str().unwrap().to_string(),
+        "--listen".to_string(),
+        addr,
+        "--access-log".to_string(),
+        "off".to_string(),
+    ];
+    let out = run_binary(args, RUN_LIMIT);
+    assert!(!out.status.success(), "exit {:?}", out.status);
+    assert!(
+        one_line(&out.stderr),
+        "expected exactly one line on stderr, got {:?}",
+        out.stderr
+    );
+    drop(taken);
+}
+
+#[test]
+fn invalid_flag_values_fail() {
+    let site = TempSite::new();
+    for extra in [
+        &["--workers", "zero"][..],
+        &["--workers", "0"],
+        &["--header-timeout", "soon"],
+        &["--access-log", "verbose"],
+        &["--no-such-flag"],
+    ] {
+        let out = run_binary(binary_args(site.root(), extra), RUN_LIMIT);
+        assert!(
+            !out.status.success(),
+            "{extra:?} should be rejected; exit {:?}, stderr {:?}",
+            out.status,
+            out.stderr
+        );
+        assert!(
+            !out.stderr.trim().is_empty(),
+            "{extra:?}: nothing on stderr"
+        );
+    }
+}
+
+#[test]
+fn invalid_listen_address_fails() {
+    let site = TempSite::new();
+    let args = vec![
+        "--root".to_string(),
+        site.root().to_str().unwrap().to_string(),
+        "--listen".to_string(),
+        "not-an-address".to_string(),
+    ];
+    let out = run_binary(args, RUN_LIMIT);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn help_mentions_root() {
+    let out = run_binary(["--help"], RUN_LIMIT);
+    assert!(out.status.success(), "exit {:?}", out.status);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(text.contains("--root"), "help text: {text}");
+    assert!(text.contains("--listen"), "help text: {text}");
+}
+
+#[test]
+fn version_prints_version() {
+    let out = run_binary(["--version"], RUN_LIMIT);
+    assert!(out.status.success(), "exit {:?}", out.status);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        text.contains(env!("CARGO_PKG_VERSION")),
+        "version output: {text:?}"
+    );
+}
+
+#[test]
+fn binary_serves_files() {
+    let site = TempSite::new();
+    let server = spawn_binary(binary_args(site.root(), &[]));
+    assert!(server.addr.ip().is_loopback());
+    let resp = server.request(&get_request("/"));
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body, fixture("index.html"));
+    assert_eq!(resp.header("Server"), Some("muxserve"));
+}
+
+#[test]
+fn duration_flags_accept_ms_s_and_bare_seconds() {
+    let site = TempSite::new();
+    let server = spawn_binary(binary_args(
+        site.root(),
+        &[
+            "--header-timeout",
+            "500ms",
+            "--keep-alive-timeout",
+            "1",
+            "--shutdown-timeout",
+            "2s",
+        ],
+    ));
+    let mut r = ResponseReader::new(server.connect());
+    r.send(get_request("/style.css"));
+    let resp = r.read_response(false);
+    assert_eq!(resp.status, 200);
+    // keep-alive timeout of 1 (bare seconds) is in effect
+    let idle = Instant::now();
+    let outcome = r.poll();
+    assert!(outcome.is_closed(), "{outcome:?}");
+    let waited = idle.elapsed();
+    assert!(
+        waited >= Duration::from_millis(500) && waited <= Duration::from_secs(3),
+        "idle connection closed after {waited:?} with --keep-alive-timeout 1"
+    );
+}
+
+/// Starts the binary with `--access-log fmt`, does GET /style.css, stops the
+/// process, and returns its whole stdout.
+fn access_log_output(fmt: &str) -> String {
+    let site = TempSite::new();
+    let args = vec![
+        "--root".to_string(),
+        site.root().to_str().unwrap().to_string(),
+        "--listen".to_string(),
+        "127.0.0.1:0".to_string(),
+        "--access-log".to_string(),
+        fmt.to_string(),
+    ];
+    let mut server = spawn_binary(args);
+    let resp = server.request(
+        "GET /style.css HTTP/1.1\r\nHost: localhost\r\nUser-Agent: muxserve-test-agent/1.0\r\nReferer: http://ref.example/\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(resp.status, 200);
+    // Give the logger a moment, then stop the process so stdout is flushed.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline && !server.stdout().contains("/style.css") {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.signal(libc::SIGTERM);
+    let status = server.wait_timeout(Duration::from_secs(10));
+    assert!(status.is_some(), "no exit after SIGTERM");
+    server.drain_pipes();
+    server.stdout()
+}
+
+#[test]
+fn access_log_common() {
+    let out = access_log_output("common");
+    let line = out
+        .lines()
+        .find(|l| l.contains("/style.css"))
+        .unwrap_or_else(|| panic!("no access log line in stdout: {out:?}"));
+    assert!(
+        line.contains("\"GET /style.css HTTP/1.1\" 200"),
+        "common log line: {line:?}"
+    );
+    assert!(line.starts_with("127.0.0.1 "), "common log line: {line:?}");
+}
+
+#[test]
+fn access_log_combined() {
+    let out = access_log_output("combined");
+    let line = out
+        .lines()
+        .find(|l| l.contains("/style.css"))
+        .unwrap_or_else(|| panic!("no access log line in stdout: {out:?}"));
+    assert!(
+        line.contains("\"GET /style.css HTTP/1.1\" 200"),
+        "combined log line: {line:?}"
+    );
+    assert!(
+        line.contains("\"muxserve-test-agent/1.0\""),
+        "combined log line lacks the user agent: {line:?}"
+    );
+    assert!(
+        line.contains("\"http://ref.example/\""),
+        "combined log line lacks the referer: {line:?}"
+    );
+}
+
+#[test]
+fn access_log_json() {
+    let out = access_log_output("json");
+    let line = out
+        .lines()
+        .find(|l| l.contains("/style.css"))
+        .unwrap_or_else(|| panic!("no access log line in stdout: {out:?}"));
+    let trimmed = line.trim();
+    assert!(
+        trimmed.starts_with('{') && trimmed.ends_with('}'),
+        "not a JSON object: {line:?}"
+    );
+    assert!(
+        trimmed.contains("\"status\":200"),
+        "json log line: {line:?}"
+    );
+}
+
+#[test]
+fn access_log_off_prints_nothing() {
+    let out = access_log_output("off");
+    assert!(
+        !out.contains("/style.css"),
+        "--access-log off still logged: {out:?}"
+    );
+}

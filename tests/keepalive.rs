@@ -1,0 +1,195 @@
+//! Persistent connections, pipelining, and HTTP/1.0 connection semantics.
+
+mod support;
+
+use support::*;
+
+/// (request path, fixture file whose bytes the response must carry)
+const FILES: &[(&str, &str)] = &[
+    ("/", "index.html"),
+    ("/style.css", "style.css"),
+    ("/image.png", "image.png"),
+    ("/dir/", "dir/index.html"),
+    ("/noindex/a.txt", "noindex/a.txt"),
+    ("/empty.txt", "empty.txt"),
+    ("/file.unknownext", "file.unknownext"),
+    ("/a%20space.txt", "a space.txt"),
+    ("/caf%C3%A9.txt", "café.txt"),
+];
+
+#[test]
+fn hundred_sequential_requests_on_one_connection() {
+    let s = TestServer::start();
+    let mut r = s.reader();
+    for i in 0..100 {
+        let (path, file) = FILES[i % FILES.len()];
+        r.send(get_request(path));
+        let resp = r.read_response(false);
+        assert_eq!(resp.status, 200, "request #{i} {path}: {resp}");
+        assert_eq!(resp.body, fixture(file), "request #{i} {path}");
+        assert!(
+            !resp.has_token("Connection", "close"),
+            "request #{i}: server wants to close: {resp}"
+        );
+    }
+}
+
+#[test]
+fn twenty_pipelined_requests_in_one_write() {
+    let s = TestServer::start();
+    let mut r = s.reader();
+    let mut batch = String::new();
+    let mut expected = Vec::new();
+    for i in 0..20 {
+        let (path, file) = FILES[(i * 5) % FILES.len()];
+        batch.push_str(&get_request(path));
+        expected.push((path, file));
+    }
+    r.send(batch);
+    for (i, (path, file)) in expected.into_iter().enumerate() {
+        let resp = r.read_response(false);
+        assert_eq!(resp.status, 200, "pipelined #{i} {path}: {resp}");
+        assert_eq!(
+            resp.body,
+            fixture(file),
+            "pipelined #{i} {path} out of order?"
+        );
+    }
+    // nothing extra
+    r.set_read_timeout(std::time::Duration::from_millis(300));
+    match r.poll() {
+        ReadOutcome::TimedOut => {}
+        other => panic!("after 20 responses expected silence, got {other:?}"),
+    }
+}
+
+#[test]
+fn pipelined_mix_of_get_head_404_and_options() {
+    let s = TestServer::start();
+    let mut r = s.reader();
+    r.send(concat!(
+        "GET /style.css HTTP/1.1\r\nHost: x\r\n\r\n",
+        "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n",
+        "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /image.png HTTP/1.1\r\nHost: x\r\n\r\n",
+    ));
+    let a = r.read_response(false);
+    assert_eq!(
+        (a.status, a.body.as_slice()),
+        (200, &fixture("style.css")[..])
+    );
+    let b = r.read_response(true);
+    assert_eq!(b.status, 200);
+    assert_eq!(b.content_length(), Some(fixture("index.html").len() as u64));
+    let c = r.read_response(false);
+    assert_eq!(c.status, 404, "{c}");
+    assert_eq!(c.body, fixture("404.html"));
+    let d = r.read_response(false);
+    assert_eq!(d.status, 204, "{d}");
+    let e = r.read_response(false);
+    assert_eq!(
+        (e.status, e.body.as_slice()),
+        (200, &fixture("image.png")[..])
+    );
+}
+
+#[test]
+fn http11_connection_close_closes() {
+    let s = TestServer::start();
+    let mut r = s.reader();
+    r.send("GET /style.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let resp = r.read_response(false);
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, fixture("style.css"));
+    assert!(resp.has_token("Connection", "close"), "{resp}");
+    r.expect_eof();
+}
+
+#[test]
+fn http11_connection_close_in_pipeline_stops_there() {
+    let s = TestServer::start();
+    let mut r = s.reader();
+    r.send(concat!(
+        "GET /style.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /image.png HTTP/1.1\r\nHost: x\r\n\r\n",
+    ));
+    let resp = r.read_response(false);
+    assert_eq!(resp.body, fixture("style.css"));
+    r.expect_eof();
+}
+
+#[test]
+fn http10_without_keep_alive_closes() {
+    let s = TestServer::start();
+    let mut r = s.reader();
+    r.send("GET /style.css HTTP/1.0\r\nHost: x\r\n\r\n");
+    let resp = r.read_response(false);
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, fixture("style.css"));
+    assert!(
+        !resp.has_token("Connection", "keep-alive"),
+        "HTTP/1.0 without keep-alive must not be kept alive: {resp}"
+    );
+    r.expect_eof();
+}
+
+#[test]
+fn http10_with_keep_alive_stays_open() {
+    let s = TestServer::start();
+    let mut r = s.reader();
+    r.send("GET /style.css HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n");
+    let first = r.read_response(false);
+    assert_eq!(first.status, 200, "{first}");
+    assert!(first.has_token("Connection", "keep-alive"), "{first}");
+    assert_eq!(first.body, fixture("style.css"));
+    r.send("GET /image.png HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n");
+    let second = r.read_response(false);
+    assert_eq!(second.status, 200, "{second}");
+    assert_eq!(second.body, fixture("image.png"));
+    // a third without keep-alive ends it
+    r.send("GET / HTTP/1.0\r\nHost: x\r\n\r\n");
+    let third = r.read_response(false);
+    assert_eq!(third.body, fixture("index.html"));
+    r.expect_eof();
+}
+
+#[test]
+fn http11_is_persistent_by_default() {
+    use std::io::Write;
+    let s = TestServer::start();
+    // The free `read_response` never reads past the response it returns.
+    let mut stream = s.connect();
+    stream
+        .write_all(format!("{}{}", get_request("/"), get_request("/style.css")).as_bytes())
+        .unwrap();
+    let first = read_response(&mut stream, false);
+    assert_eq!(first.status, 200);
+    assert_eq!(first.body, fixture("index.html"));
+    assert!(!first.has_token("Connection", "close"), "{first}");
+    let second = read_response(&mut stream, false);
+    assert_eq!(second.body, fixture("style.css"));
+    stream
+        .write_all(get_request("/image.png").as_bytes())
+        .unwrap();
+    let third = read_response(&mut stream, false);
+    assert_eq!(third.body, fixture("image.png"));
+}
+
+#[test]
+fn many_clients_interleaved() {
+    let s = TestServer::start();
+    let mut readers: Vec<_> = (0..16).map(|_| s.reader()).collect();
+    for round in 0..5 {
+        for (i, r) in readers.iter_mut().enumerate() {
+            let (path, _) = FILES[(i + round) % FILES.len()];
+            r.send(get_request(path));
+        }
+        for (i, r) in readers.iter_mut().enumerate() {
+            let (path, file) = FILES[(i + round) % FILES.len()];
+            let resp = r.read_response(false);
+            assert_eq!(resp.status, 200, "client {i} round {round} {path}");
+            assert_eq!(resp.body, fixture(file), "client {i} round {round} {path}");
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Keep-alive and header timeouts (configured to 1 s).
+
+mod support;
+
+use std::io::{Read, Write};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn one_second_server() -> TestServer {
+    TestServer::with(|c| {
+        c.header_timeout = Duration::from_secs(1);
+        c.keep_alive_timeout = Duration::from_secs(1);
+    })
+}
+
+/// Waits (bounded by the socket's read timeout) until the server closes the
+/// connection; returns how long that took. Panics on data or timeout.
+fn time_until_closed(r: &mut ResponseReader<std::net::TcpStream>, start: Instant) -> Duration {
+    let mut got = Vec::new();
+    loop {
+        match r.poll() {
+            ReadOutcome::Eof | ReadOutcome::Reset => return start.elapsed(),
+            // a 408 before closing is acceptable, nothing else
+            ReadOutcome::Data(d) => {
+                got.extend(d);
+                assert!(
+                    got.starts_with(b"HTTP/1.1 408") || b"HTTP/1.1 408".starts_with(&got[..]),
+                    "unexpected bytes while waiting for the close: {:?}",
+                    String::from_utf8_lossy(&got)
+                );
+            }
+            ReadOutcome::TimedOut => panic!(
+                "connection still open {:?} after it went idle",
+                start.elapsed()
+            ),
+            ReadOutcome::Other(e) => panic!("read error: {e}"),
+        }
+    }
+}
+
+#[test]
+fn idle_keep_alive_connection_is_closed_after_timeout() {
+    let s = one_second_server();
+    let mut r = s.reader();
+    r.send(get_request("/style.css"));
+    let resp = r.read_response(false);
+    assert_eq!(resp.status, 200);
+    let idle_since = Instant::now();
+    let waited = time_until_closed(&mut r, idle_since);
+    assert!(
+        waited >= Duration::from_millis(500),
+        "closed after {waited:?}: too early for a 1 s keep-alive timeout"
+    );
+    assert!(
+        waited <= Duration::from_secs(3),
+        "closed after {waited:?}: a 1 s keep-alive timeout should close within ~3 s"
+    );
+}
+
+#[test]
+fn activity_resets_keep_alive_timer() {
+    let s = one_second_server();
+    let mut r = s.reader();
+    // 5 requests 600 ms apart: 3 s in total, each gap under the timeout.
+    for i in 0..5 {
+        r.send(get_request("/style.css"));
+        let resp = r.read_response(false);
+        assert_eq!(resp.status, 200, "request #{i}");
+        thread::sleep(Duration::from_millis(600));
+    }
+}
+
+#[test]
+fn silent_connection_is_closed() {
+    // A client that connects and never sends anything.
+    let s = one_second_server();
+    let mut r = s.reader();
+    let start = Instant::now();
+    let waited = time_until_closed(&mut r, start);
+    assert!(
+        waited >= Duration::from_millis(500),
+        "closed after {waited:?}"
+    );
+    assert!(waited <= Duration::from_secs(3), "closed after {waited:?}");
+}
+
+#[test]
+fn partial_head_is_cut_off_after_header_timeout() {
+    let s = one_second_server();
+    let mut r = s.reader();
+    r.send("GET / HTTP/1.1\r\nHost: x\r\n");
+    let start = Instant::now();
+    let waited = time_until_closed(&mut r, start);
+    assert!(
+        waited >= Duration::from_millis(500),
+        "closed after {waited:?}"
+    );
+    assert!(waited <= Duration::from_secs(3), "closed after {waited:?}");
+}
+
+#[test]
+fn slowloris_is_cut_off_while_others_are_served() {
+    let s = TestServer::with(|c| {
+        c.header_timeout = Duration::from_secs(1);
+        c.keep_alive_timeout = Duration::from_secs(5);
+    });
+    let addr = s.addr();
+    // Another client, in the middle of the trickle, must be served.
+    let other = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(500));
+        let resp = request_to(addr, &get_request("/style.css"));
+        (resp.status, resp.body)
+    });
+
+    let mut slow = s.connect();
+    slow.set_nodelay(true).unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let head = b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: abcdefghijklmnopqrstuvwxyz0123456789";
+    let start = Instant::now();
+    let mut cut_after = None;
+    let mut sent = 0;
+    let mut tmp = [0u8; 4096];
+    // Bounded: at most ~10 s of trickling (head is never completed).
+    while start.elapsed() < Duration::from_secs(10) {
+        let byte = head[sent % head.len()];
+        if slow.write_all(&[byte]).is_err() {
+            cut_after = Some(start.elapsed());
+            break;
+        }
+        sent += 1;
+        // The read doubles as the 300 ms pause between bytes.
+        match slow.read(&mut tmp) {
+            Ok(0) => {
+                cut_after = Some(start.elapsed());
+                break;
+            }
+            Ok(_) => {} // e.g. a 408; the close follows
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => {
+                cut_after = Some(start.elapsed());
+                break;
+            }
+        }
+    }
+    let (status, body) = other.join().unwrap();
+    assert_eq!(status, 200, "the other client was not served");
+    assert_eq!(body, fixture("style.css"));
+    let cut_after = cut_after.unwrap_or_else(|| {
+        panic!("a client trickling one byte every 300 ms was never cut off ({sent} bytes sent)")
+    });
+    assert!(
+        cut_after >= Duration::from_millis(500),
+        "cut off after {cut_after:?}: too early"
+    );
+    assert!(
+        cut_after <= Duration::from_millis(3500),
+        "cut off after {cut_after:?}: header_timeout is 1 s"
+    );
+}

@@ -1,0 +1,208 @@
+//! Requests must never escape the document root. The temp layout is
+//! `<tmp>/site` (root) and `<tmp>/outside/secret` (a unique marker).
+
+mod support;
+
+use std::os::unix::fs::symlink;
+
+use support::*;
+
+/// Sends `request_line` (plus Host and Connection: close) and returns the
+/// parsed response and the full bytes received.
+fn send(s: &TestServer, request_line: &[u8]) -> (Option<Response>, Vec<u8>) {
+    let mut raw = request_line.to_vec();
+    raw.extend_from_slice(b"\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    let bytes = s.raw(&raw);
+    let head = request_line.starts_with(b"HEAD ");
+    let resp = ResponseReader::new(&bytes[..]).try_read_response(head).ok();
+    (resp, bytes)
+}
+
+/// Ok if the request neither leaks the secret nor gets a status other than
+/// 400/403/404.
+fn check_blocked(s: &TestServer, request_line: &[u8]) -> Result<(), String> {
+    let shown = String::from_utf8_lossy(request_line).into_owned();
+    let (resp, bytes) = send(s, request_line);
+    if contains(&bytes, OUTSIDE_MARKER.as_bytes()) {
+        return Err(format!(
+            "{shown:?} LEAKED the outside secret: {:?}",
+            String::from_utf8_lossy(&bytes)
+        ));
+    }
+    let Some(resp) = resp else {
+        return Err(format!(
+            "{shown:?}: no parsable response: {:?}",
+            String::from_utf8_lossy(&bytes)
+        ));
+    };
+    if !matches!(resp.status, 400 | 403 | 404) {
+        return Err(format!(
+            "{shown:?}: status {} (expected 400/403/404)",
+            resp.status
+        ));
+    }
+    Ok(())
+}
+
+fn assert_blocked(s: &TestServer, request_line: &[u8]) {
+    if let Err(e) = check_blocked(s, request_line) {
+        panic!("{e}");
+    }
+}
+
+const SPELLINGS: &[&[u8]] = &[
+    b"GET /../outside/secret HTTP/1.1",
+    b"GET /%2e%2e/outside/secret HTTP/1.1",
+    b"GET /%2E%2E/%2e%2e/outside/secret HTTP/1.1",
+    b"GET /..%2foutside%2fsecret HTTP/1.1",
+    b"GET /..%2Foutside%2Fsecret HTTP/1.1",
+    b"GET /%2e%2e%2foutside%2fsecret HTTP/1.1",
+    b"GET /..%5coutside%5csecret HTTP/1.1",
+    b"GET /..\\outside\\secret HTTP/1.1",
+    b"GET /dir/../../outside/secret HTTP/1.1",
+    b"GET /dir/..%2f..%2foutside/secret HTTP/1.1",
+    b"GET /.%2e/outside/secret HTTP/1.1",
+    b"GET /%2e./outside/secret HTTP/1.1",
+    b"GET //../outside/secret HTTP/1.1",
+    b"GET /%252e%252e/outside/secret HTTP/1.1",
+    b"GET /dir/%00/../secret HTTP/1.1",
+    b"GET /dir/%00/../../outside/secret HTTP/1.1",
+    b"GET /./../outside/secret HTTP/1.1",
+    b"GET /..;/outside/secret HTTP/1.1",
+    b"GET /../../../../../../../../outside/secret HTTP/1.1",
+    b"GET /../outside/secret?x=1 HTTP/1.1",
+    b"GET /..%c0%afoutside%c0%afsecret HTTP/1.1",
+    b"GET ../outside/secret HTTP/1.1",
+    b"GET http://x/../outside/secret HTTP/1.1",
+    b"GET http://x/%2e%2e/outside/secret HTTP/1.1",
+    b"HEAD /../outside/secret HTTP/1.1",
+];
+
+#[test]
+fn traversal_spellings_never_escape_the_root() {
+    let s = TestServer::start();
+    let failures: Vec<String> = SPELLINGS
+        .iter()
+        .filter_map(|line| check_blocked(&s, line).err())
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // the server is still fine afterwards
+    assert_eq!(s.get("/style.css").status, 200);
+}
+
+#[test]
+fn absolute_path_of_secret_is_not_served() {
+    let s = TestServer::start();
+    let abs = s.outside().join("secret");
+    let line = format!("GET {} HTTP/1.1", abs.display());
+    // `/tmp/.../outside/secret` is resolved under the root.
+    assert_blocked(&s, line.as_bytes());
+}
+
+#[test]
+fn symlink_to_file_outside_root_is_not_served() {
+    let s = TestServer::with_site(
+        |site| {
+            symlink(site.outside().join("secret"), site.root().join("abs-link")).unwrap();
+            symlink("../outside/secret", site.root().join("rel-link")).unwrap();
+            symlink(
+                site.outside().join("secret"),
+                site.root().join("dir").join("deep-link.txt"),
+            )
+            .unwrap();
+        },
+        |_| {},
+    );
+    for line in [
+        &b"GET /abs-link HTTP/1.1"[..],
+        b"GET /rel-link HTTP/1.1",
+        b"GET /dir/deep-link.txt HTTP/1.1",
+        b"HEAD /abs-link HTTP/1.1",
+    ] {
+        assert_blocked(&s, line);
+    }
+}
+
+#[test]
+fn symlink_to_directory_outside_root_is_not_served() {
+    let s = TestServer::with_site(
+        |site| {
+            symlink(site.outside(), site.root().join("out-dir")).unwrap();
+            symlink("../../outside", site.root().join("dir").join("up")).unwrap();
+        },
+        |_| {},
+    );
+    for line in [
+        &b"GET /out-dir/secret HTTP/1.1"[..],
+        b"GET /out-dir/ HTTP/1.1",
+        b"GET /out-dir HTTP/1.1",
+        b"GET /dir/up/secret HTTP/1.1",
+    ] {
+        let (resp, bytes) = send(&s, line);
+        assert!(
+            !contains(&bytes, OUTSIDE_MARKER.as_bytes()),
+            "{:?} leaked the secret",
+            String::from_utf8_lossy(line)
+        );
+        let status = resp.expect("a response").status;
+        // `/out-dir` may be answered with a redirect to `/out-dir/`, which is
+        // then refused; everything else must be refused directly.
+        let ok = if line.ends_with(b"/out-dir HTTP/1.1") {
+            matches!(status, 301 | 400 | 403 | 404)
+        } else {
+            matches!(status, 400 | 403 | 404)
+        };
+        assert!(ok, "{:?}: status {status}", String::from_utf8_lossy(line));
+    }
+}
+
+#[test]
+fn symlink_inside_root_is_served() {
+    let s = TestServer::with_site(
+        |site| {
+            symlink("style.css", site.root().join("link.css")).unwrap();
+            symlink(site.root().join("image.png"), site.root().join("abs.png")).unwrap();
+        },
+        |_| {},
+    );
+    let resp = s.get("/link.css");
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, fixture("style.css"));
+    assert_eq!(resp.header("Content-Type"), Some("text/css; charset=utf-8"));
+    let resp = s.get("/abs.png");
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, fixture("image.png"));
+}
+
+#[test]
+fn symlinked_directory_inside_root_is_served() {
+    let s = TestServer::with_site(
+        |site| symlink(site.root().join("dir"), site.root().join("dir-link")).unwrap(),
+        |_| {},
+    );
+    let resp = s.get("/dir-link/");
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, fixture("dir/index.html"));
+}
+
+#[test]
+fn dot_segments_inside_root_do_not_reach_dotfiles() {
+    let s = TestServer::start();
+    for line in [
+        &b"GET /dir/../.hidden HTTP/1.1"[..],
+        b"GET /dir/./.secret HTTP/1.1",
+        b"GET /%2ehidden HTTP/1.1",
+        b"GET /dir/%2esecret HTTP/1.1",
+        b"GET /dir%2f.secret HTTP/1.1",
+    ] {
+        let (resp, bytes) = send(&s, line);
+        assert!(!contains(&bytes, HIDDEN_MARKER.as_bytes()));
+        assert!(!contains(&bytes, DIR_SECRET_MARKER.as_bytes()));
+        let status = resp.expect("a response").status;
+        assert!(
+            matches!(status, 400 | 403 | 404),
+            "{:?}: {status}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}
