@@ -50,6 +50,98 @@ pub struct Config {
     pub max_uri_length: usize,
     /// Request bodies are discarded up to this size; larger ones get 413.
     pub max_body_size: u64,
+    /// File names tried, in order, for a directory.
+    pub index: Vec<String>,
+    /// Root-relative file answered (200) for unknown extension-less paths: single-page apps.
+    pub fallback: Option<String>,
+    /// HTML listings for directories without an index file.
+    pub dir_listing: bool,
+    /// Serve dotfiles (`/.well-known/` is always served).
+    pub hidden_files: bool,
+    /// Follow symlinks that lead outside the root.
+    pub follow_symlinks: bool,
+    /// Serve `file.br` / `file.gz` beside `file` to clients that accept them.
+    pub precompressed: bool,
+    /// Compress compressible files on the fly (cached in memory).
+    pub compress: bool,
+    /// Smallest file compressed on the fly, in bytes.
+    pub compress_min_size: u64,
+    /// Memory for compressed bodies, in bytes.
+    pub compress_cache_size: u64,
+    /// `Cache-Control` for files no rule matches; `None` sends none.
+    pub cache_control: Option<String>,
+    /// `Cache-Control` by path pattern; the first match wins.
+    pub cache_rules: Vec<CacheRule>,
+    /// Headers added to every response.
+    pub headers: Vec<(String, String)>,
+    /// Send `X-Content-Type-Options: nosniff`.
+    pub nosniff: bool,
+}
+
+/// A `Cache-Control` value for the files whose URL path matches a pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheRule {
+    /// A glob over the decoded URL path (`*` crosses `/`), or `hashed` for content-hashed names.
+    pub pattern: String,
+    /// The `Cache-Control` value.
+    pub value: String,
+}
+
+impl CacheRule {
+    /// Parses `PATTERN=VALUE`.
+    pub fn parse(s: &str) -> Result<CacheRule, String> {
+        let (pattern, value) = s
+            .split_once('=')
+            .ok_or_else(|| format!("cache rule {s:?} is not PATTERN=VALUE"))?;
+        let (pattern, value) = (pattern.trim(), value.trim());
+        if pattern.is_empty() {
+            return Err(format!("cache rule {s:?} has an empty pattern"));
+        }
+        if pattern != "hashed" {
+            globset::Glob::new(pattern).map_err(|e| format!("cache rule {s:?}: {e}"))?;
+        }
+        check_header_value(value).map_err(|e| format!("cache rule {s:?}: {e}"))?;
+        Ok(CacheRule {
+            pattern: pattern.to_string(),
+            value: value.to_string(),
+        })
+    }
+}
+
+/// Parses `Name: value` for `--header`.
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("header {s:?} is not 'Name: value'"))?;
+    let (name, value) = (name.trim(), value.trim());
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Err(format!("header name {name:?} is not a valid field name"));
+    }
+    // Framing and connection management are the server's; a configured value would corrupt them.
+    const RESERVED: [&str; 6] = [
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "content-range",
+        "content-encoding",
+        "date",
+    ];
+    if RESERVED.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+        return Err(format!(
+            "header {name} is set by the server and cannot be configured"
+        ));
+    }
+    check_header_value(value)?;
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// RFC 9110 §5.5: field values are visible characters, spaces and tabs — never CR, LF or NUL.
+fn check_header_value(v: &str) -> Result<(), String> {
+    if v.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(format!("value {v:?} contains control characters"));
+    }
+    Ok(())
 }
 
 impl Default for Config {
@@ -67,6 +159,23 @@ impl Default for Config {
             max_head_size: 16 * 1024,
             max_uri_length: 8 * 1024,
             max_body_size: 1024 * 1024,
+            index: vec!["index.html".to_string()],
+            fallback: None,
+            dir_listing: false,
+            hidden_files: false,
+            follow_symlinks: false,
+            precompressed: true,
+            compress: false,
+            compress_min_size: 1024,
+            compress_cache_size: 64 * 1024 * 1024,
+            cache_control: Some("no-cache".to_string()),
+            // Content-hashed names never change content: a year and `immutable` is safe there.
+            cache_rules: vec![CacheRule {
+                pattern: "hashed".to_string(),
+                value: "public, max-age=31536000, immutable".to_string(),
+            }],
+            headers: Vec::new(),
+            nosniff: true,
         }
     }
 }
@@ -145,6 +254,75 @@ pub struct Cli {
     /// Request bodies are read and discarded up to this size; larger → 413
     #[arg(long, env = "MUXSERVE_MAX_BODY_SIZE", default_value_t = 1024 * 1024, value_name = "BYTES")]
     max_body_size: u64,
+
+    /// Index file names tried for a directory, comma-separated
+    #[arg(
+        long,
+        env = "MUXSERVE_INDEX",
+        default_value = "index.html",
+        value_name = "NAMES",
+        value_delimiter = ','
+    )]
+    index: Vec<String>,
+
+    /// File (relative to the root) served with 200 for unknown paths without an extension: single-page apps
+    #[arg(long, env = "MUXSERVE_FALLBACK", value_name = "FILE")]
+    fallback: Option<String>,
+
+    /// HTML listings for directories that have no index file
+    #[arg(long, env = "MUXSERVE_DIR_LISTING")]
+    dir_listing: bool,
+
+    /// Serve dotfiles (/.well-known/ is always served)
+    #[arg(long, env = "MUXSERVE_HIDDEN_FILES")]
+    hidden_files: bool,
+
+    /// Follow symlinks that lead outside the root (by default only those that stay inside)
+    #[arg(long, env = "MUXSERVE_FOLLOW_SYMLINKS")]
+    follow_symlinks: bool,
+
+    /// Serve file.br / file.gz beside file to clients that accept them
+    #[arg(long, env = "MUXSERVE_PRECOMPRESSED", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    precompressed: bool,
+
+    /// Compress text files on the fly with gzip or brotli (compressed once, kept in memory)
+    #[arg(long, env = "MUXSERVE_COMPRESS")]
+    compress: bool,
+
+    /// Smallest file compressed on the fly, in bytes
+    #[arg(
+        long,
+        env = "MUXSERVE_COMPRESS_MIN_SIZE",
+        default_value_t = 1024,
+        value_name = "BYTES"
+    )]
+    compress_min_size: u64,
+
+    /// Memory for compressed bodies, in bytes
+    #[arg(long, env = "MUXSERVE_COMPRESS_CACHE_SIZE", default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
+    compress_cache_size: u64,
+
+    /// Cache-Control for files no --cache-rule matches; "off" sends none
+    #[arg(
+        long,
+        env = "MUXSERVE_CACHE_CONTROL",
+        default_value = "no-cache",
+        value_name = "VALUE"
+    )]
+    cache_control: String,
+
+    /// Cache-Control by path: PATTERN=VALUE, a glob over the URL path or "hashed" for content-hashed
+    /// names; repeatable, first match wins [default: hashed=public, max-age=31536000, immutable]
+    #[arg(long = "cache-rule", env = "MUXSERVE_CACHE_RULES", value_name = "RULE", value_parser = CacheRule::parse, value_delimiter = ';')]
+    cache_rules: Vec<CacheRule>,
+
+    /// Header added to every response, as 'Name: value'; repeatable
+    #[arg(long = "header", env = "MUXSERVE_HEADERS", value_name = "HEADER", value_parser = parse_header, value_delimiter = '\n')]
+    headers: Vec<(String, String)>,
+
+    /// Send X-Content-Type-Options: nosniff
+    #[arg(long, env = "MUXSERVE_NOSNIFF", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    nosniff: bool,
 }
 
 /// Parses `500ms`, `15s`, `2m`, `1h 30m` or a bare number of seconds.
@@ -199,6 +377,23 @@ impl Cli {
                 bail!("{name} must be greater than zero");
             }
         }
+        for name in &self.index {
+            if name.is_empty() || name.contains('/') || name.starts_with('.') {
+                bail!("--index name {name:?} must be a plain file name");
+            }
+        }
+        let cache_control = match self.cache_control.trim() {
+            "" | "off" => None,
+            v => {
+                check_header_value(v).map_err(|e| anyhow::anyhow!("--cache-control: {e}"))?;
+                Some(v.to_string())
+            }
+        };
+        let cache_rules = if self.cache_rules.is_empty() {
+            Config::default().cache_rules
+        } else {
+            self.cache_rules
+        };
         let meta = std::fs::metadata(&self.root)
             .with_context(|| format!("cannot serve root {}", self.root.display()))?;
         if !meta.is_dir() {
@@ -217,6 +412,19 @@ impl Cli {
             max_head_size: self.max_head_size as usize,
             max_uri_length: self.max_uri_length as usize,
             max_body_size: self.max_body_size,
+            index: self.index,
+            fallback: self.fallback,
+            dir_listing: self.dir_listing,
+            hidden_files: self.hidden_files,
+            follow_symlinks: self.follow_symlinks,
+            precompressed: self.precompressed,
+            compress: self.compress,
+            compress_min_size: self.compress_min_size,
+            compress_cache_size: self.compress_cache_size,
+            cache_control,
+            cache_rules,
+            headers: self.headers,
+            nosniff: self.nosniff,
         })
     }
 }
@@ -237,6 +445,31 @@ mod tests {
         }
         for s in ["", "abc", "-1", "5 parsecs"] {
             assert!(parse_duration(s).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn rules_and_headers() {
+        let r = CacheRule::parse("*.html = no-cache").unwrap();
+        assert_eq!(
+            (r.pattern.as_str(), r.value.as_str()),
+            ("*.html", "no-cache")
+        );
+        assert!(CacheRule::parse("no-equals").is_err());
+        assert!(CacheRule::parse("[=x").is_err());
+        assert!(CacheRule::parse("*=a\nb").is_err());
+        assert_eq!(
+            parse_header("X-Frame-Options: DENY"),
+            Ok(("X-Frame-Options".into(), "DENY".into()))
+        );
+        for bad in [
+            "NoColon",
+            "Bad Name: x",
+            "X: a\rb",
+            "Content-Length: 5",
+            ": x",
+        ] {
+            assert!(parse_header(bad).is_err(), "{bad}");
         }
     }
 

@@ -10,6 +10,7 @@
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -20,10 +21,12 @@ use crate::http::body::Discard;
 use crate::http::request::{self, BodyFraming, Limits, Method, Parsed, RequestHead, Version};
 use crate::http::response::{HeadWriter, Status};
 use crate::log::{AccessLogger, Entry};
-use crate::site::{ALLOW, Body, Reply, Site};
+use crate::site::{ALLOW, Body, ContentRange, Part, Reply, Site};
 
 /// Small responses to pipelined requests are gathered up to this size before one write.
 const BATCH: usize = 32 * 1024;
+/// Run-time bodies up to this size are copied into the output buffer and sent with the head.
+const INLINE_MAX: usize = 16 * 1024;
 /// Largest count handed to one `sendfile` call.
 const SENDFILE_MAX: u64 = 1 << 30;
 /// Bytes read and thrown away while lingering before the connection is closed anyway.
@@ -110,12 +113,49 @@ impl Scratch {
     }
 }
 
-/// A file body being sent.
+/// A body being sent after the bytes in the output buffer.
 #[derive(Debug)]
-struct FileSend {
-    fd: OwnedFd,
-    offset: u64,
-    end: u64,
+enum Sending {
+    /// File ranges: the current one, then more parts (each with its head), then a tail.
+    File {
+        fd: OwnedFd,
+        offset: u64,
+        end: u64,
+        parts: Vec<Part>,
+        tail: Vec<u8>,
+    },
+    /// Bytes made at run time, too large to copy into the output buffer.
+    Shared {
+        bytes: Arc<[u8]>,
+        pos: usize,
+        end: usize,
+    },
+}
+
+/// What the response head needs to know of the request and the connection.
+#[derive(Clone, Copy, Debug)]
+struct Exchange<'a> {
+    method: Method,
+    version: Version,
+    keep_alive: bool,
+    extra_headers: &'a [u8],
+}
+
+/// Sends `buf` without SIGPIPE; `None` when the socket is full.
+fn send(stream: &TcpStream, buf: &[u8], more: bool) -> io::Result<Option<usize>> {
+    let flags = if more {
+        SendFlags::NOSIGNAL | SendFlags::MORE
+    } else {
+        SendFlags::NOSIGNAL
+    };
+    loop {
+        match rustix::net::send(stream, buf, flags) {
+            Ok(n) => return Ok(Some(n)),
+            Err(Errno::AGAIN) => return Ok(None),
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 enum Fill {
@@ -133,7 +173,7 @@ pub struct Conn {
     input: Vec<u8>,
     /// Unsent response bytes kept while parked.
     output: Vec<u8>,
-    file: Option<FileSend>,
+    sending: Option<Sending>,
     discard: Discard,
     /// When the pending request head began; `None` between requests.
     head_since: Option<Instant>,
@@ -154,7 +194,7 @@ impl Conn {
             peer,
             input: Vec::new(),
             output: Vec::new(),
-            file: None,
+            sending: None,
             discard: Discard::Done,
             head_since: Some(accepted),
             close_after: false,
@@ -174,7 +214,7 @@ impl Conn {
     pub fn wait(&self) -> Wait {
         if let Some(since) = self.linger_since {
             Wait::Linger { since }
-        } else if !self.output.is_empty() || self.file.is_some() {
+        } else if !self.output.is_empty() || self.sending.is_some() {
             Wait::Write
         } else if !self.discard.is_done() {
             Wait::Body
@@ -217,7 +257,7 @@ impl Conn {
         loop {
             // Answer every complete request already buffered, gathering small responses.
             let mut need_input = false;
-            while self.file.is_none() && s.out.len() < BATCH && !self.close_after {
+            while self.sending.is_none() && s.out.len() < BATCH && !self.close_after {
                 if !self.discard.is_done() {
                     let n = self
                         .discard
@@ -288,7 +328,13 @@ impl Conn {
                     && !(head.expect_continue && head.body != BodyFraming::None);
                 let reply = ctx.site.respond(&head, &mut s.path);
                 let status = reply.status;
-                let bytes = self.queue(&mut s.out, reply, head.method, head.version, keep_alive);
+                let exchange = Exchange {
+                    method: head.method,
+                    version: head.version,
+                    keep_alive,
+                    extra_headers: ctx.site.extra_headers(),
+                };
+                let bytes = self.queue(&mut s.out, reply, exchange);
                 log(ctx, self.peer, Some(&head), status, bytes);
                 self.discard = Discard::new(head.body);
                 s.start += len;
@@ -300,13 +346,13 @@ impl Conn {
                 true
             }
             Err(e) => {
-                let bytes = self.queue(
-                    &mut s.out,
-                    Reply::page(e.status()),
-                    Method::Get,
-                    Version::Http11,
-                    false,
-                );
+                let exchange = Exchange {
+                    method: Method::Get,
+                    version: Version::Http11,
+                    keep_alive: false,
+                    extra_headers: ctx.site.extra_headers(),
+                };
+                let bytes = self.queue(&mut s.out, Reply::page(e.status()), exchange);
                 log(ctx, self.peer, None, e.status(), bytes);
                 // RFC 9112 §9.6: after an error the framing of what follows is unknown, so the
                 // connection ends; what the client still sends is read and dropped.
@@ -318,23 +364,48 @@ impl Conn {
         }
     }
 
-    /// Appends the response head (and a static body) to `out`, or sets up the file body;
-    /// returns the body bytes to be sent.
-    fn queue(
-        &mut self,
-        out: &mut Vec<u8>,
-        reply: Reply,
-        method: Method,
-        version: Version,
-        keep_alive: bool,
-    ) -> u64 {
-        let mut w = HeadWriter::new(out, reply.status);
-        if let Some(ct) = reply.content_type {
-            w.content_type(ct.essence, ct.utf8);
+    /// Appends the response head (and a small body) to `out`, or sets up the body to be sent
+    /// after it; returns the body bytes to be sent.
+    fn queue(&mut self, out: &mut Vec<u8>, reply: Reply<'_>, exchange: Exchange<'_>) -> u64 {
+        let status = reply.status;
+        let mut w = HeadWriter::new(out, status);
+        match (&reply.boundary, reply.content_type) {
+            (Some(boundary), _) => {
+                w.header(b"Content-Type", b"multipart/byteranges; boundary=");
+                w.continue_value(boundary.as_bytes());
+            }
+            (None, Some(ct)) => {
+                w.content_type(ct.essence, ct.utf8);
+            }
+            (None, None) => {}
         }
-        // RFC 9110 §8.6: no Content-Length in a 204. HEAD carries GET's length (§9.3.2).
-        if reply.status.allows_body() {
+        // RFC 9110 §8.6: no Content-Length in 204 or 304. HEAD carries GET's length (§9.3.2).
+        if status.allows_body() {
             w.content_length(reply.body.len());
+        }
+        if let Some(coding) = reply.encoding {
+            w.header(b"Content-Encoding", coding.token().as_bytes());
+        }
+        match reply.content_range {
+            Some(ContentRange::Bytes(r, len)) => w.content_range(Some((r.start, r.end)), len),
+            Some(ContentRange::Unsatisfied(len)) => w.content_range(None, len),
+            None => &mut w,
+        };
+        if reply.accept_ranges {
+            w.header(b"Accept-Ranges", b"bytes");
+        }
+        if let Some((etag, last_modified)) = &reply.validators {
+            w.header(b"ETag", etag.as_bytes());
+            // RFC 9110 §15.4.5: a 304 has the ETag, so Last-Modified adds nothing.
+            if status != Status::NotModified {
+                w.http_date(b"Last-Modified", *last_modified);
+            }
+        }
+        if let Some(cc) = reply.cache_control {
+            w.header(b"Cache-Control", cc.as_bytes());
+        }
+        if reply.vary {
+            w.header(b"Vary", b"Accept-Encoding");
         }
         if let Some(location) = &reply.location {
             w.header(b"Location", location.as_bytes());
@@ -342,68 +413,118 @@ impl Conn {
         if reply.allow {
             w.header(b"Allow", ALLOW);
         }
-        if !keep_alive {
+        w.raw(exchange.extra_headers);
+        if !exchange.keep_alive {
             w.header(b"Connection", b"close");
-        } else if version == Version::Http10 {
+        } else if exchange.version == Version::Http10 {
             w.header(b"Connection", b"keep-alive");
         }
         w.finish();
-        if method == Method::Head || !reply.status.allows_body() {
+        if exchange.method == Method::Head || !status.allows_body() {
             return 0;
         }
+        let len = reply.body.len();
         match reply.body {
-            Body::Empty => 0,
-            Body::Static(bytes) => {
-                out.extend_from_slice(bytes);
-                bytes.len() as u64
+            Body::Empty => {}
+            Body::Static(bytes) => out.extend_from_slice(bytes),
+            Body::Shared { bytes, start, end } if end - start <= INLINE_MAX => {
+                out.extend_from_slice(&bytes[start..end]);
             }
-            Body::File { fd, len } => {
+            Body::Shared { bytes, start, end } => {
+                self.sending = Some(Sending::Shared {
+                    bytes,
+                    pos: start,
+                    end,
+                });
+            }
+            Body::File { fd, start, len } => {
                 if len > 0 {
-                    self.file = Some(FileSend {
+                    self.sending = Some(Sending::File {
                         fd,
-                        offset: 0,
-                        end: len,
+                        offset: start,
+                        end: start + len,
+                        parts: Vec::new(),
+                        tail: Vec::new(),
                     });
                 }
-                len
             }
-        }
-    }
-
-    /// Writes queued bytes, then the file body; false if the socket filled first.
-    fn flush(&mut self, s: &mut Scratch) -> io::Result<bool> {
-        while s.sent < s.out.len() {
-            // MSG_MORE: let the kernel put the head in the same segment as the file's start.
-            let flags = if self.file.is_some() {
-                SendFlags::NOSIGNAL | SendFlags::MORE
-            } else {
-                SendFlags::NOSIGNAL
-            };
-            match rustix::net::send(&self.stream, &s.out[s.sent..], flags) {
-                Ok(n) => s.sent += n,
-                Err(Errno::AGAIN) => return Ok(false),
-                Err(Errno::INTR) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        s.out.clear();
-        s.sent = 0;
-        if let Some(f) = &mut self.file {
-            while f.offset < f.end {
-                let count = (f.end - f.offset).min(SENDFILE_MAX) as usize;
-                match rustix::fs::sendfile(&self.stream, &f.fd, Some(&mut f.offset), count) {
-                    // The file shrank after its length was sent: the response cannot be
-                    // completed, and only closing tells the client so.
-                    Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                    Ok(_) => {}
-                    Err(Errno::AGAIN) => return Ok(false),
-                    Err(Errno::INTR) => {}
-                    Err(e) => return Err(e.into()),
+            Body::Parts {
+                fd,
+                mut parts,
+                tail,
+            } => {
+                // Kept in reverse so each next part is a cheap pop.
+                parts.reverse();
+                if let Some(first) = parts.pop() {
+                    out.extend_from_slice(&first.head);
+                    self.sending = Some(Sending::File {
+                        fd,
+                        offset: first.start,
+                        end: first.end,
+                        parts,
+                        tail,
+                    });
                 }
             }
-            self.file = None;
         }
-        Ok(true)
+        len
+    }
+
+    /// Writes queued bytes, then the body being sent; false if the socket filled first.
+    fn flush(&mut self, s: &mut Scratch) -> io::Result<bool> {
+        loop {
+            while s.sent < s.out.len() {
+                // MSG_MORE: let the kernel put the head in the same segment as the body's start.
+                let more = self.sending.is_some();
+                match send(&self.stream, &s.out[s.sent..], more)? {
+                    Some(n) => s.sent += n,
+                    None => return Ok(false),
+                }
+            }
+            s.out.clear();
+            s.sent = 0;
+            let Some(sending) = &mut self.sending else {
+                return Ok(true);
+            };
+            match sending {
+                Sending::Shared { bytes, pos, end } => {
+                    while *pos < *end {
+                        match send(&self.stream, &bytes[*pos..*end], false)? {
+                            Some(n) => *pos += n,
+                            None => return Ok(false),
+                        }
+                    }
+                }
+                Sending::File {
+                    fd,
+                    offset,
+                    end,
+                    parts,
+                    tail,
+                } => {
+                    while *offset < *end {
+                        let count = (*end - *offset).min(SENDFILE_MAX) as usize;
+                        match rustix::fs::sendfile(&self.stream, &*fd, Some(offset), count) {
+                            // The file shrank after its length was sent: the response cannot
+                            // be completed, and only closing tells the client so.
+                            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                            Ok(_) => {}
+                            Err(Errno::AGAIN) => return Ok(false),
+                            Err(Errno::INTR) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    if let Some(part) = parts.pop() {
+                        s.out.extend_from_slice(&part.head);
+                        *offset = part.start;
+                        *end = part.end;
+                        continue;
+                    }
+                    s.out.append(tail);
+                }
+            }
+            self.sending = None;
+        }
     }
 
     /// Ends the connection after the last response: at once, or after lingering.

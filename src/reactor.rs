@@ -75,7 +75,9 @@ enum Phase {
 
 #[derive(Debug)]
 enum State {
-    Parked(Conn),
+    /// Boxed: one allocation per connection, and a pointer, not the whole state, moves
+    /// through the channels at every hand-off.
+    Parked(Box<Conn>),
     Busy,
 }
 
@@ -252,7 +254,7 @@ impl Reactor {
         self.generation += 1;
         let deadline = now + self.timeouts.header;
         self.slots.insert(Slot {
-            state: State::Parked(Conn::new(stream, peer, now)),
+            state: State::Parked(Box::new(Conn::new(stream, peer, now))),
             generation: self.generation,
             deadline,
             queued: None,
@@ -349,7 +351,7 @@ impl Reactor {
         }
     }
 
-    fn close(&mut self, key: usize, conn: Conn) {
+    fn close(&mut self, key: usize, conn: Box<Conn>) {
         let _ = self.poller.delete(conn.stream());
         drop(conn);
         self.slots.remove(key);

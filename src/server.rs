@@ -39,8 +39,7 @@ pub struct Server {
 impl Server {
     /// Opens the root, binds the listener and starts the workers.
     pub fn bind(config: Config) -> anyhow::Result<Server> {
-        let site = Site::open(&config.root)
-            .with_context(|| format!("cannot serve root {}", config.root.display()))?;
+        let site = Site::open(&config)?;
         let listener =
             listen(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;

@@ -18,7 +18,7 @@ pub struct Job {
     /// The connection's slot in the reactor.
     pub key: usize,
     /// The connection.
-    pub conn: Conn,
+    pub conn: Box<Conn>,
 }
 
 /// A connection handed back to the reactor.
@@ -27,7 +27,7 @@ pub struct Returned {
     /// The connection's slot in the reactor.
     pub key: usize,
     /// The connection.
-    pub conn: Conn,
+    pub conn: Box<Conn>,
     /// What it waits for.
     pub next: Next,
 }

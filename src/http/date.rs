@@ -33,6 +33,12 @@ pub fn with_now<R>(f: impl FnOnce(&[u8; IMF_LEN]) -> R) -> R {
     })
 }
 
+/// Appends unix seconds `secs` as an IMF-fixdate.
+pub fn write_imf(secs: u64, out: &mut Vec<u8>) {
+    let t = UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    let _ = write!(out, "{}", httpdate::HttpDate::from(t));
+}
+
 /// Rewrites an IMF-fixdate into the Common Log Format's `06/Nov/1994:08:49:37 +0000`.
 pub fn clf_from_imf(imf: &[u8; IMF_LEN], out: &mut Vec<u8>) {
     out.extend_from_slice(&imf[5..7]);
@@ -59,5 +65,8 @@ mod tests {
         let mut out = Vec::new();
         clf_from_imf(&fixed, &mut out);
         assert_eq!(out, b"06/Nov/1994:08:49:37 +0000");
+        let mut out = Vec::new();
+        write_imf(784_111_777, &mut out);
+        assert_eq!(out, fixed);
     }
 }

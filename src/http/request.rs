@@ -66,9 +66,50 @@ pub enum BodyFraming {
     Chunked,
 }
 
-/// Header fields the site consults, each the first occurrence's value.
+/// Lines of one header field that may be repeated (RFC 9110 §5.3), kept without allocating.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FieldLines<'a> {
+    lines: [&'a [u8]; MAX_FIELD_LINES],
+    len: usize,
+}
+
+/// Lines of one list-valued field kept per request; more is answered with 431.
+pub const MAX_FIELD_LINES: usize = 8;
+
+impl<'a> FieldLines<'a> {
+    fn push(&mut self, value: &'a [u8]) -> Result<(), RequestError> {
+        let slot = self
+            .lines
+            .get_mut(self.len)
+            .ok_or(RequestError::HeadTooLarge)?;
+        *slot = value;
+        self.len += 1;
+        Ok(())
+    }
+
+    /// The values of every line, in order; empty when the field is absent.
+    pub fn lines(&self) -> &[&'a [u8]] {
+        &self.lines[..self.len]
+    }
+}
+
+/// Header fields the site and the log consult.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Fields<'a> {
+    /// `If-Match` lines.
+    pub if_match: FieldLines<'a>,
+    /// `If-None-Match` lines.
+    pub if_none_match: FieldLines<'a>,
+    /// `If-Modified-Since`.
+    pub if_modified_since: Option<&'a [u8]>,
+    /// `If-Unmodified-Since`.
+    pub if_unmodified_since: Option<&'a [u8]>,
+    /// `Range`.
+    pub range: Option<&'a [u8]>,
+    /// `If-Range`.
+    pub if_range: Option<&'a [u8]>,
+    /// `Accept-Encoding` lines.
+    pub accept_encoding: FieldLines<'a>,
     /// `User-Agent`, for the access log.
     pub user_agent: Option<&'a [u8]>,
     /// `Referer`, for the access log.
@@ -147,6 +188,8 @@ pub struct Limits {
 
 /// The outcome of parsing the start of a buffer.
 #[derive(Debug)]
+// Complete is the common case; boxing it would allocate per request.
+#[allow(clippy::large_enum_variant)]
 pub enum Parsed<'a> {
     /// A complete head of `len` bytes.
     Complete {
@@ -303,6 +346,23 @@ fn build<'a>(
             } else {
                 return Err(RequestError::ExpectationFailed);
             }
+        } else if name.eq_ignore_ascii_case("if-none-match") {
+            fields.if_none_match.push(value)?;
+        } else if name.eq_ignore_ascii_case("if-match") {
+            fields.if_match.push(value)?;
+        } else if name.eq_ignore_ascii_case("if-modified-since") {
+            fields.if_modified_since.get_or_insert(value);
+        } else if name.eq_ignore_ascii_case("if-unmodified-since") {
+            fields.if_unmodified_since.get_or_insert(value);
+        } else if name.eq_ignore_ascii_case("range") {
+            // RFC 9110 §14.2: Range is a singleton; two lines are ambiguous, so serve in full.
+            if fields.range.replace(value).is_some() {
+                fields.range = Some(b"");
+            }
+        } else if name.eq_ignore_ascii_case("if-range") {
+            fields.if_range.get_or_insert(value);
+        } else if name.eq_ignore_ascii_case("accept-encoding") {
+            fields.accept_encoding.push(value)?;
         } else if name.eq_ignore_ascii_case("user-agent") {
             fields.user_agent.get_or_insert(value);
         } else if name.eq_ignore_ascii_case("referer") {
@@ -504,6 +564,20 @@ mod tests {
             err("GET http://u@x/ HTTP/1.1\r\nHost: h\r\n\r\n"),
             RequestError::BadRequest
         );
+    }
+
+    #[test]
+    fn conditional_fields() {
+        let h = ok(
+            "GET / HTTP/1.1\r\nHost: h\r\nIf-None-Match: \"a\"\r\nif-none-match: \"b\"\r\n\
+                    Range: bytes=0-1\r\nAccept-Encoding: gzip\r\n\r\n",
+        );
+        assert_eq!(h.fields.if_none_match.lines(), [&b"\"a\""[..], b"\"b\""]);
+        assert_eq!(h.fields.range, Some(&b"bytes=0-1"[..]));
+        assert_eq!(h.fields.accept_encoding.lines(), [&b"gzip"[..]]);
+        assert!(h.fields.if_match.lines().is_empty());
+        let h = ok("GET / HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\nRange: bytes=2-3\r\n\r\n");
+        assert_eq!(h.fields.range, Some(&b""[..]));
     }
 
     #[test]

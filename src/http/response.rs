@@ -11,8 +11,12 @@ pub enum Status {
     Ok,
     /// 204
     NoContent,
+    /// 206
+    PartialContent,
     /// 301
     MovedPermanently,
+    /// 304
+    NotModified,
     /// 400
     BadRequest,
     /// 403
@@ -21,10 +25,16 @@ pub enum Status {
     NotFound,
     /// 405
     MethodNotAllowed,
+    /// 406
+    NotAcceptable,
+    /// 412
+    PreconditionFailed,
     /// 413
     ContentTooLarge,
     /// 414
     UriTooLong,
+    /// 416
+    RangeNotSatisfiable,
     /// 417
     ExpectationFailed,
     /// 431
@@ -43,13 +53,18 @@ impl Status {
         match self {
             Status::Ok => 200,
             Status::NoContent => 204,
+            Status::PartialContent => 206,
             Status::MovedPermanently => 301,
+            Status::NotModified => 304,
             Status::BadRequest => 400,
             Status::Forbidden => 403,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
+            Status::NotAcceptable => 406,
+            Status::PreconditionFailed => 412,
             Status::ContentTooLarge => 413,
             Status::UriTooLong => 414,
+            Status::RangeNotSatisfiable => 416,
             Status::ExpectationFailed => 417,
             Status::HeaderFieldsTooLarge => 431,
             Status::InternalServerError => 500,
@@ -63,13 +78,18 @@ impl Status {
         match self {
             Status::Ok => "200 OK",
             Status::NoContent => "204 No Content",
+            Status::PartialContent => "206 Partial Content",
             Status::MovedPermanently => "301 Moved Permanently",
+            Status::NotModified => "304 Not Modified",
             Status::BadRequest => "400 Bad Request",
             Status::Forbidden => "403 Forbidden",
             Status::NotFound => "404 Not Found",
             Status::MethodNotAllowed => "405 Method Not Allowed",
+            Status::NotAcceptable => "406 Not Acceptable",
+            Status::PreconditionFailed => "412 Precondition Failed",
             Status::ContentTooLarge => "413 Content Too Large",
             Status::UriTooLong => "414 URI Too Long",
+            Status::RangeNotSatisfiable => "416 Range Not Satisfiable",
             Status::ExpectationFailed => "417 Expectation Failed",
             Status::HeaderFieldsTooLarge => "431 Request Header Fields Too Large",
             Status::InternalServerError => "500 Internal Server Error",
@@ -78,9 +98,10 @@ impl Status {
         }
     }
 
-    /// Whether a response with this status may carry content (RFC 9110 §15.3.5, §6.4.1).
+    /// Whether a response with this status carries content and its length (RFC 9110 §6.4.1:
+    /// never 204 or 304).
     pub fn allows_body(self) -> bool {
-        self != Status::NoContent
+        !matches!(self, Status::NoContent | Status::NotModified)
     }
 }
 
@@ -110,6 +131,12 @@ impl<'a> HeadWriter<'a> {
         self
     }
 
+    /// Appends ready-made header lines, each ending in CRLF.
+    pub fn raw(&mut self, lines: &[u8]) -> &mut Self {
+        self.out.extend_from_slice(lines);
+        self
+    }
+
     /// Adds `Content-Type`, with `; charset=utf-8` when `utf8`.
     pub fn content_type(&mut self, essence: &str, utf8: bool) -> &mut Self {
         self.out.extend_from_slice(b"Content-Type: ");
@@ -117,6 +144,41 @@ impl<'a> HeadWriter<'a> {
         if utf8 {
             self.out.extend_from_slice(b"; charset=utf-8");
         }
+        self.out.extend_from_slice(b"\r\n");
+        self
+    }
+
+    /// Appends to the value of the header just added (which ended with CRLF).
+    pub fn continue_value(&mut self, more: &[u8]) -> &mut Self {
+        self.out.truncate(self.out.len().saturating_sub(2));
+        self.out.extend_from_slice(more);
+        self.out.extend_from_slice(b"\r\n");
+        self
+    }
+
+    /// Adds `Content-Range: bytes first-last/len`, or `bytes */len` for `None`.
+    pub fn content_range(&mut self, range: Option<(u64, u64)>, len: u64) -> &mut Self {
+        self.out.extend_from_slice(b"Content-Range: bytes ");
+        let mut num = itoa::Buffer::new();
+        match range {
+            Some((first, last)) => {
+                self.out.extend_from_slice(num.format(first).as_bytes());
+                self.out.push(b'-');
+                self.out.extend_from_slice(num.format(last).as_bytes());
+            }
+            None => self.out.push(b'*'),
+        }
+        self.out.push(b'/');
+        self.out.extend_from_slice(num.format(len).as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+        self
+    }
+
+    /// Adds a header whose value is an IMF-fixdate of unix seconds `secs`.
+    pub fn http_date(&mut self, name: &[u8], secs: u64) -> &mut Self {
+        self.out.extend_from_slice(name);
+        self.out.extend_from_slice(b": ");
+        date::write_imf(secs, self.out);
         self.out.extend_from_slice(b"\r\n");
         self
     }

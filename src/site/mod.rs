@@ -1,34 +1,66 @@
 //! What to answer for a parsed request, as a [`Reply`] plan the connection then writes. `site`
-//! is pure with respect to sockets: it opens and stats files but never touches the network, so
-//! each step can be tested without one. [`Site::respond`] follows these steps, top-down:
+//! never touches the network: it opens and stats files and decides, so each step can be tested
+//! without a socket. [`Site::respond`] follows these steps, top-down:
 //!
 //! 1. Method: OPTIONS → 204 with `Allow`; methods other than GET and HEAD → 405 with `Allow`.
-//! 2. Resolve: decode and normalise the path (`resolve::normalize`); refusals map to 400, 403,
-//!    404 without touching the disk.
-//! 3. Open beneath the root and fstat (`resolve::Root::find`).
-//! 4. Directory: without a trailing slash → 301 to the slashed URL (query kept); with it → its
-//!    `index.html`, or 403 where there is none. A regular file asked for with a trailing
-//!    slash → 404.
-//! 5. Reply 200 with the file as the body and its type from the extension.
-//!
-//! Not found → 404 with the site's `404.html` when it exists, else a built-in page.
+//! 2. Normalise the path (`resolve`); refusals map to 400, 403, 404 without touching the disk.
+//! 3. Find: open beneath the root and fstat. A directory without a trailing slash → 301 to the
+//!    slashed URL (query kept); with it → the first `--index` file, else a listing
+//!    (`--dir-listing`) or 403. Not found → the `--fallback` file for extension-less GET/HEAD
+//!    paths, else 404 with the site's `404.html`.
+//! 4. Representation (RFC 9110 §12.5.3): a `.br` / `.gz` sidecar or an on-the-fly compressed
+//!    body when Accept-Encoding prefers it; 406 when nothing acceptable exists. `Vary:
+//!    Accept-Encoding` on every response of a resource that has or could have encodings.
+//! 5. Validators of the representation chosen: strong ETag, Last-Modified (`file`).
+//! 6. Preconditions (`conditional`, RFC 9110 §13.2.2): 412 or 304 — before ranges.
+//! 7. Range, GET only (`range`, RFC 9110 §14): If-Range decides whether it applies; one range →
+//!    206, several → 206 multipart/byteranges, none satisfiable → 416.
+//! 8. Reply 200 with the whole representation.
 
+pub mod cache;
+pub mod compress;
+pub mod conditional;
+pub mod encoding;
+pub mod file;
+pub mod listing;
 pub mod mime;
 pub mod pages;
+pub mod range;
 pub mod resolve;
 
+use std::io::Write;
 use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
 
+use anyhow::Context as _;
 use rustix::io::Errno;
 
+use crate::config::Config;
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::Status;
+use cache::CachePolicy;
+use compress::CompressCache;
+use conditional::{Outcome, Preconditions, Validators};
+use encoding::{AcceptEncoding, Coding};
+use file::{Etag, FileMeta};
 use mime::ContentType;
+use range::{ByteRange, RangeSpec};
 use resolve::{Found, Refusal, Root};
 
 /// The methods every resource here supports (RFC 9110 §10.2.1).
 pub const ALLOW: &[u8] = b"GET, HEAD, OPTIONS";
+
+/// One part of a `multipart/byteranges` body: its header lines, then a range of the file.
+#[derive(Debug)]
+pub struct Part {
+    /// Delimiter and part header fields.
+    pub head: Vec<u8>,
+    /// First byte of the range.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+}
 
 /// A response body.
 #[derive(Debug)]
@@ -37,12 +69,32 @@ pub enum Body {
     Empty,
     /// Bytes built into the binary.
     Static(&'static [u8]),
-    /// `len` bytes of an open file, from its start.
+    /// Bytes made at run time (a listing, a compressed file), from `start` to `end`.
+    Shared {
+        /// The bytes.
+        bytes: Arc<[u8]>,
+        /// First byte sent.
+        start: usize,
+        /// One past the last byte sent.
+        end: usize,
+    },
+    /// `len` bytes of an open file from `start`.
     File {
         /// The open file.
         fd: OwnedFd,
-        /// Its length when it was opened.
+        /// First byte sent.
+        start: u64,
+        /// Bytes sent.
         len: u64,
+    },
+    /// A `multipart/byteranges` body over an open file.
+    Parts {
+        /// The open file.
+        fd: OwnedFd,
+        /// The parts, in order.
+        parts: Vec<Part>,
+        /// The closing delimiter.
+        tail: Vec<u8>,
     },
 }
 
@@ -52,7 +104,13 @@ impl Body {
         match self {
             Body::Empty => 0,
             Body::Static(b) => b.len() as u64,
+            Body::Shared { start, end, .. } => (end - start) as u64,
             Body::File { len, .. } => *len,
+            Body::Parts { parts, tail, .. } => parts
+                .iter()
+                .map(|p| p.head.len() as u64 + (p.end - p.start))
+                .sum::<u64>()
+                .saturating_add(tail.len() as u64),
         }
     }
 
@@ -62,30 +120,60 @@ impl Body {
     }
 }
 
+/// `Content-Range` of a 206 or 416 (RFC 9110 §14.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentRange {
+    /// `bytes first-last/len`
+    Bytes(ByteRange, u64),
+    /// `bytes */len`
+    Unsatisfied(u64),
+}
+
 /// A response plan: status, the headers that vary, and the body.
 #[derive(Debug)]
-pub struct Reply {
+pub struct Reply<'s> {
     /// The status.
     pub status: Status,
-    /// The body's content type, if there is a body.
+    /// The representation's content type.
     pub content_type: Option<ContentType>,
+    /// The multipart boundary, when the body is `multipart/byteranges`.
+    pub boundary: Option<String>,
     /// `Location`, for redirects.
     pub location: Option<String>,
     /// Whether to send `Allow` (405 and OPTIONS).
     pub allow: bool,
+    /// `ETag` and `Last-Modified` (unix seconds) of the representation.
+    pub validators: Option<(Etag, u64)>,
+    /// `Cache-Control`.
+    pub cache_control: Option<&'s str>,
+    /// Whether to send `Vary: Accept-Encoding`.
+    pub vary: bool,
+    /// `Content-Encoding`, when not identity.
+    pub encoding: Option<Coding>,
+    /// Whether to send `Accept-Ranges: bytes`.
+    pub accept_ranges: bool,
+    /// `Content-Range`.
+    pub content_range: Option<ContentRange>,
     /// The body.
     pub body: Body,
 }
 
-impl Reply {
+impl Reply<'_> {
     /// A reply with a built-in HTML page for `status`.
-    pub fn page(status: Status) -> Reply {
+    pub fn page(status: Status) -> Self {
         let page = pages::for_status(status);
         Reply {
             status,
             content_type: (!page.is_empty()).then_some(mime::HTML),
+            boundary: None,
             location: None,
             allow: false,
+            validators: None,
+            cache_control: None,
+            vary: false,
+            encoding: None,
+            accept_ranges: false,
+            content_range: None,
             body: if page.is_empty() {
                 Body::Empty
             } else {
@@ -95,22 +183,83 @@ impl Reply {
     }
 }
 
-/// The site being served: the root directory and how to answer requests for it.
+/// The representation chosen in step 4: a file (the original, or a sidecar in some coding), or
+/// bytes compressed on the fly from the original.
+enum Repr {
+    File(OwnedFd, FileMeta, Option<Coding>),
+    Bytes(Arc<[u8]>, FileMeta, Coding),
+}
+
+/// The site being served: the root, its options, and the compressed-body cache.
 #[derive(Debug)]
 pub struct Site {
     root: Root,
+    index: Vec<Vec<u8>>,
+    fallback: Option<Vec<u8>>,
+    dir_listing: bool,
+    hidden_files: bool,
+    follow_symlinks: bool,
+    precompressed: bool,
+    compress: Option<CompressCache>,
+    compress_min_size: u64,
+    cache: CachePolicy,
+    extra_headers: Vec<u8>,
 }
 
 impl Site {
-    /// Opens the root directory.
-    pub fn open(root: &Path) -> std::io::Result<Site> {
+    /// Opens the root and compiles the options.
+    pub fn open(config: &Config) -> anyhow::Result<Site> {
+        let root = Root::open(&config.root)
+            .with_context(|| format!("cannot serve root {}", config.root.display()))?;
+        let fallback = match &config.fallback {
+            None => None,
+            Some(f) => {
+                let mut rel = Vec::new();
+                let raw = format!("/{}", f.trim_start_matches('/'));
+                resolve::normalize_with(&raw, &mut rel, config.hidden_files)
+                    .ok()
+                    .filter(|_| !rel.is_empty())
+                    .with_context(|| {
+                        format!("--fallback {f:?} is not a file path under the root")
+                    })?;
+                Some(rel)
+            }
+        };
+        let cache = CachePolicy::new(&config.cache_rules, config.cache_control.clone())
+            .context("invalid --cache-rule pattern")?;
+        let mut extra_headers = Vec::new();
+        if config.nosniff {
+            extra_headers.extend_from_slice(b"X-Content-Type-Options: nosniff\r\n");
+        }
+        for (name, value) in &config.headers {
+            let _ = write!(extra_headers, "{name}: {value}\r\n");
+        }
         Ok(Site {
-            root: Root::open(root)?,
+            root,
+            index: config.index.iter().map(|i| i.as_bytes().to_vec()).collect(),
+            fallback,
+            dir_listing: config.dir_listing,
+            hidden_files: config.hidden_files,
+            follow_symlinks: config.follow_symlinks,
+            precompressed: config.precompressed,
+            compress: config.compress.then(|| {
+                CompressCache::new(
+                    usize::try_from(config.compress_cache_size).unwrap_or(usize::MAX),
+                )
+            }),
+            compress_min_size: config.compress_min_size,
+            cache,
+            extra_headers,
         })
     }
 
+    /// Header lines added to every response (`nosniff`, `--header`), each ending in CRLF.
+    pub fn extra_headers(&self) -> &[u8] {
+        &self.extra_headers
+    }
+
     /// Plans the response to `req`; `scratch` is a reused buffer for the decoded path.
-    pub fn respond(&self, req: &RequestHead<'_>, scratch: &mut Vec<u8>) -> Reply {
+    pub fn respond(&self, req: &RequestHead<'_>, scratch: &mut Vec<u8>) -> Reply<'_> {
         // 1. Method.
         match req.method {
             Method::Get | Method::Head => {}
@@ -125,53 +274,264 @@ impl Site {
                 return reply;
             }
         }
-        // 2. Resolve.
-        let normalized = match resolve::normalize(req.path, scratch) {
-            Ok(n) => n,
+        // 2. Normalise.
+        let slash = match resolve::normalize_with(req.path, scratch, self.hidden_files) {
+            Ok(n) => n.trailing_slash,
             Err(Refusal::BadRequest) => return Reply::page(Status::BadRequest),
             Err(Refusal::Forbidden) => return Reply::page(Status::Forbidden),
             Err(Refusal::NotFound) => return self.not_found(),
         };
-        // 3. Open and stat.
-        let found = match self.root.find(scratch) {
-            Ok(found) => found,
-            Err(e) => return self.open_failed(e),
-        };
-        // 4. Directories.
-        let (fd, stat) = match found {
-            Found::File(_, _) if normalized.trailing_slash => return self.not_found(),
-            Found::File(fd, stat) => (fd, stat),
-            Found::Dir if !normalized.trailing_slash && !scratch.is_empty() => {
+        // 3. Find.
+        match self.root.find(scratch, self.follow_symlinks) {
+            Ok(Found::File(_, _)) if slash => self.not_found(),
+            Ok(Found::File(fd, st)) => self.serve(req, scratch, fd, FileMeta::from_stat(&st)),
+            Ok(Found::Dir) if !slash && !scratch.is_empty() => {
                 let mut reply = Reply::page(Status::MovedPermanently);
                 reply.location = Some(resolve::directory_url(scratch, req.query));
-                return reply;
+                reply
             }
-            Found::Dir => {
-                if !scratch.is_empty() {
-                    scratch.push(b'/');
-                }
-                scratch.extend_from_slice(b"index.html");
-                match self.root.find(scratch) {
-                    Ok(Found::File(fd, stat)) => (fd, stat),
-                    Ok(Found::Dir) | Err(Errno::NOENT) => return Reply::page(Status::Forbidden),
-                    Err(e) => return self.open_failed(e),
+            Ok(Found::Dir) => self.directory(req, scratch),
+            Err(Errno::NOENT | Errno::NOTDIR) if self.fallback_applies(scratch) => {
+                let Some(fallback) = &self.fallback else {
+                    return self.not_found();
+                };
+                scratch.clear();
+                scratch.extend_from_slice(fallback);
+                match self.root.find(scratch, self.follow_symlinks) {
+                    Ok(Found::File(fd, st)) => {
+                        self.serve(req, scratch, fd, FileMeta::from_stat(&st))
+                    }
+                    _ => self.not_found(),
                 }
             }
-        };
-        // 5. The file.
-        Reply {
-            status: Status::Ok,
-            content_type: Some(mime::for_extension(extension(scratch))),
-            location: None,
-            allow: false,
-            body: Body::File {
-                fd,
-                len: u64::try_from(stat.st_size).unwrap_or(0),
-            },
+            Err(e) => self.open_failed(e),
         }
     }
 
-    fn open_failed(&self, e: Errno) -> Reply {
+    /// Whether an unknown path goes to the single-page-app fallback: only paths whose last
+    /// segment has no extension, so a missing asset stays a 404 a developer can see.
+    fn fallback_applies(&self, rel: &[u8]) -> bool {
+        self.fallback.is_some() && extension(rel).is_empty()
+    }
+
+    /// A directory asked for with its trailing slash: index file, listing, or 403.
+    fn directory(&self, req: &RequestHead<'_>, scratch: &mut Vec<u8>) -> Reply<'_> {
+        let dir_len = scratch.len();
+        for name in &self.index {
+            scratch.truncate(dir_len);
+            if dir_len > 0 {
+                scratch.push(b'/');
+            }
+            scratch.extend_from_slice(name);
+            match self.root.find(scratch, self.follow_symlinks) {
+                Ok(Found::File(fd, st)) => {
+                    return self.serve(req, scratch, fd, FileMeta::from_stat(&st));
+                }
+                Ok(Found::Dir) | Err(Errno::NOENT) => {}
+                Err(e) => return self.open_failed(e),
+            }
+        }
+        scratch.truncate(dir_len);
+        if !self.dir_listing {
+            return Reply::page(Status::Forbidden);
+        }
+        let mut url = Vec::with_capacity(dir_len + 2);
+        url.push(b'/');
+        url.extend_from_slice(scratch);
+        if dir_len > 0 {
+            url.push(b'/');
+        }
+        let dir = self.root.path().join(std::ffi::OsStr::from_bytes(scratch));
+        match listing::render(&url, &dir, self.hidden_files) {
+            Ok(html) => {
+                let len = html.len();
+                let mut reply = Reply::page(Status::Ok);
+                reply.content_type = Some(mime::HTML);
+                reply.body = Body::Shared {
+                    bytes: html.into(),
+                    start: 0,
+                    end: len,
+                };
+                reply.cache_control = Some("no-cache");
+                reply
+            }
+            Err(e) => self.open_failed(Errno::from_io_error(&e).unwrap_or(Errno::IO)),
+        }
+    }
+
+    /// Steps 4 to 8 for the file at `rel`, opened as `fd`.
+    fn serve(
+        &self,
+        req: &RequestHead<'_>,
+        rel: &mut Vec<u8>,
+        fd: OwnedFd,
+        meta: FileMeta,
+    ) -> Reply<'_> {
+        let content_type = mime::for_extension(extension(rel));
+        let cache_control = self.cache.for_path(rel);
+
+        // 4. Representation.
+        let accept = AcceptEncoding::parse(req.fields.accept_encoding.lines());
+        let (br, gz) = if self.precompressed {
+            (
+                self.sidecar(rel, Coding::Br, &accept),
+                self.sidecar(rel, Coding::Gzip, &accept),
+            )
+        } else {
+            (None, None)
+        };
+        let compressible = compress::compressible(content_type.essence);
+        let on_the_fly = self.compress.is_some()
+            && compressible
+            && meta.len >= self.compress_min_size
+            && meta.len <= compress::MAX_INPUT;
+        let vary = compressible || br.is_some() || gz.is_some();
+        let Some(coding) = accept.choose(br.is_some() || on_the_fly, gz.is_some() || on_the_fly)
+        else {
+            let mut reply = Reply::page(Status::NotAcceptable);
+            reply.vary = vary;
+            return reply;
+        };
+        let repr = match (coding, br, gz) {
+            (Coding::Br, Some(side), _) | (Coding::Gzip, _, Some(side)) => {
+                Repr::File(side.0, side.1, Some(coding))
+            }
+            (Coding::Identity, _, _) => Repr::File(fd, meta, None),
+            (coding, _, _) => self.compressed(rel, fd, meta, coding),
+        };
+        // 5. Validators of the representation sent.
+        let (etag, last_modified, encoding, len) = match &repr {
+            Repr::File(_, m, c) => (m.etag(), m.last_modified(), *c, m.len),
+            Repr::Bytes(b, m, c) => (
+                m.etag().with_suffix(c.token()),
+                m.last_modified(),
+                Some(*c),
+                b.len() as u64,
+            ),
+        };
+        let mut reply = Reply {
+            status: Status::Ok,
+            content_type: Some(content_type),
+            boundary: None,
+            location: None,
+            allow: false,
+            validators: Some((etag, last_modified)),
+            cache_control,
+            vary,
+            encoding,
+            accept_ranges: true,
+            content_range: None,
+            body: Body::Empty,
+        };
+
+        // 6. Preconditions, before any range (RFC 9110 §13.2.2).
+        let pre = Preconditions {
+            if_match: req.fields.if_match.lines(),
+            if_none_match: req.fields.if_none_match.lines(),
+            if_modified_since: req.fields.if_modified_since,
+            if_unmodified_since: req.fields.if_unmodified_since,
+        };
+        let validators = Validators {
+            etag: etag.as_bytes(),
+            last_modified,
+        };
+        match conditional::evaluate(&pre, &validators, true) {
+            Outcome::Proceed => {}
+            Outcome::NotModified => {
+                // RFC 9110 §15.4.5: ETag, Cache-Control and Vary as a 200 would have them;
+                // no content metadata.
+                reply.status = Status::NotModified;
+                reply.content_type = None;
+                reply.encoding = None;
+                reply.accept_ranges = false;
+                return reply;
+            }
+            Outcome::PreconditionFailed => return Reply::page(Status::PreconditionFailed),
+        }
+
+        // 7. Range: defined for GET only (RFC 9110 §14.2).
+        let spec = match (req.method, req.fields.range) {
+            (Method::Get, Some(value))
+                if req
+                    .fields
+                    .if_range
+                    .is_none_or(|ir| range::if_range_holds(ir, etag.as_bytes(), last_modified)) =>
+            {
+                range::parse(value, len)
+            }
+            _ => RangeSpec::Full,
+        };
+        match (spec, repr) {
+            (RangeSpec::Unsatisfiable, _) => {
+                let mut reply = Reply::page(Status::RangeNotSatisfiable);
+                reply.content_range = Some(ContentRange::Unsatisfied(len));
+                reply
+            }
+            (RangeSpec::Single(r), repr) => {
+                reply.status = Status::PartialContent;
+                reply.content_range = Some(ContentRange::Bytes(r, len));
+                reply.body = body_of(repr, r.start, r.len());
+                reply
+            }
+            (RangeSpec::Multi(ranges), Repr::File(fd, _, _)) => {
+                let boundary = boundary_for(&etag);
+                reply.status = Status::PartialContent;
+                reply.body = multipart(fd, &ranges, &boundary, content_type, len);
+                reply.boundary = Some(boundary);
+                reply
+            }
+            // 8. The whole representation. Several ranges of an on-the-fly compressed body are
+            // answered whole, as RFC 9110 §14.2 allows.
+            (RangeSpec::Full | RangeSpec::Multi(_), repr) => {
+                reply.body = body_of(repr, 0, len);
+                reply
+            }
+        }
+    }
+
+    /// The `.br` / `.gz` file beside `rel`, if the client accepts that coding and it exists.
+    fn sidecar(
+        &self,
+        rel: &mut Vec<u8>,
+        coding: Coding,
+        accept: &AcceptEncoding,
+    ) -> Option<(OwnedFd, FileMeta)> {
+        if accept.weight(coding) == 0 {
+            return None;
+        }
+        let len = rel.len();
+        rel.extend_from_slice(coding.suffix().as_bytes());
+        let found = self.root.find(rel, self.follow_symlinks);
+        rel.truncate(len);
+        match found {
+            Ok(Found::File(fd, st)) => Some((fd, FileMeta::from_stat(&st))),
+            _ => None,
+        }
+    }
+
+    /// The file compressed on the fly (cached), or the file itself if that does not pay.
+    fn compressed(&self, rel: &mut Vec<u8>, fd: OwnedFd, meta: FileMeta, coding: Coding) -> Repr {
+        let Some(cache) = &self.compress else {
+            return Repr::File(fd, meta, None);
+        };
+        let file = std::fs::File::from(fd);
+        // The key names one version of one file: path and strong ETag.
+        let len = rel.len();
+        rel.push(0);
+        rel.extend_from_slice(meta.etag().as_bytes());
+        let got = cache.get(rel, coding, &file, meta.len);
+        rel.truncate(len);
+        match got {
+            Ok(Some(bytes)) => Repr::Bytes(bytes, meta, coding),
+            Ok(None) => Repr::File(file.into(), meta, None),
+            Err(e) => {
+                crate::log::error(format_args!("compressing a file failed: {e}"));
+                Repr::File(file.into(), meta, None)
+            }
+        }
+    }
+
+    fn open_failed(&self, e: Errno) -> Reply<'_> {
         match e {
             Errno::NOENT | Errno::NOTDIR | Errno::LOOP | Errno::NAMETOOLONG | Errno::INVAL => {
                 self.not_found()
@@ -185,20 +545,72 @@ impl Site {
     }
 
     /// 404 with the site's own `404.html` when it has one.
-    fn not_found(&self) -> Reply {
-        if let Ok(Found::File(fd, stat)) = self.root.find(b"404.html") {
-            return Reply {
-                status: Status::NotFound,
-                content_type: Some(mime::HTML),
-                location: None,
-                allow: false,
-                body: Body::File {
-                    fd,
-                    len: u64::try_from(stat.st_size).unwrap_or(0),
-                },
-            };
+    fn not_found(&self) -> Reply<'_> {
+        let mut reply = Reply::page(Status::NotFound);
+        if let Ok(Found::File(fd, st)) = self.root.find(b"404.html", self.follow_symlinks) {
+            let len = FileMeta::from_stat(&st).len;
+            reply.body = Body::File { fd, start: 0, len };
         }
-        Reply::page(Status::NotFound)
+        reply
+    }
+}
+
+/// The body for `len` bytes of a representation from `start`.
+fn body_of(repr: Repr, start: u64, len: u64) -> Body {
+    match repr {
+        Repr::File(fd, _, _) => Body::File { fd, start, len },
+        Repr::Bytes(bytes, _, _) => {
+            let start = usize::try_from(start)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            let end = usize::try_from(len)
+                .ok()
+                .and_then(|l| start.checked_add(l))
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            Body::Shared { bytes, start, end }
+        }
+    }
+}
+
+/// A boundary that cannot collide with the delimiters of another version of the file; a
+/// collision with the content itself would need these 16 hex digits to occur in it.
+fn boundary_for(etag: &Etag) -> String {
+    // FNV-1a over the tag: a fixed, well-spread 64-bit value without a hashing dependency.
+    let hash = etag
+        .as_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("muxserve-{hash:016x}")
+}
+
+/// A `multipart/byteranges` body (RFC 9110 §14.6) over `ranges` of the file.
+fn multipart(fd: OwnedFd, ranges: &[ByteRange], boundary: &str, ct: ContentType, len: u64) -> Body {
+    let charset = if ct.utf8 { "; charset=utf-8" } else { "" };
+    let parts = ranges
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut head = Vec::with_capacity(128);
+            let lead = if i == 0 { "" } else { "\r\n" };
+            let _ = write!(
+                head,
+                "{lead}--{boundary}\r\nContent-Type: {}{charset}\r\nContent-Range: bytes {}-{}/{len}\r\n\r\n",
+                ct.essence, r.start, r.end
+            );
+            Part {
+                head,
+                start: r.start,
+                end: r.end + 1,
+            }
+        })
+        .collect();
+    Body::Parts {
+        fd,
+        parts,
+        tail: format!("\r\n--{boundary}--\r\n").into_bytes(),
     }
 }
 
@@ -221,5 +633,23 @@ mod tests {
         assert_eq!(extension(b"a.b/c"), b"");
         assert_eq!(extension(b"README"), b"");
         assert_eq!(extension(b""), b"");
+    }
+
+    #[test]
+    fn boundaries_differ_per_version() {
+        let a = FileMeta {
+            len: 1,
+            mtime: 2,
+            mtime_nsec: 3,
+            inode: 4,
+        };
+        let b = FileMeta {
+            len: 1,
+            mtime: 2,
+            mtime_nsec: 3,
+            inode: 5,
+        };
+        assert_ne!(boundary_for(&a.etag()), boundary_for(&b.etag()));
+        assert_eq!(boundary_for(&a.etag()).len(), "muxserve-".len() + 16);
     }
 }

@@ -19,14 +19,17 @@ macro_rules! page {
 /// The built-in body for `status`; empty for statuses that carry none.
 pub fn for_status(status: Status) -> &'static [u8] {
     match status {
-        Status::Ok | Status::NoContent => b"",
+        Status::Ok | Status::NoContent | Status::PartialContent | Status::NotModified => b"",
         Status::MovedPermanently => page!("301 Moved Permanently"),
         Status::BadRequest => page!("400 Bad Request"),
         Status::Forbidden => page!("403 Forbidden"),
         Status::NotFound => page!("404 Not Found"),
         Status::MethodNotAllowed => page!("405 Method Not Allowed"),
+        Status::NotAcceptable => page!("406 Not Acceptable"),
+        Status::PreconditionFailed => page!("412 Precondition Failed"),
         Status::ContentTooLarge => page!("413 Content Too Large"),
         Status::UriTooLong => page!("414 URI Too Long"),
+        Status::RangeNotSatisfiable => page!("416 Range Not Satisfiable"),
         Status::ExpectationFailed => page!("417 Expectation Failed"),
         Status::HeaderFieldsTooLarge => page!("431 Request Header Fields Too Large"),
         Status::InternalServerError => page!("500 Internal Server Error"),

@@ -53,8 +53,17 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'}');
 
 /// Decodes and normalises `raw` (percent-encoded, starting with `/`) into `out` as
-/// `seg/seg/seg` relative to the root (empty for the root itself).
+/// `seg/seg/seg` relative to the root (empty for the root itself), refusing dotfiles.
 pub fn normalize(raw: &str, out: &mut Vec<u8>) -> Result<Normalized, Refusal> {
+    normalize_with(raw, out, false)
+}
+
+/// [`normalize`], serving dotfiles too when `allow_hidden`.
+pub fn normalize_with(
+    raw: &str,
+    out: &mut Vec<u8>,
+    allow_hidden: bool,
+) -> Result<Normalized, Refusal> {
     out.clear();
     let raw = raw.as_bytes();
     if raw.first() != Some(&b'/') {
@@ -88,7 +97,7 @@ pub fn normalize(raw: &str, out: &mut Vec<u8>) -> Result<Normalized, Refusal> {
             }
             // Dotfiles (.git, .env, .htpasswd) are never served; RFC 8615's /.well-known/ at
             // the top is.
-            name if name[0] == b'.' && !(start == 0 && name == b".well-known") => {
+            name if name[0] == b'.' && !allow_hidden && !(start == 0 && name == b".well-known") => {
                 return Err(Refusal::NotFound);
             }
             _ => {}
@@ -129,6 +138,12 @@ pub fn directory_url(rel: &[u8], query: Option<&str>) -> String {
     url
 }
 
+/// O_NONBLOCK: opening a FIFO planted in the root must not block a worker.
+const OPEN_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NOCTTY)
+    .union(OFlags::NONBLOCK);
+
 /// What an open under the root found.
 #[derive(Debug)]
 pub enum Found {
@@ -164,9 +179,20 @@ impl Root {
         })
     }
 
-    /// Opens `rel` (as made by [`normalize`]) and classifies it.
-    pub fn find(&self, rel: &[u8]) -> Result<Found, Errno> {
-        let fd = self.open_beneath(rel)?;
+    /// The canonical path of the root.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens `rel` (as made by [`normalize`]) and classifies it. With `follow_symlinks`,
+    /// symlinks may lead outside the root; `rel` itself never can.
+    pub fn find(&self, rel: &[u8], follow_symlinks: bool) -> Result<Found, Errno> {
+        let fd = if follow_symlinks {
+            let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
+            rustix::fs::openat(&self.fd, rel, OPEN_FLAGS, Mode::empty())?
+        } else {
+            self.open_beneath(rel)?
+        };
         let stat = rustix::fs::fstat(&fd)?;
         match FileType::from_raw_mode(stat.st_mode) {
             FileType::RegularFile => Ok(Found::File(fd, stat)),
@@ -178,8 +204,7 @@ impl Root {
 
     fn open_beneath(&self, rel: &[u8]) -> Result<OwnedFd, Errno> {
         let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
-        // O_NONBLOCK: opening a FIFO planted in the root must not block a worker.
-        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+        let flags = OPEN_FLAGS;
         #[cfg(target_os = "linux")]
         if self.beneath.load(Ordering::Relaxed) {
             use rustix::fs::ResolveFlags;

@@ -1,0 +1,546 @@
+//! On-the-fly compression of files that have no precompressed sidecar: which media types are worth
+//! it, and a bounded, least-recently-used in-memory cache of compressed bodies keyed by one version
+//! of one file. It must never move a file's cursor (the fd is shared with the sendfile path), never
+//! hold its lock while reading or compressing, and never grow past its byte budget.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::site::encoding::Coding;
+
+/// Files larger than this are sent uncompressed: compressing them would hold a worker (and this
+/// much memory) for too long on a cache miss.
+pub const MAX_INPUT: u64 = 8 << 20;
+
+/// What each cached entry costs besides its compressed bytes and key: the map slot, the `Arc`
+/// header, bookkeeping. Charging it keeps remembered refusals (which hold no data) bounded too.
+const ENTRY_OVERHEAD: usize = 64;
+
+/// gzip level 6: zlib's default, the usual speed/size balance for on-the-fly compression.
+const GZIP_LEVEL: u32 = 6;
+
+/// Brotli quality 6 and a 4 MiB window: close to gzip -9 speed, clearly smaller output.
+const BROTLI_QUALITY: i32 = 6;
+const BROTLI_LGWIN: i32 = 22;
+
+/// Whether a media type (essence, e.g. `text/css`) is text-like enough to be worth compressing.
+///
+/// Yes: `text/*`, JavaScript, JSON and XML (with `+json` / `+xml` suffixes), SVG, wasm, raw
+/// fonts (ttf, otf, eot). No: other images, video, audio, archives, woff/woff2, unknown types.
+pub fn compressible(essence: &str) -> bool {
+    // Tolerate a full Content-Type value: only the essence matters.
+    let essence = essence.split(';').next().unwrap_or("").trim();
+    let Some((top, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    let is = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    let ends = |s: &str, suffix: &str| {
+        s.len() >= suffix.len()
+            && s.is_char_boundary(s.len() - suffix.len())
+            && is(&s[s.len() - suffix.len()..], suffix)
+    };
+    if is(top, "text") {
+        return true;
+    }
+    if is(top, "image") {
+        // SVG is XML text; every other image format is already entropy-coded.
+        return is(sub, "svg+xml");
+    }
+    if is(top, "font") {
+        // woff and woff2 are compressed containers; raw sfnt fonts are not.
+        return ["ttf", "otf", "sfnt", "collection"]
+            .iter()
+            .any(|s| is(sub, s));
+    }
+    if is(top, "application") {
+        // Structured-syntax suffixes (RFC 6839): manifest+json, ld+json, rss+xml, xhtml+xml, ….
+        if ends(sub, "+json") || ends(sub, "+xml") {
+            return true;
+        }
+        return [
+            "javascript",
+            "x-javascript",
+            "ecmascript",
+            "json",
+            "xml",
+            "wasm",
+            "vnd.ms-fontobject",
+            "x-font-ttf",
+            "x-font-otf",
+        ]
+        .iter()
+        .any(|s| is(sub, s));
+    }
+    // video/*, audio/*, multipart/*, and anything unknown.
+    false
+}
+
+/// One cached result: the compressed body, or None when compression did not make it smaller.
+struct Entry {
+    data: Option<Arc<[u8]>>,
+    last_used: u64,
+}
+
+/// The cached results for one key: one slot per coding we compress to.
+#[derive(Default)]
+struct Slots {
+    br: Option<Entry>,
+    gzip: Option<Entry>,
+}
+
+impl Slots {
+    fn slot(&mut self, coding: Coding) -> Option<&mut Option<Entry>> {
+        match coding {
+            Coding::Br => Some(&mut self.br),
+            Coding::Gzip => Some(&mut self.gzip),
+            Coding::Identity => None,
+        }
+    }
+}
+
+struct Inner {
+    // Keyed by the bytes alone so a hit can look up with a borrowed `&[u8]`, without allocating.
+    map: HashMap<Box<[u8]>, Slots>,
+    /// A logical clock for recency: incremented on every hit and insert.
+    tick: u64,
+    /// Bytes charged for all entries (see [`charge`]).
+    size: usize,
+}
+
+/// What an entry counts against the budget.
+fn charge(key: &[u8], data: &Option<Arc<[u8]>>) -> usize {
+    data.as_ref().map_or(0, |d| d.len()) + key.len() + ENTRY_OVERHEAD
+}
+
+impl Inner {
+    /// Drops least recently used entries until the held bytes fit `max_bytes`.
+    fn evict_to(&mut self, max_bytes: usize) {
+        while self.size > max_bytes {
+            // A linear scan: the cache holds hundreds of entries, and this runs only after a miss
+            // that just paid for a compression.
+            let oldest = self
+                .map
+                .iter()
+                .flat_map(|(key, slots)| {
+                    [(Coding::Br, &slots.br), (Coding::Gzip, &slots.gzip)]
+                        .into_iter()
+                        .filter_map(move |(c, e)| e.as_ref().map(|e| (e.last_used, key, c)))
+                })
+                .min_by_key(|(tick, _, _)| *tick)
+                .map(|(_, key, coding)| (key.clone(), coding));
+            let Some((key, coding)) = oldest else {
+                // Nothing left to evict; `size` can only be 0 here.
+                self.size = 0;
+                return;
+            };
+            let Some(slots) = self.map.get_mut(&key) else {
+                return;
+            };
+            if let Some(entry) = slots.slot(coding).and_then(Option::take) {
+                self.size = self.size.saturating_sub(charge(&key, &entry.data));
+            }
+            if slots.br.is_none() && slots.gzip.is_none() {
+                self.map.remove(&key);
+            }
+        }
+    }
+}
+
+/// Compressed bodies by (key, coding), where a key names one version of one file (path + ETag).
+pub struct CompressCache {
+    max_bytes: usize,
+    inner: Mutex<Inner>,
+}
+
+impl fmt::Debug for CompressCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompressCache")
+            .field("max_bytes", &self.max_bytes)
+            .field("size", &self.size())
+            .finish()
+    }
+}
+
+impl CompressCache {
+    /// A cache holding at most `max_bytes` of compressed data (least recently used evicted first).
+    pub fn new(max_bytes: usize) -> Self {
+        CompressCache {
+            max_bytes,
+            inner: Mutex::new(Inner {
+                map: HashMap::new(),
+                tick: 0,
+                size: 0,
+            }),
+        }
+    }
+
+    /// The first `len` bytes of `file` compressed with `coding`, cached; None if not worth it.
+    ///
+    /// None when `coding` is identity, `len` exceeds [`MAX_INPUT`], or the result would not be
+    /// smaller (remembered, so it is not retried). A file shorter than `len` is `UnexpectedEof`.
+    pub fn get(
+        &self,
+        key: &[u8],
+        coding: Coding,
+        file: &File,
+        len: u64,
+    ) -> io::Result<Option<Arc<[u8]>>> {
+        if coding == Coding::Identity || len > MAX_INPUT {
+            return Ok(None);
+        }
+        {
+            let mut inner = self.lock();
+            inner.tick += 1;
+            let tick = inner.tick;
+            if let Some(entry) = inner
+                .map
+                .get_mut(key)
+                .and_then(|slots| slots.slot(coding))
+                .and_then(Option::as_mut)
+            {
+                entry.last_used = tick;
+                return Ok(entry.data.clone());
+            }
+        }
+
+        // Miss: read and compress without the lock, so other workers are not held up. Two
+        // workers may race on one key; both compress, the first insert is kept.
+        let input = read_prefix(file, len)?;
+        let compressed = compress(coding, &input)?;
+        let data: Option<Arc<[u8]>> =
+            (compressed.len() < input.len()).then(|| Arc::from(compressed));
+        drop(input);
+
+        let cost = charge(key, &data);
+        if cost > self.max_bytes {
+            // Too big to ever fit: serve it, don't cache it.
+            return Ok(data);
+        }
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        inner.tick += 1;
+        let tick = inner.tick;
+        if !inner.map.contains_key(key) {
+            inner.map.insert(Box::from(key), Slots::default());
+        }
+        let Some(slot) = inner.map.get_mut(key).and_then(|s| s.slot(coding)) else {
+            return Ok(data);
+        };
+        if let Some(existing) = slot {
+            // Another worker won the race: hand out its copy so everyone shares one allocation.
+            existing.last_used = tick;
+            return Ok(existing.data.clone());
+        }
+        *slot = Some(Entry {
+            data: data.clone(),
+            last_used: tick,
+        });
+        inner.size += cost;
+        // The new entry is the most recent, so it is evicted last, and alone it fits.
+        inner.evict_to(self.max_bytes);
+        Ok(data)
+    }
+
+    /// Bytes currently held: compressed data plus each entry's key and a fixed per-entry overhead.
+    pub fn size(&self) -> usize {
+        self.lock().size
+    }
+
+    /// The lock, recovered if a worker panicked while holding it: every critical section leaves
+    /// the map consistent (at worst `size` is off by one entry), so serving on is safe.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Exactly the first `len` bytes of `file`, read with positional reads so the shared cursor does
+/// not move; a file shorter than `len` is an `UnexpectedEof` error.
+fn read_prefix(file: &File, len: u64) -> io::Result<Vec<u8>> {
+    let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut buf = vec![0; len];
+    file.read_exact_at(&mut buf, 0)?;
+    Ok(buf)
+}
+
+/// `input` compressed with `coding` (Identity: unchanged).
+fn compress(coding: Coding, input: &[u8]) -> io::Result<Vec<u8>> {
+    match coding {
+        Coding::Gzip => {
+            let mut enc = flate2::write::GzEncoder::new(
+                Vec::with_capacity(input.len() / 2),
+                flate2::Compression::new(GZIP_LEVEL),
+            );
+            enc.write_all(input)?;
+            enc.finish()
+        }
+        Coding::Br => {
+            let params = brotli::enc::BrotliEncoderParams {
+                quality: BROTLI_QUALITY,
+                lgwin: BROTLI_LGWIN,
+                size_hint: input.len(),
+                ..Default::default()
+            };
+            let mut out = Vec::with_capacity(input.len() / 2);
+            brotli::BrotliCompress(&mut &input[..], &mut out, &params)?;
+            Ok(out)
+        }
+        Coding::Identity => Ok(input.to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Seek, SeekFrom};
+
+    fn file_with(bytes: &[u8]) -> File {
+        let mut f = tempfile::tempfile().expect("tempfile");
+        f.write_all(bytes).expect("write");
+        f.seek(SeekFrom::Start(0)).expect("seek");
+        f
+    }
+
+    fn text(n: usize) -> Vec<u8> {
+        b"<p>The quick brown fox jumps over the lazy dog.</p>\n"
+            .iter()
+            .copied()
+            .cycle()
+            .take(n)
+            .collect()
+    }
+
+    /// xorshift64: incompressible bytes without a rand dependency.
+    fn noise(n: usize) -> Vec<u8> {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    fn decompress(coding: Coding, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        match coding {
+            Coding::Gzip => {
+                flate2::read::GzDecoder::new(data)
+                    .read_to_end(&mut out)
+                    .expect("gunzip");
+            }
+            Coding::Br => {
+                brotli::Decompressor::new(data, 4096)
+                    .read_to_end(&mut out)
+                    .expect("unbrotli");
+            }
+            Coding::Identity => out.extend_from_slice(data),
+        }
+        out
+    }
+
+    #[test]
+    fn media_types() {
+        for (essence, expected) in [
+            ("text/html", true),
+            ("text/css", true),
+            ("TEXT/Plain", true),
+            ("text/html; charset=utf-8", true),
+            ("text/javascript", true),
+            ("application/javascript", true),
+            ("application/json", true),
+            ("application/manifest+json", true),
+            ("application/ld+json", true),
+            ("application/xml", true),
+            ("application/rss+xml", true),
+            ("application/wasm", true),
+            ("application/vnd.ms-fontobject", true),
+            ("image/svg+xml", true),
+            ("font/ttf", true),
+            ("font/otf", true),
+            ("font/woff", false),
+            ("font/woff2", false),
+            ("image/png", false),
+            ("image/jpeg", false),
+            ("image/avif", false),
+            ("video/mp4", false),
+            ("audio/mpeg", false),
+            ("application/zip", false),
+            ("application/gzip", false),
+            ("application/x-7z-compressed", false),
+            ("application/pdf", false),
+            ("application/octet-stream", false),
+            ("", false),
+            ("text", false),
+        ] {
+            assert_eq!(compressible(essence), expected, "{essence:?}");
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let body = text(10_000);
+        let cache = CompressCache::new(1 << 20);
+        for coding in [Coding::Gzip, Coding::Br] {
+            let mut file = file_with(&body);
+            // Only the first `len` bytes are compressed.
+            let got = cache
+                .get(b"k", coding, &file, 9_000)
+                .expect("io")
+                .expect("compressible");
+            assert!(got.len() < 9_000);
+            assert_eq!(decompress(coding, &got), &body[..9_000], "{coding:?}");
+            // The cursor did not move.
+            assert_eq!(file.stream_position().expect("pos"), 0);
+        }
+    }
+
+    #[test]
+    fn refusals() {
+        let cache = CompressCache::new(1 << 20);
+        let f = file_with(&text(100));
+        for (coding, len) in [(Coding::Identity, 100), (Coding::Gzip, MAX_INPUT + 1)] {
+            assert!(cache.get(b"k", coding, &f, len).expect("io").is_none());
+        }
+        assert_eq!(cache.size(), 0);
+        // Shorter than claimed.
+        let err = cache.get(b"k", Coding::Gzip, &f, 101).expect_err("short");
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn caching() {
+        let cache = CompressCache::new(1 << 20);
+        let f = file_with(&text(5_000));
+        for coding in [Coding::Gzip, Coding::Br] {
+            let a = cache
+                .get(b"k", coding, &f, 5_000)
+                .expect("io")
+                .expect("some");
+            let b = cache
+                .get(b"k", coding, &f, 5_000)
+                .expect("io")
+                .expect("some");
+            assert!(Arc::ptr_eq(&a, &b), "{coding:?}");
+        }
+        let br = cache.get(b"k", Coding::Br, &f, 5_000).expect("io");
+        let gz = cache.get(b"k", Coding::Gzip, &f, 5_000).expect("io");
+        assert_ne!(br, gz);
+    }
+
+    #[test]
+    fn incompressible_is_remembered() {
+        let cache = CompressCache::new(1 << 20);
+        let data = noise(4_096);
+        for coding in [Coding::Gzip, Coding::Br] {
+            let f = file_with(&data);
+            assert!(cache.get(b"rnd", coding, &f, 4_096).expect("io").is_none());
+            // Remembered: even a file that now reads differently is not retried under this key.
+            let f = file_with(&text(4_096));
+            assert!(cache.get(b"rnd", coding, &f, 4_096).expect("io").is_none());
+        }
+        assert_eq!(cache.size(), 2 * (3 + ENTRY_OVERHEAD));
+        // Empty files never shrink.
+        let f = file_with(b"");
+        assert!(
+            cache
+                .get(b"empty", Coding::Gzip, &f, 0)
+                .expect("io")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn changed_key_recompresses() {
+        let cache = CompressCache::new(1 << 20);
+        let old = text(3_000);
+        let mut new = text(3_000);
+        new.extend_from_slice(b"changed");
+        let a = cache
+            .get(b"/a.html\"v1\"", Coding::Gzip, &file_with(&old), 3_000)
+            .expect("io")
+            .expect("some");
+        let b = cache
+            .get(b"/a.html\"v2\"", Coding::Gzip, &file_with(&new), 3_007)
+            .expect("io")
+            .expect("some");
+        assert!(!Arc::ptr_eq(&a, &b));
+        assert_eq!(decompress(Coding::Gzip, &a), old);
+        assert_eq!(decompress(Coding::Gzip, &b), new);
+    }
+
+    #[test]
+    fn eviction_keeps_budget() {
+        let f = file_with(&text(20_000));
+        let one = {
+            let probe = CompressCache::new(usize::MAX);
+            probe.get(b"0", Coding::Gzip, &f, 20_000).expect("io");
+            probe.size()
+        };
+        // budget in entries, keys requested, keys expected to survive
+        for (budget, keys, survivors) in [
+            (3, &[0u8, 1, 2, 3, 4][..], &[2u8, 3, 4][..]),
+            (2, &[0, 1, 0, 2], &[0, 2]),
+            (1, &[0, 1, 2], &[2]),
+        ] {
+            let max = one * budget;
+            let cache = CompressCache::new(max);
+            let mut held = HashMap::new();
+            for &k in keys {
+                let got = cache.get(&[k], Coding::Gzip, &f, 20_000).expect("io");
+                held.insert(k, got.expect("some"));
+                assert!(cache.size() <= max);
+            }
+            for &k in survivors {
+                let again = cache.get(&[k], Coding::Gzip, &f, 20_000).expect("io");
+                assert!(
+                    Arc::ptr_eq(&held[&k], &again.expect("some")),
+                    "budget {budget}: key {k} should have survived"
+                );
+            }
+            assert!(cache.size() <= max);
+        }
+    }
+
+    #[test]
+    fn oversized_entry_is_served_not_cached() {
+        let cache = CompressCache::new(100);
+        let f = file_with(&text(50_000));
+        let a = cache.get(b"k", Coding::Br, &f, 50_000).expect("io");
+        assert!(a.is_some());
+        assert_eq!(cache.size(), 0);
+        let b = cache.get(b"k", Coding::Br, &f, 50_000).expect("io");
+        assert!(!Arc::ptr_eq(&a.expect("some"), &b.expect("some")));
+    }
+
+    #[test]
+    fn poisoned_lock_recovers() {
+        let cache = Arc::new(CompressCache::new(1 << 20));
+        let c = Arc::clone(&cache);
+        let _ = std::thread::spawn(move || {
+            let _guard = c.inner.lock();
+            panic!("poison");
+        })
+        .join();
+        assert!(cache.inner.is_poisoned());
+        let f = file_with(&text(1_000));
+        assert!(
+            cache
+                .get(b"k", Coding::Gzip, &f, 1_000)
+                .expect("io")
+                .is_some()
+        );
+        assert!(cache.size() > 0);
+    }
+
+    #[test]
+    fn is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<CompressCache>();
+    }
+}

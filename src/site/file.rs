@@ -1,0 +1,115 @@
+//! Validators of an opened file, from the one `fstat` done when it was opened: a strong `ETag`
+//! built from modification time, size and inode (cheap, and stable across restarts because all
+//! three are), and `Last-Modified`. Formatted into fixed buffers, so nothing is allocated. It
+//! never reads file content.
+
+use std::io::Write;
+
+/// The longest ETag we format: four u64 in hex, three separators, quotes and a suffix.
+const ETAG_MAX: usize = 2 + 4 * 16 + 3 + 4;
+
+/// A strong entity-tag, quotes included (RFC 9110 §8.8.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Etag {
+    buf: [u8; ETAG_MAX],
+    len: usize,
+}
+
+impl Etag {
+    /// The tag as sent, e.g. `"6553f1a2.1c9c3800-400-2a81"`.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// The tag of a representation derived from this one, e.g. gzip-compressed on the fly:
+    /// a different representation needs a different strong tag (RFC 9110 §8.8.3).
+    pub fn with_suffix(&self, suffix: &str) -> Etag {
+        let mut out = *self;
+        let inner = self.len - 1;
+        let mut cursor = &mut out.buf[inner..];
+        let written = write!(cursor, "-{suffix}\"").is_ok();
+        out.len = if written {
+            inner + 2 + suffix.len()
+        } else {
+            self.len
+        };
+        out
+    }
+}
+
+/// What `fstat` told about a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileMeta {
+    /// Size in bytes.
+    pub len: u64,
+    /// Modification time, seconds since the epoch.
+    pub mtime: i64,
+    /// Nanoseconds within that second.
+    pub mtime_nsec: u32,
+    /// Inode number.
+    pub inode: u64,
+}
+
+impl FileMeta {
+    /// Reads the fields the validators need from a stat.
+    pub fn from_stat(st: &rustix::fs::Stat) -> FileMeta {
+        FileMeta {
+            len: u64::try_from(st.st_size).unwrap_or(0),
+            mtime: st.st_mtime,
+            mtime_nsec: u32::try_from(st.st_mtime_nsec).unwrap_or(0),
+            inode: st.st_ino,
+        }
+    }
+
+    /// The strong ETag: any change of content changes the time or the size, and a file replaced
+    /// by a new one (deploys write new files) changes the inode.
+    pub fn etag(&self) -> Etag {
+        let mut tag = Etag {
+            buf: [0; ETAG_MAX],
+            len: 0,
+        };
+        let mut cursor = &mut tag.buf[..];
+        let ok = write!(
+            cursor,
+            "\"{:x}.{:x}-{:x}-{:x}\"",
+            self.mtime, self.mtime_nsec, self.len, self.inode
+        )
+        .is_ok();
+        tag.len = if ok { ETAG_MAX - cursor.len() } else { 0 };
+        tag
+    }
+
+    /// Last-Modified as seconds since the epoch (0 for times before it).
+    pub fn last_modified(&self) -> u64 {
+        u64::try_from(self.mtime).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags() {
+        let meta = FileMeta {
+            len: 1024,
+            mtime: 0x6553_f1a2,
+            mtime_nsec: 0x1c9c_3800,
+            inode: 0x2a81,
+        };
+        assert_eq!(meta.etag().as_bytes(), b"\"6553f1a2.1c9c3800-400-2a81\"");
+        assert_eq!(
+            meta.etag().with_suffix("br").as_bytes(),
+            b"\"6553f1a2.1c9c3800-400-2a81-br\""
+        );
+        let big = FileMeta {
+            len: u64::MAX,
+            mtime: i64::MIN,
+            mtime_nsec: u32::MAX,
+            inode: u64::MAX,
+        };
+        assert!(big.etag().as_bytes().ends_with(b"\""));
+        assert_ne!(meta.etag(), FileMeta { len: 1025, ..meta }.etag());
+        assert_ne!(meta.etag(), FileMeta { inode: 1, ..meta }.etag());
+    }
+}

@@ -1,0 +1,335 @@
+//! The HTML index of a directory that has no `index.html`: its entries (directories first, then
+//! files, each by name), with sizes and UTC modification times. It owns the page's markup and the
+//! escaping of names into it; it must never validate or resolve paths (the caller passes a
+//! directory already found beneath the root), follow anything but a symlink's own target to tell
+//! whether it is a directory, or put a name into the page unescaped.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use percent_encoding::{AsciiSet, CONTROLS, percent_encode};
+
+/// What to percent-encode in a name to make it one path segment of a relative reference: the
+/// WHATWG path-percent-encode set plus `\` (browsers treat it as `/`), `|`, `^`, and `:` (which
+/// would otherwise make `a:b` parse as a URL with scheme `a`, RFC 3986 §4.2). Non-ASCII bytes are
+/// always encoded. `/` cannot occur in a name.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'\\')
+    .add(b'`')
+    .add(b'^')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}')
+    .add(b':');
+
+const HEAD: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Index of ";
+
+const STYLE: &str = "</title>\n<style>\n\
+body{font-family:system-ui,sans-serif;margin:2em;color:#222;background:#fff}\n\
+table{border-collapse:collapse}\n\
+th,td{padding:.25em 1.5em .25em 0;text-align:left;white-space:nowrap}\n\
+th{border-bottom:1px solid #ccc}\n\
+td.size{text-align:right;font-variant-numeric:tabular-nums}\n\
+a{text-decoration:none}\n\
+a:hover{text-decoration:underline}\n\
+</style>\n</head>\n<body>\n<h1>Index of ";
+
+const TABLE: &str = "</h1>\n<table>\n\
+<thead><tr><th>Name</th><th>Size</th><th>Modified (UTC)</th></tr></thead>\n<tbody>\n";
+
+const PARENT: &str =
+    "<tr><td><a href=\"../\">../</a></td><td class=\"size\">-</td><td>-</td></tr>\n";
+
+const TAIL: &str = "</tbody>\n</table>\n</body>\n</html>\n";
+
+/// One row of the listing.
+struct Row {
+    name: Box<[u8]>,
+    is_dir: bool,
+    size: u64,
+    /// Seconds since the Unix epoch.
+    mtime: i64,
+}
+
+/// The HTML listing of `dir` (found beneath the root) for the decoded URL path `url_path`.
+///
+/// `url_path` starts and ends with `/`. Names starting with `.` are left out unless
+/// `show_hidden`. Fails only when `dir` itself cannot be read.
+pub fn render(url_path: &[u8], dir: &Path, show_hidden: bool) -> io::Result<Vec<u8>> {
+    let mut rows = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.as_bytes();
+        if name.first() == Some(&b'.') && !show_hidden {
+            continue;
+        }
+        // `DirEntry::metadata` does not follow symlinks. An entry that vanished or cannot be
+        // stat'ed since `readdir` is left out rather than failing the whole page.
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        let kind = meta.file_type();
+        let is_dir = if kind.is_symlink() {
+            // A link is listed as what following it gives (a dangling one as a file); its size and
+            // time stay the link's own, so nothing about a target outside the root is revealed.
+            fs::metadata(entry.path()).is_ok_and(|m| m.is_dir())
+        } else if kind.is_dir() || kind.is_file() {
+            kind.is_dir()
+        } else {
+            // FIFOs, sockets, devices: the server answers 404 for them, so don't offer them.
+            continue;
+        };
+        rows.push(Row {
+            name: name.into(),
+            is_dir,
+            size: meta.len(),
+            mtime: meta.mtime(),
+        });
+    }
+    // Directories first, then files; by name in byte order within each group.
+    rows.sort_unstable_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
+
+    let mut out = Vec::with_capacity(1024 + rows.len() * 160);
+    let title = String::from_utf8_lossy(url_path);
+    out.extend_from_slice(HEAD.as_bytes());
+    escape_html(&mut out, &title);
+    out.extend_from_slice(STYLE.as_bytes());
+    escape_html(&mut out, &title);
+    out.extend_from_slice(TABLE.as_bytes());
+    if url_path != b"/" {
+        out.extend_from_slice(PARENT.as_bytes());
+    }
+    let mut num = itoa::Buffer::new();
+    for row in &rows {
+        let slash = if row.is_dir { "/" } else { "" };
+        out.extend_from_slice(b"<tr><td><a href=\"");
+        // The percent-encoded form is ASCII, but `&` and `'` survive encoding and still need
+        // escaping inside an attribute.
+        for chunk in percent_encode(&row.name, SEGMENT) {
+            escape_html(&mut out, chunk);
+        }
+        out.extend_from_slice(slash.as_bytes());
+        out.extend_from_slice(b"\">");
+        escape_html(&mut out, &OsStr::from_bytes(&row.name).to_string_lossy());
+        out.extend_from_slice(slash.as_bytes());
+        out.extend_from_slice(b"</a></td><td class=\"size\">");
+        if row.is_dir {
+            out.push(b'-');
+        } else {
+            out.extend_from_slice(num.format(row.size).as_bytes());
+        }
+        out.extend_from_slice(b"</td><td>");
+        write_time(&mut out, row.mtime)?;
+        out.extend_from_slice(b"</td></tr>\n");
+    }
+    out.extend_from_slice(TAIL.as_bytes());
+    Ok(out)
+}
+
+/// Appends `s` with the five HTML-significant characters replaced by references, so it is safe
+/// both as text and inside a quoted attribute.
+fn escape_html(out: &mut Vec<u8>, s: &str) {
+    for &b in s.as_bytes() {
+        match b {
+            b'&' => out.extend_from_slice(b"&amp;"),
+            b'<' => out.extend_from_slice(b"&lt;"),
+            b'>' => out.extend_from_slice(b"&gt;"),
+            b'"' => out.extend_from_slice(b"&quot;"),
+            b'\'' => out.extend_from_slice(b"&#39;"),
+            _ => out.push(b),
+        }
+    }
+}
+
+/// Appends `secs` since the epoch as `YYYY-MM-DD HH:MM` in UTC.
+fn write_time(out: &mut Vec<u8>, secs: i64) -> io::Result<()> {
+    let days = secs.div_euclid(86_400);
+    let of_day = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    write!(
+        out,
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        of_day / 3600,
+        of_day % 3600 / 60
+    )
+}
+
+/// The proleptic Gregorian (year, month, day) of a day count from 1970-01-01, after Howard
+/// Hinnant's `civil_from_days` (eras of 400 years, March-based years so leap days come last).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // day of era, [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of (March-based) year, [0, 365]
+    let mp = (5 * doy + 2) / 153; // March = 0, [0, 11]
+    let d = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
+    let m = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    // Both are within u32 by the ranges above.
+    (y, m as u32, d as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::File;
+    use std::time::{Duration, SystemTime};
+
+    fn page(url: &str, dir: &Path, hidden: bool) -> String {
+        let bytes = render(url.as_bytes(), dir, hidden).expect("render");
+        String::from_utf8(bytes).expect("utf-8 page")
+    }
+
+    fn fixture() -> tempfile::TempDir {
+        let dir = tempfile::TempDir::new().expect("tempdir");
+        for (name, body) in [
+            ("a&b<c>.txt", &b"12345"[..]),
+            ("space name.txt", b""),
+            ("café.txt", b"caf"),
+            (".hidden", b"secret"),
+            ("b.txt", b"b"),
+            ("it's \"q\".txt", b"q"),
+            ("x:y.txt", b"xy"),
+        ] {
+            fs::write(dir.path().join(name), body).expect("write");
+        }
+        fs::create_dir(dir.path().join("zsub")).expect("mkdir");
+        fs::create_dir(dir.path().join("asub")).expect("mkdir");
+        fs::create_dir(dir.path().join(".git")).expect("mkdir");
+        dir
+    }
+
+    #[test]
+    fn rows_are_escaped_and_encoded() {
+        let dir = fixture();
+        let html = page("/docs/", dir.path(), false);
+        for expected in [
+            "<meta charset=\"utf-8\">",
+            "<title>Index of /docs/</title>",
+            "<h1>Index of /docs/</h1>",
+            "<a href=\"../\">../</a>",
+            "<a href=\"a&amp;b%3Cc%3E.txt\">a&amp;b&lt;c&gt;.txt</a></td><td class=\"size\">5</td>",
+            "<a href=\"space%20name.txt\">space name.txt</a></td><td class=\"size\">0</td>",
+            "<a href=\"caf%C3%A9.txt\">café.txt</a>",
+            "<a href=\"it&#39;s%20%22q%22.txt\">it&#39;s &quot;q&quot;.txt</a>",
+            "<a href=\"x%3Ay.txt\">x:y.txt</a>",
+            "<a href=\"asub/\">asub/</a></td><td class=\"size\">-</td>",
+        ] {
+            assert!(html.contains(expected), "missing {expected:?} in\n{html}");
+        }
+        for absent in [".hidden", ".git", "secret", "<c>"] {
+            assert!(!html.contains(absent), "{absent:?} leaked into\n{html}");
+        }
+        assert!(html.starts_with("<!DOCTYPE html>\n"));
+        assert!(html.ends_with("</html>\n"));
+    }
+
+    #[test]
+    fn order() {
+        let dir = fixture();
+        let html = page("/docs/", dir.path(), true);
+        let order = [
+            "href=\"../\"",
+            "href=\".git/\"",
+            "href=\"asub/\"",
+            "href=\"zsub/\"",
+            "href=\".hidden\"",
+            "href=\"a&amp;b",
+            "href=\"b.txt\"",
+            "href=\"caf%C3%A9.txt\"",
+            "href=\"it&#39;s",
+            "href=\"space%20name.txt\"",
+            "href=\"x%3Ay.txt\"",
+        ];
+        let positions: Vec<usize> = order
+            .iter()
+            .map(|s| html.find(s).unwrap_or_else(|| panic!("missing {s:?}")))
+            .collect();
+        assert!(positions.is_sorted(), "{positions:?}\n{html}");
+    }
+
+    #[test]
+    fn parent_link_and_title() {
+        let dir = tempfile::TempDir::new().expect("tempdir");
+        for (url, parent, title) in [
+            ("/", false, "Index of /<"),
+            ("/a/", true, "Index of /a/<"),
+            ("/<x> & y/", true, "Index of /&lt;x&gt; &amp; y/<"),
+        ] {
+            let html = page(url, dir.path(), false);
+            assert_eq!(html.contains("href=\"../\""), parent, "{url}");
+            assert_eq!(html.matches(title).count(), 2, "{url}\n{html}");
+        }
+        // Non-UTF-8 URL bytes are shown replaced.
+        let html = render(b"/caf\xe9/", dir.path(), false).expect("render");
+        let html = String::from_utf8(html).expect("utf-8");
+        assert!(html.contains("Index of /caf\u{FFFD}/<"));
+    }
+
+    #[test]
+    fn times() {
+        for (secs, expected) in [
+            (0, "1970-01-01 00:00"),
+            (59, "1970-01-01 00:00"),
+            (-1, "1969-12-31 23:59"),
+            (951_782_400, "2000-02-29 00:00"),
+            (1_709_251_199, "2024-02-29 23:59"),
+            (1_735_689_600, "2025-01-01 00:00"),
+            (4_107_542_400, "2100-03-01 00:00"),
+            (253_402_300_799, "9999-12-31 23:59"),
+        ] {
+            let mut out = Vec::new();
+            write_time(&mut out, secs).expect("write");
+            assert_eq!(String::from_utf8_lossy(&out), expected, "{secs}");
+        }
+    }
+
+    #[test]
+    fn row_shows_mtime() {
+        let dir = tempfile::TempDir::new().expect("tempdir");
+        let f = File::create(dir.path().join("t.txt")).expect("create");
+        f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_709_251_199))
+            .expect("set mtime");
+        let html = page("/", dir.path(), false);
+        assert!(html.contains("<td>2024-02-29 23:59</td>"), "{html}");
+    }
+
+    #[test]
+    fn symlinks_and_raw_names() {
+        let dir = tempfile::TempDir::new().expect("tempdir");
+        fs::create_dir(dir.path().join("real")).expect("mkdir");
+        std::os::unix::fs::symlink("real", dir.path().join("link")).expect("symlink");
+        std::os::unix::fs::symlink("nowhere", dir.path().join("dangling")).expect("symlink");
+        // Some filesystems refuse names that are not UTF-8; the rest of the test still runs.
+        let raw = OsStr::from_bytes(b"f\xff.txt");
+        let raw_ok = fs::write(dir.path().join(raw), b"x").is_ok();
+        let html = page("/", dir.path(), false);
+        for expected in ["href=\"link/\">link/<", "href=\"dangling\">dangling<"] {
+            assert!(html.contains(expected), "missing {expected:?} in\n{html}");
+        }
+        if raw_ok {
+            assert!(html.contains("href=\"f%FF.txt\">f\u{FFFD}.txt<"), "{html}");
+        }
+    }
+
+    #[test]
+    fn missing_directory_is_an_error() {
+        let dir = tempfile::TempDir::new().expect("tempdir");
+        let err = render(b"/x/", &dir.path().join("x"), false).expect_err("missing");
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+}
