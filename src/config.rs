@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The access-log format: one line per response on stdout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -76,6 +76,8 @@ pub struct Config {
     pub headers: Vec<(String, String)>,
     /// Send `X-Content-Type-Options: nosniff`.
     pub nosniff: bool,
+    /// A path answered with 200 without touching the disk (503 while draining), for probes.
+    pub health_path: Option<String>,
 }
 
 /// A `Cache-Control` value for the files whose URL path matches a pattern.
@@ -176,6 +178,7 @@ impl Default for Config {
             }],
             headers: Vec::new(),
             nosniff: true,
+            health_path: None,
         }
     }
 }
@@ -194,6 +197,10 @@ fn default_workers() -> usize {
                   PORT=N (as PaaS hosts set it) means --listen 0.0.0.0:N unless --listen or MUXSERVE_LISTEN is given."
 )]
 pub struct Cli {
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Folder to serve
     #[arg(
         long,
@@ -323,6 +330,29 @@ pub struct Cli {
     /// Send X-Content-Type-Options: nosniff
     #[arg(long, env = "MUXSERVE_NOSNIFF", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     nosniff: bool,
+
+    /// Path answered with 200 without touching the disk (503 while shutting down), for load-balancer probes
+    #[arg(long, env = "MUXSERVE_HEALTH_PATH", value_name = "PATH")]
+    health_path: Option<String>,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check that a running server answers: exit 0 on 2xx/3xx, 1 otherwise (for HEALTHCHECK)
+    Health(HealthArgs),
+}
+
+/// `muxserve health` options.
+#[derive(Args, Debug)]
+pub struct HealthArgs {
+    /// URL to request [default: http://127.0.0.1:PORT/ with the port from MUXSERVE_LISTEN or PORT, and the health path if set]
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Give up after this long
+    #[arg(long, default_value = "3s", value_name = "DUR", value_parser = parse_duration)]
+    pub timeout: Duration,
 }
 
 /// Parses `500ms`, `15s`, `2m`, `1h 30m` or a bare number of seconds.
@@ -338,7 +368,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Resolves a listen address: `host:port`, `[v6]:port`, or a bare port meaning all IPv4 interfaces.
-fn parse_listen(s: &str) -> anyhow::Result<SocketAddr> {
+pub fn parse_listen(s: &str) -> anyhow::Result<SocketAddr> {
     let s = s.trim();
     if let Ok(port) = s.trim_start_matches(':').parse::<u16>() {
         return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
@@ -376,6 +406,11 @@ impl Cli {
             if d.is_zero() {
                 bail!("{name} must be greater than zero");
             }
+        }
+        if let Some(p) = &self.health_path
+            && (!p.starts_with('/') || p.bytes().any(|b| b <= b' ' || b == 0x7f))
+        {
+            bail!("--health-path {p:?} must be a path starting with /");
         }
         for name in &self.index {
             if name.is_empty() || name.contains('/') || name.starts_with('.') {
@@ -425,6 +460,7 @@ impl Cli {
             cache_rules,
             headers: self.headers,
             nosniff: self.nosniff,
+            health_path: self.health_path,
         })
     }
 }

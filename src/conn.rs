@@ -326,7 +326,7 @@ impl Conn {
                 let keep_alive = head.keep_alive
                     && !draining
                     && !(head.expect_continue && head.body != BodyFraming::None);
-                let reply = ctx.site.respond(&head, &mut s.path);
+                let reply = ctx.site.respond(&head, &mut s.path, draining);
                 let status = reply.status;
                 let exchange = Exchange {
                     method: head.method,

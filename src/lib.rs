@@ -16,6 +16,7 @@
 pub mod config;
 pub mod conn;
 pub mod deadline;
+pub mod health;
 pub mod http;
 pub mod log;
 pub mod reactor;
@@ -24,7 +25,7 @@ pub mod shutdown;
 pub mod site;
 pub mod worker;
 
-pub use config::{AccessLog, Cli, Config};
+pub use config::{AccessLog, Cli, Command, Config};
 pub use reactor::Outcome;
 pub use server::{Running, Server};
 pub use shutdown::ShutdownHandle;

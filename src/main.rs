@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use muxserve::{Cli, Outcome, Server, log};
+use muxserve::{Cli, Command, Outcome, Server, health, log};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -21,6 +21,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Health(args)) = &cli.command {
+        return check_health(args);
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -50,6 +53,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Outcome::Forced => log::info(format_args!("stopped at once by a second signal")),
     }
     Ok(())
+}
+
+/// `muxserve health`: exit 0 when the server answers 2xx or 3xx, 1 otherwise, saying why.
+fn check_health(args: &muxserve::config::HealthArgs) -> ExitCode {
+    let var = |name| std::env::var(name).ok();
+    let url = args.url.clone().unwrap_or_else(|| {
+        health::default_url(
+            var("MUXSERVE_LISTEN").as_deref(),
+            var("PORT").as_deref(),
+            var("MUXSERVE_HEALTH_PATH").as_deref(),
+        )
+    });
+    match health::check(&url, args.timeout) {
+        Ok(status) if (200..400).contains(&status) => {
+            println!("healthy: {url} answered {status}");
+            ExitCode::SUCCESS
+        }
+        Ok(status) => {
+            eprintln!("unhealthy: {url} answered {status}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {url}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Raises the soft limit on open files to the hard limit, as each connection needs one; the

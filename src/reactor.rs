@@ -32,6 +32,8 @@ const SHUTDOWN: usize = usize::MAX - 2;
 const ACCEPT_BATCH: usize = 256;
 /// How long accepting pauses when the process is out of descriptors.
 const EXHAUSTED_PAUSE: Duration = Duration::from_millis(100);
+/// How long an idle connection stays open after a shutdown signal, for a request in flight.
+const DRAIN_IDLE_GRACE: Duration = Duration::from_millis(300);
 /// How long a closing connection may linger for the peer's close.
 const LINGER: Duration = Duration::from_secs(2);
 
@@ -281,12 +283,6 @@ impl Reactor {
         }
         let next = match self.phase {
             Phase::Draining { cutting: true, .. } => Next::Close,
-            Phase::Draining { .. } if next == Next::Read && !conn.mid_request() => {
-                match conn.wait() {
-                    Wait::Linger { .. } => Next::Read,
-                    _ => Next::Close,
-                }
-            }
             _ => next,
         };
         if let Phase::Draining {
@@ -312,10 +308,23 @@ impl Reactor {
             Wait::Write => now + self.timeouts.send,
             Wait::Linger { since } => since + LINGER,
         };
+        let deadline = self.drain_deadline(&conn, deadline, now);
         let slot = &mut self.slots[key];
         slot.state = State::Parked(conn);
         slot.deadline = deadline;
         self.queue_deadline(key);
+    }
+
+    /// While draining, a connection with no request under way may still receive one from a
+    /// client that reused it before seeing our close: it gets a short grace, not the full
+    /// keep-alive timeout, and a request in that window is answered with `Connection: close`.
+    fn drain_deadline(&self, conn: &Conn, deadline: Instant, now: Instant) -> Instant {
+        match (&self.phase, conn.wait()) {
+            (Phase::Draining { .. }, Wait::Idle | Wait::Head { .. }) if !conn.mid_request() => {
+                deadline.min(now + DRAIN_IDLE_GRACE)
+            }
+            _ => deadline,
+        }
     }
 
     /// Makes sure the heap holds an entry no later than the slot's deadline.
@@ -401,19 +410,15 @@ impl Reactor {
             cutting: false,
             cut: 0,
         };
-        // Every connection waiting to read goes to a worker once: one whose request already
-        // arrived is answered (with Connection: close), an idle one comes back and is closed.
-        let waiting: Vec<usize> = self
-            .slots
-            .iter()
-            .filter(|(_, slot)| match &slot.state {
-                State::Parked(conn) => !matches!(conn.wait(), Wait::Write | Wait::Linger { .. }),
-                State::Busy => false,
-            })
-            .map(|(key, _)| key)
-            .collect();
-        for key in waiting {
-            self.dispatch(key);
+        // Idle connections stay armed for reading through a short grace: a request already
+        // on its way is answered (with Connection: close); then the deadline closes them.
+        let keys: Vec<usize> = self.slots.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            if let State::Parked(conn) = &self.slots[key].state {
+                let deadline = self.drain_deadline(conn, self.slots[key].deadline, now);
+                self.slots[key].deadline = deadline;
+                self.queue_deadline(key);
+            }
         }
     }
 

@@ -43,6 +43,8 @@ pub enum Status {
     InternalServerError,
     /// 501
     NotImplemented,
+    /// 503
+    ServiceUnavailable,
     /// 505
     VersionNotSupported,
 }
@@ -69,6 +71,7 @@ impl Status {
             Status::HeaderFieldsTooLarge => 431,
             Status::InternalServerError => 500,
             Status::NotImplemented => 501,
+            Status::ServiceUnavailable => 503,
             Status::VersionNotSupported => 505,
         }
     }
@@ -94,6 +97,7 @@ impl Status {
             Status::HeaderFieldsTooLarge => "431 Request Header Fields Too Large",
             Status::InternalServerError => "500 Internal Server Error",
             Status::NotImplemented => "501 Not Implemented",
+            Status::ServiceUnavailable => "503 Service Unavailable",
             Status::VersionNotSupported => "505 HTTP Version Not Supported",
         }
     }

@@ -2,6 +2,7 @@
 //! never touches the network: it opens and stats files and decides, so each step can be tested
 //! without a socket. [`Site::respond`] follows these steps, top-down:
 //!
+//! 0. The `--health-path`, if set: 200 `ok` (503 while draining), never touching the disk.
 //! 1. Method: OPTIONS → 204 with `Allow`; methods other than GET and HEAD → 405 with `Allow`.
 //! 2. Normalise the path (`resolve`); refusals map to 400, 403, 404 without touching the disk.
 //! 3. Find: open beneath the root and fstat. A directory without a trailing slash → 301 to the
@@ -204,6 +205,7 @@ pub struct Site {
     compress_min_size: u64,
     cache: CachePolicy,
     extra_headers: Vec<u8>,
+    health_path: Option<String>,
 }
 
 impl Site {
@@ -250,6 +252,7 @@ impl Site {
             compress_min_size: config.compress_min_size,
             cache,
             extra_headers,
+            health_path: config.health_path.clone(),
         })
     }
 
@@ -258,8 +261,29 @@ impl Site {
         &self.extra_headers
     }
 
-    /// Plans the response to `req`; `scratch` is a reused buffer for the decoded path.
-    pub fn respond(&self, req: &RequestHead<'_>, scratch: &mut Vec<u8>) -> Reply<'_> {
+    /// Plans the response to `req`; `scratch` is a reused buffer for the decoded path;
+    /// `draining` says whether the server is shutting down.
+    pub fn respond(
+        &self,
+        req: &RequestHead<'_>,
+        scratch: &mut Vec<u8>,
+        draining: bool,
+    ) -> Reply<'_> {
+        // 0. The probe path: no disk, and 503 while draining so a load balancer stops sending.
+        if self.health_path.as_deref() == Some(req.path)
+            && matches!(req.method, Method::Get | Method::Head)
+        {
+            let (status, body): (Status, &'static [u8]) = if draining {
+                (Status::ServiceUnavailable, b"draining\n")
+            } else {
+                (Status::Ok, b"ok\n")
+            };
+            let mut reply = Reply::page(status);
+            reply.content_type = Some(mime::for_extension(b"txt"));
+            reply.cache_control = Some("no-store");
+            reply.body = Body::Static(body);
+            return reply;
+        }
         // 1. Method.
         match req.method {
             Method::Get | Method::Head => {}
@@ -455,7 +479,7 @@ impl Site {
                 if req
                     .fields
                     .if_range
-                    .is_none_or(|ir| range::if_range_holds(ir, etag.as_bytes(), last_modified)) =>
+                    .is_none_or(|ir| if_range_allows(ir, &etag, last_modified)) =>
             {
                 range::parse(value, len)
             }
@@ -555,6 +579,23 @@ impl Site {
     }
 }
 
+/// Whether If-Range lets a Range apply. A date counts only when Last-Modified is a strong
+/// validator, at least a second older than the response (RFC 9110 §13.1.5, §8.8.2.2): a file
+/// written within the current second may change again without changing that date.
+fn if_range_allows(if_range: &[u8], etag: &Etag, last_modified: u64) -> bool {
+    let value = if_range.trim_ascii_start();
+    let is_tag = value.starts_with(b"\"") || value.starts_with(b"W/");
+    if !is_tag {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if last_modified.saturating_add(1) >= now {
+            return false;
+        }
+    }
+    range::if_range_holds(if_range, etag.as_bytes(), last_modified)
+}
+
 /// The body for `len` bytes of a representation from `start`.
 fn body_of(repr: Repr, start: u64, len: u64) -> Body {
     match repr {
@@ -633,6 +674,30 @@ mod tests {
         assert_eq!(extension(b"a.b/c"), b"");
         assert_eq!(extension(b"README"), b"");
         assert_eq!(extension(b""), b"");
+    }
+
+    #[test]
+    fn if_range_dates_need_a_strong_last_modified() {
+        let old = FileMeta {
+            len: 1,
+            mtime: 784_111_777,
+            mtime_nsec: 0,
+            inode: 4,
+        };
+        let date = b"Sun, 06 Nov 1994 08:49:37 GMT";
+        assert!(if_range_allows(date, &old.etag(), old.last_modified()));
+        assert!(if_range_allows(
+            old.etag().as_bytes(),
+            &old.etag(),
+            old.last_modified()
+        ));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut fresh_date = Vec::new();
+        crate::http::date::write_imf(now, &mut fresh_date);
+        assert!(!if_range_allows(&fresh_date, &old.etag(), now));
     }
 
     #[test]

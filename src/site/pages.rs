@@ -34,6 +34,7 @@ pub fn for_status(status: Status) -> &'static [u8] {
         Status::HeaderFieldsTooLarge => page!("431 Request Header Fields Too Large"),
         Status::InternalServerError => page!("500 Internal Server Error"),
         Status::NotImplemented => page!("501 Not Implemented"),
+        Status::ServiceUnavailable => page!("503 Service Unavailable"),
         Status::VersionNotSupported => page!("505 HTTP Version Not Supported"),
     }
 }
