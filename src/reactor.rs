@@ -1,11 +1,13 @@
 //! The multiplexing loop: one thread that owns the listener, every parked connection, the
-//! deadlines and the shutdown phase. Each turn it waits on the poller, accepts until the
-//! listener would block, hands ready connections to the workers, re-arms the ones they return
-//! (oneshot interest), closes the ones whose deadline passed, and advances shutdown.
+//! deadlines and the shutdown phase. Each turn it waits on the poller, takes back the
+//! connections workers return (already re-armed by them, oneshot), accepts until the listener
+//! would block, hands ready connections to the workers, closes the ones whose deadline passed,
+//! and advances shutdown.
 //!
 //! A connection has exactly one owner: parked here in the slab, or moved into a job for one
-//! worker. This is the only place that registers, re-arms or deletes sources in the poller, and
-//! it deletes a socket before closing it. It never reads or writes request bytes.
+//! worker. This is the only place that registers or deletes sources in the poller (workers only
+//! re-arm the one they hold), and it deletes a socket before closing it. It never reads or
+//! writes request bytes.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use polling::{Event, Events, Poller};
+use rustix::net::SocketFlags;
 use slab::Slab;
 
 use crate::conn::{Conn, Context, Next, Wait};
@@ -32,6 +35,9 @@ const SHUTDOWN: usize = usize::MAX - 2;
 const ACCEPT_BATCH: usize = 256;
 /// How long accepting pauses when the process is out of descriptors.
 const EXHAUSTED_PAUSE: Duration = Duration::from_millis(100);
+/// The longest the loop sleeps: re-armed connections returned without a wake-up get their
+/// deadlines at most this late.
+const TICK: Duration = Duration::from_millis(250);
 /// How long an idle connection stays open after a shutdown signal, for a request in flight.
 const DRAIN_IDLE_GRACE: Duration = Duration::from_millis(300);
 /// How long a closing connection may linger for the peer's close.
@@ -159,6 +165,10 @@ impl Reactor {
             events.clear();
             self.poller.wait(&mut events, timeout)?;
             let now = Instant::now();
+            // Returns first: a connection a worker re-armed may already have an event here.
+            while let Ok(returned) = self.returns.try_recv() {
+                self.on_return(returned, now);
+            }
             for ev in events.iter() {
                 match ev.key {
                     LISTENER => self.accept(now),
@@ -168,11 +178,8 @@ impl Reactor {
                             return Ok(Outcome::Forced);
                         }
                     }
-                    key => self.dispatch(key),
+                    key => self.on_ready(key, now),
                 }
-            }
-            while let Ok(returned) = self.returns.try_recv() {
-                self.on_return(returned, now);
             }
             self.expire(now);
             if self.accept_paused_until.is_some_and(|t| t <= now) {
@@ -190,11 +197,38 @@ impl Reactor {
             Phase::Draining { until, .. } => Some(until),
             Phase::Running => None,
         };
-        [self.deadlines.next(), self.accept_paused_until, drain]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|at| at.saturating_duration_since(now))
+        // Workers return re-armed connections without waking us, so their deadlines enter the
+        // heap at the next wake-up: never sleep longer than TICK.
+        let tick = now + TICK;
+        [
+            self.deadlines.next(),
+            self.accept_paused_until,
+            drain,
+            Some(tick),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|at| at.saturating_duration_since(now))
+    }
+
+    /// Readiness of a connection. A connection still marked busy was re-armed by its worker,
+    /// which hands it back right after: wait for that, then dispatch.
+    fn on_ready(&mut self, key: usize, now: Instant) {
+        while matches!(
+            self.slots.get(key),
+            Some(Slot {
+                state: State::Busy,
+                ..
+            })
+        ) {
+            match self.returns.recv_timeout(TICK) {
+                Ok(returned) => self.on_return(returned, now),
+                // A worker that never returns it has died; the event is dropped with it.
+                Err(_) => return,
+            }
+        }
+        self.dispatch(key);
     }
 
     fn accept(&mut self, now: Instant) {
@@ -207,8 +241,19 @@ impl Reactor {
             let Some(listener) = &self.listener else {
                 return;
             };
-            match listener.accept() {
-                Ok((stream, peer)) => self.register(stream, peer, now),
+            // accept4 with SOCK_NONBLOCK: no fcntl round trips per connection.
+            match rustix::net::acceptfrom_with(
+                listener,
+                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            )
+            .map_err(io::Error::from)
+            {
+                Ok((fd, peer)) => {
+                    let peer = peer
+                        .and_then(|p| SocketAddr::try_from(p).ok())
+                        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+                    self.register(TcpStream::from(fd), peer, now);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if out_of_descriptors(&e) => {
                     // Accepting again at once would spin: the error persists until some
@@ -240,9 +285,6 @@ impl Reactor {
     }
 
     fn register(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
-        if stream.set_nonblocking(true).is_err() {
-            return;
-        }
         // Responses are written whole (head and body in as few calls as possible), so
         // Nagle's delay only adds latency.
         let _ = stream.set_nodelay(true);
@@ -275,7 +317,16 @@ impl Reactor {
         }
     }
 
-    fn on_return(&mut self, Returned { key, conn, next }: Returned, now: Instant) {
+    fn on_return(
+        &mut self,
+        Returned {
+            key,
+            conn,
+            next,
+            armed,
+        }: Returned,
+        now: Instant,
+    ) {
         if !self.slots.contains(key) {
             // Cannot happen while one owner holds each connection; be safe anyway.
             let _ = self.poller.delete(conn.stream());
@@ -298,7 +349,7 @@ impl Reactor {
             Next::Read => Event::readable(key),
             Next::Write => Event::writable(key),
         };
-        if self.poller.modify(conn.stream(), interest).is_err() {
+        if !armed && self.poller.modify(conn.stream(), interest).is_err() {
             return self.close(key, conn);
         }
         let deadline = match conn.wait() {

@@ -1,14 +1,15 @@
 //! The worker pool. Each worker takes a connection from the job channel, drives it until it
-//! would block, and sends it back with what it waits for next, then wakes the reactor with
-//! `Poller::notify`. A panic while driving closes that one connection and the worker goes on.
-//! Workers never touch the poller otherwise and never block on anything but the channel.
+//! would block, re-arms its interest with `Poller::modify`, and sends it back with what it waits
+//! for next; only a connection to close wakes the reactor (`Poller::notify`). A panic while
+//! driving closes that one connection and the worker goes on. Workers never add or delete
+//! poller sources and never block on anything but the channel.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
-use polling::Poller;
+use polling::{Event, Poller};
 
 use crate::conn::{Conn, Context, Next, Scratch};
 
@@ -30,6 +31,8 @@ pub struct Returned {
     pub conn: Box<Conn>,
     /// What it waits for.
     pub next: Next,
+    /// Whether the worker already re-armed it in the poller for `next`.
+    pub armed: bool,
 }
 
 /// Starts `n` workers.
@@ -63,11 +66,30 @@ fn work(ctx: &Context, jobs: &Receiver<Job>, returns: &Sender<Returned>, poller:
                 Next::Close
             }
         };
-        if returns.send(Returned { key, conn, next }).is_err() {
+        // Re-arming here (oneshot interest, so the reactor saw no event while we drove it)
+        // saves the reactor a wake-up and a syscall per request. The connection still moves
+        // back by value; an event that fires before it arrives makes the reactor wait for it.
+        let interest = match next {
+            Next::Read => Some(Event::readable(key)),
+            Next::Write => Some(Event::writable(key)),
+            Next::Close => None,
+        };
+        let armed = interest.is_some_and(|ev| poller.modify(conn.stream(), ev).is_ok());
+        if returns
+            .send(Returned {
+                key,
+                conn,
+                next,
+                armed,
+            })
+            .is_err()
+        {
             return;
         }
-        // Without this wake-up the reactor would not re-arm the connection until some other
-        // event or timer ended its wait.
-        let _ = poller.notify();
+        // A connection to close (or one we could not re-arm) needs the reactor now; the others
+        // it takes back at its next wake-up.
+        if !armed {
+            let _ = poller.notify();
+        }
     }
 }

@@ -271,6 +271,7 @@ impl Site {
     ) -> Reply<'_> {
         // 0. The probe path: no disk, and 503 while draining so a load balancer stops sending.
         if self.health_path.as_deref() == Some(req.path)
+            && req.query.is_none()
             && matches!(req.method, Method::Get | Method::Head)
         {
             let (status, body): (Status, &'static [u8]) = if draining {
