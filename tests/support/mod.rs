@@ -1049,3 +1049,554 @@ pub fn raise_fd_limit() -> libc::rlim_t {
     }
     rl.rlim_cur
 }
+
+// ---------------------------------------------------------------------------
+// Requests with headers, validators, encodings, multipart bodies
+// ---------------------------------------------------------------------------
+
+/// `METHOD path HTTP/1.1` with a Host header and `headers`, ending the head.
+pub fn request_with(method: &str, path: &str, headers: &[(&str, &str)]) -> String {
+    let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n");
+    for (k, v) in headers {
+        write!(raw, "{k}: {v}\r\n").unwrap();
+    }
+    raw.push_str("\r\n");
+    raw
+}
+
+impl TestServer {
+    /// `GET path` with extra request headers on a fresh connection.
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        self.request(&request_with("GET", path, headers))
+    }
+
+    /// `HEAD path` with extra request headers on a fresh connection.
+    pub fn head_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        self.request(&request_with("HEAD", path, headers))
+    }
+
+    /// `method path` with extra request headers on a fresh connection.
+    pub fn method_with(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+        self.request(&request_with(method, path, headers))
+    }
+}
+
+/// An in-process muxserve over a root the caller owns (e.g. to restart a
+/// server on the same files). Same defaults as `TestServer`; dropping it
+/// shuts the server down and joins it.
+pub struct RootServer {
+    running: Option<Running>,
+    addr: SocketAddr,
+}
+
+impl RootServer {
+    pub fn start(root: &Path, configure: impl FnOnce(&mut Config)) -> RootServer {
+        let mut config = Config {
+            root: root.to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            workers: 2,
+            access_log: AccessLog::Off,
+            ..Config::default()
+        };
+        configure(&mut config);
+        let running = Server::start(config).expect("Server::start");
+        let addr = running.local_addr();
+        assert!(addr.ip().is_loopback(), "server bound to {addr}");
+        RootServer {
+            running: Some(running),
+            addr,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn request(&self, raw: &str) -> Response {
+        request_to(self.addr, raw)
+    }
+
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        self.request(&request_with("GET", path, headers))
+    }
+}
+
+impl Drop for RootServer {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            if let Err(e) = shutdown_and_join(running, Duration::from_secs(5)) {
+                eprintln!("muxserve join after test returned an error: {e:#}");
+            }
+        }
+    }
+}
+
+/// `UNIX_EPOCH + secs`.
+pub fn unix_time(secs: u64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// Sets the modification time of `path` (a regular file).
+pub fn set_mtime(path: &Path, t: std::time::SystemTime) {
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("opening {} to set its mtime: {e}", path.display()));
+    f.set_modified(t)
+        .unwrap_or_else(|e| panic!("setting the mtime of {}: {e}", path.display()));
+}
+
+/// The response's `ETag`, asserted to be a strong entity tag: `"…"`, no
+/// `W/`, only etagc characters inside (RFC 9110 §8.8.3).
+pub fn strong_etag(resp: &Response) -> String {
+    let etag = resp
+        .header("ETag")
+        .unwrap_or_else(|| panic!("no ETag on a {} response: {resp}", resp.status))
+        .to_string();
+    assert!(
+        !etag.starts_with("W/"),
+        "ETag {etag:?} is weak, expected a strong validator"
+    );
+    assert!(
+        etag.len() >= 2 && etag.starts_with('"') && etag.ends_with('"'),
+        "ETag {etag:?} is not a quoted entity-tag"
+    );
+    let inner = &etag.as_bytes()[1..etag.len() - 1];
+    assert!(
+        inner
+            .iter()
+            .all(|&b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80),
+        "ETag {etag:?} has characters outside etagc"
+    );
+    etag
+}
+
+/// `W/"x"` for the strong tag `"x"`.
+pub fn weak_form(strong: &str) -> String {
+    format!("W/{strong}")
+}
+
+/// Headers of `resp` without `Date`, in order, for byte-for-byte comparison
+/// of two heads.
+pub fn headers_without_date(resp: &Response) -> Vec<(String, String)> {
+    resp.headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("Date"))
+        .cloned()
+        .collect()
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+/// Decodes a gzip member; panics with context when `data` is not gzip.
+pub fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .unwrap_or_else(|e| panic!("body is not valid gzip ({} bytes): {e}", data.len()));
+    out
+}
+
+pub fn brotli_compress(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 11, 22);
+        w.write_all(data).unwrap();
+        w.flush().unwrap();
+    }
+    out
+}
+
+/// Decodes a brotli stream; panics with context when `data` is not brotli.
+pub fn unbrotli(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    brotli::Decompressor::new(data, 4096)
+        .read_to_end(&mut out)
+        .unwrap_or_else(|e| panic!("body is not valid brotli ({} bytes): {e}", data.len()));
+    out
+}
+
+/// One part of a `multipart/byteranges` body.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Part {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The `boundary` parameter of a `multipart/byteranges` Content-Type.
+pub fn multipart_boundary(content_type: &str) -> String {
+    let (essence, params) = content_type
+        .split_once(';')
+        .unwrap_or_else(|| panic!("no parameters in Content-Type {content_type:?}"));
+    assert!(
+        essence.trim().eq_ignore_ascii_case("multipart/byteranges"),
+        "Content-Type {content_type:?} is not multipart/byteranges"
+    );
+    for p in params.split(';') {
+        if let Some((k, v)) = p.split_once('=') {
+            if k.trim().eq_ignore_ascii_case("boundary") {
+                let v = v.trim().trim_matches('"');
+                assert!(!v.is_empty(), "empty boundary in {content_type:?}");
+                return v.to_string();
+            }
+        }
+    }
+    panic!("no boundary parameter in Content-Type {content_type:?}")
+}
+
+/// Parses a `multipart/byteranges` body strictly (RFC 2046 §5.1.1, RFC 9110
+/// §14.6): optional preamble, `--boundary CRLF`, part headers, `CRLF`, data
+/// of exactly the length its `Content-Range` names, `CRLF--boundary`, …,
+/// the close delimiter `--boundary--`, then at most a CRLF.
+pub fn parse_multipart(body: &[u8], boundary: &str) -> Vec<Part> {
+    let show = || {
+        String::from_utf8_lossy(body)
+            .chars()
+            .take(600)
+            .collect::<String>()
+    };
+    let dash = format!("--{boundary}");
+    let dash = dash.as_bytes();
+    // The first delimiter: at the start or after a preamble ending in CRLF.
+    let mut pos = if body.starts_with(dash) {
+        dash.len()
+    } else {
+        let mut needle = b"\r\n".to_vec();
+        needle.extend_from_slice(dash);
+        let p = body
+            .windows(needle.len())
+            .position(|w| w == needle.as_slice())
+            .unwrap_or_else(|| panic!("no first boundary in multipart body: {:?}", show()));
+        p + needle.len()
+    };
+    let mut parts = Vec::new();
+    loop {
+        let rest = &body[pos..];
+        if rest.starts_with(b"--") {
+            let epilogue = &rest[2..];
+            assert!(
+                epilogue.is_empty() || epilogue == b"\r\n",
+                "unexpected bytes after the close delimiter: {:?}",
+                String::from_utf8_lossy(epilogue)
+            );
+            return parts;
+        }
+        assert!(
+            rest.starts_with(b"\r\n"),
+            "boundary not followed by CRLF or --: {:?}",
+            show()
+        );
+        pos += 2;
+        let head_end = body[pos..]
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|p| pos + p)
+            .unwrap_or_else(|| panic!("part headers never end: {:?}", show()));
+        let head = std::str::from_utf8(&body[pos..head_end]).expect("UTF-8 part headers");
+        let mut headers = Vec::new();
+        for line in head.split("\r\n").filter(|l| !l.is_empty()) {
+            let (k, v) = line
+                .split_once(':')
+                .unwrap_or_else(|| panic!("bad part header line {line:?}"));
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        let part_head = Part {
+            headers,
+            body: Vec::new(),
+        };
+        let cr = part_head
+            .header("Content-Range")
+            .unwrap_or_else(|| panic!("part without Content-Range: {part_head:?}"))
+            .to_string();
+        let (first, last, _) = parse_content_range(&cr);
+        let len = (last - first + 1) as usize;
+        let data_start = head_end + 4;
+        assert!(
+            data_start + len <= body.len(),
+            "part {cr:?} runs past the end of the body"
+        );
+        let data = body[data_start..data_start + len].to_vec();
+        pos = data_start + len;
+        let mut delim = b"\r\n".to_vec();
+        delim.extend_from_slice(dash);
+        assert!(
+            body[pos..].starts_with(&delim),
+            "part {cr:?} data not followed by CRLF--boundary: {:?}",
+            String::from_utf8_lossy(&body[pos..(pos + 80).min(body.len())])
+        );
+        pos += delim.len();
+        parts.push(Part {
+            headers: part_head.headers,
+            body: data,
+        });
+        assert!(parts.len() <= 1000, "runaway multipart body");
+    }
+}
+
+/// Parses `bytes FIRST-LAST/COMPLETE` into its numbers.
+pub fn parse_content_range(v: &str) -> (u64, u64, u64) {
+    fn bad(v: &str) -> ! {
+        panic!("bad Content-Range {v:?}")
+    }
+    let rest = v.strip_prefix("bytes ").unwrap_or_else(|| bad(v));
+    let (range, complete) = rest.split_once('/').unwrap_or_else(|| bad(v));
+    let (first, last) = range.split_once('-').unwrap_or_else(|| bad(v));
+    let n = |s: &str| s.parse::<u64>().unwrap_or_else(|_| bad(v));
+    let (first, last, complete) = (n(first), n(last), n(complete));
+    assert!(
+        first <= last && last < complete,
+        "inconsistent Content-Range {v:?}"
+    );
+    (first, last, complete)
+}
+
+/// Sends `first` and `second` pipelined on one connection and reads both
+/// responses; the second is always a GET, so a body wrongly sent on the
+/// first (e.g. on a 304 or a HEAD) shows up as garbage before its status
+/// line and fails the read.
+pub fn pipelined_pair(addr: SocketAddr, first: &str, second_path: &str) -> (Response, Response) {
+    let mut r = ResponseReader::new(connect_to(addr));
+    r.send(format!("{first}{}", get_request(second_path)));
+    let a = r
+        .try_read_response(first.starts_with("HEAD "))
+        .unwrap_or_else(|e| panic!("first response to {first:?}: {e}"));
+    let b = r
+        .try_read_response(false)
+        .unwrap_or_else(|e| panic!("the response after {a} must start right after its head: {e}"));
+    (a, b)
+}
+
+// ---------------------------------------------------------------------------
+// Running the binary with a customised command (environment)
+// ---------------------------------------------------------------------------
+
+/// Like `run_binary`, but `configure` may adjust the `Command` first (e.g.
+/// `env`, `env_remove`). Kills the process (by PID) after `limit`, always
+/// reaps it, and reports how long it ran.
+pub fn run_binary_with<I, S>(
+    args: I,
+    configure: impl FnOnce(&mut Command),
+    limit: Duration,
+) -> (Output, Duration)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut cmd = Command::new(binary());
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    configure(&mut cmd);
+    let started = Instant::now();
+    let mut child = cmd.spawn().expect("spawning muxserve");
+    let stdout = Arc::new(Mutex::new(Vec::new()));
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    let threads = [
+        collect(child.stdout.take().unwrap(), stdout.clone(), None),
+        collect(child.stderr.take().unwrap(), stderr.clone(), None),
+    ];
+    let deadline = started + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            send_signal(child.id() as i32, libc::SIGKILL);
+            let _ = child.wait();
+            for t in threads {
+                let _ = t.join();
+            }
+            panic!(
+                "muxserve did not exit within {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&stderr.lock().unwrap())
+            );
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    let took = started.elapsed();
+    for t in threads {
+        let _ = t.join();
+    }
+    let stdout = String::from_utf8_lossy(&stdout.lock().unwrap()).into_owned();
+    let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+    (
+        Output {
+            status,
+            stdout,
+            stderr,
+        },
+        took,
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Hostile and broken clients: a configurable spawn, /proc accounting, resets
+// ---------------------------------------------------------------------------
+
+/// Like `spawn_binary`, but `configure` may adjust the `Command` first (e.g.
+/// a `pre_exec` that lowers RLIMIT_NOFILE, see `limit_nofile`). Waits (up to
+/// 10 s) for the `listening on http://IP:PORT/` line; dropping the result
+/// kills the process by PID and reaps it.
+pub fn spawn_binary_configured<I, S>(args: I, configure: impl FnOnce(&mut Command)) -> BinaryServer
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut cmd = Command::new(binary());
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    configure(&mut cmd);
+    let mut child = cmd.spawn().expect("spawning muxserve");
+    let stdout = Arc::new(Mutex::new(Vec::new()));
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel();
+    let threads = vec![
+        collect(child.stdout.take().unwrap(), stdout.clone(), None),
+        collect(child.stderr.take().unwrap(), stderr.clone(), Some(tx)),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let addr = loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(addr) => break addr,
+            Err(_) => {
+                let exited = child.try_wait().ok().flatten();
+                if exited.is_some() || Instant::now() > deadline {
+                    let _ = child.kill();
+                    let status = child.wait();
+                    thread::sleep(Duration::from_millis(100));
+                    panic!(
+                        "muxserve never reported `listening on http://...` (exit: {status:?}); stderr: {}",
+                        String::from_utf8_lossy(&stderr.lock().unwrap())
+                    );
+                }
+            }
+        }
+    };
+    BinaryServer {
+        child,
+        addr,
+        stdout,
+        stderr,
+        threads,
+    }
+}
+
+/// Makes the child start with RLIMIT_NOFILE soft = hard = `n` (set in the
+/// child between fork and exec). Both are set because muxserve raises its
+/// soft limit to the hard limit at startup.
+pub fn limit_nofile(cmd: &mut Command, n: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // setrlimit, which is async-signal-safe; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            let rl = libc::rlimit {
+                rlim_cur: n as libc::rlim_t,
+                rlim_max: n as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &rl) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Number of open descriptors of process `pid` (entries of /proc/PID/fd).
+pub fn proc_fd_count(pid: i32) -> usize {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|e| panic!("reading /proc/{pid}/fd: {e}"))
+        .count()
+}
+
+/// Resident set size of process `pid` in KiB (VmRSS of /proc/PID/status).
+pub fn proc_rss_kib(pid: i32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("reading /proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"))
+}
+
+/// CPU time (user + system, all threads) used so far by process `pid`, in
+/// seconds: fields 14 and 15 of /proc/PID/stat over sysconf(_SC_CLK_TCK).
+pub fn proc_cpu_seconds(pid: i32) -> f64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_else(|e| panic!("reading /proc/{pid}/stat: {e}"));
+    // The command name (field 2) may hold spaces: count fields after its ')'.
+    let after = &stat[stat.rfind(')').expect("comm in /proc/PID/stat") + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // `after` starts at field 3 (state): utime is field 14, stime field 15.
+    let utime: u64 = fields[11].parse().expect("utime");
+    let stime: u64 = fields[12].parse().expect("stime");
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    assert!(ticks > 0, "sysconf(_SC_CLK_TCK) = {ticks}");
+    (utime + stime) as f64 / ticks as f64
+}
+
+/// Polls (every 20 ms, up to `limit`) until process `pid` has at most
+/// `target` open descriptors; Ok(time it took) or Err(last count seen).
+pub fn wait_fd_count_at_most(pid: i32, target: usize, limit: Duration) -> Result<Duration, usize> {
+    let start = Instant::now();
+    loop {
+        let n = proc_fd_count(pid);
+        if n <= target {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() >= limit {
+            return Err(n);
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sets SO_LINGER {on, 0 s}: closing the socket then sends a RST instead of
+/// a FIN and drops anything unsent.
+pub fn set_linger_zero(s: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let lg = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on a socket we own with a correctly sized struct.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&lg as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "setsockopt(SO_LINGER): {}",
+        io::Error::last_os_error()
+    );
+}
+
+/// Closes `s` abortively: SO_LINGER 0, then close, so the peer gets a RST.
+pub fn reset_close(s: TcpStream) {
+    set_linger_zero(&s);
+    drop(s);
+}

@@ -1,0 +1,570 @@
+//! Health checking: the `muxserve health` subcommand (a one-request HTTP
+//! client whose exit status is the verdict) and the server's `--health-path`
+//! (200 `ok` without touching the disk, 503 `draining` during shutdown).
+
+mod support;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+const HEALTH: &str = "/healthz";
+/// Upper bound for one `muxserve health` run (it is killed after this).
+const CLI_LIMIT: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/// Runs `muxserve health ARGS` with a clean environment as far as the
+/// variables it reads are concerned: every `MUXSERVE_*` and `PORT` of the
+/// test's environment is removed, then `env` is set.
+fn health_cli(args: &[&str], env: &[(&str, &str)]) -> (Output, Duration) {
+    let mut full = vec!["health"];
+    full.extend_from_slice(args);
+    run_binary_with(
+        full,
+        |cmd: &mut Command| {
+            for (name, _) in std::env::vars_os() {
+                if name.to_string_lossy().starts_with("MUXSERVE_") {
+                    cmd.env_remove(&name);
+                }
+            }
+            cmd.env_remove("PORT");
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+        },
+        CLI_LIMIT,
+    )
+}
+
+fn assert_healthy(out: &Output, url: &str, status: u16) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "expected exit 0; stdout: {:?}; stderr: {:?}",
+        out.stdout,
+        out.stderr
+    );
+    let line = format!("healthy: {url} answered {status}");
+    assert!(
+        out.stdout.lines().any(|l| l.trim() == line),
+        "stdout lacks {line:?}: {:?} (stderr: {:?})",
+        out.stdout,
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("unhealthy"),
+        "healthy run printed an unhealthy line: {:?}",
+        out.stderr
+    );
+}
+
+fn assert_unhealthy(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected exit 1; stdout: {:?}; stderr: {:?}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(
+        out.stderr.lines().any(|l| l.starts_with("unhealthy:")),
+        "stderr has no line starting with `unhealthy:`: {:?}",
+        out.stderr
+    );
+    assert!(
+        !out.stdout.contains("healthy"),
+        "an unhealthy run printed a verdict on stdout: {:?}",
+        out.stdout
+    );
+}
+
+/// A port on 127.0.0.1 that nothing listens on (bound, then released).
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    port
+}
+
+/// A fake one-connection server on 127.0.0.1: accepts one connection (within
+/// 15 s), reads the request head (5 s read timeout), then writes `reply` and
+/// closes, or with `None` keeps the connection open and silent until the
+/// test is done (at most 15 s). The thread returns the request bytes.
+struct FakeServer {
+    addr: SocketAddr,
+    release: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<Vec<u8>>>,
+}
+
+impl FakeServer {
+    fn start(reply: Option<&'static [u8]>) -> FakeServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let thread = thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(15);
+            let mut stream = loop {
+                match listener.accept() {
+                    Ok((s, _)) => break s,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        if Instant::now() >= deadline
+                            || !matches!(release_rx.try_recv(), Err(mpsc::TryRecvError::Empty))
+                        {
+                            return Vec::new();
+                        }
+                        thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(e) => panic!("fake server accept: {e}"),
+                }
+            };
+            stream.set_nonblocking(false).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            stream
+                .set_write_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let request = read_request_head(&mut stream);
+            match reply {
+                Some(bytes) => {
+                    let _ = stream.write_all(bytes);
+                    let _ = stream.flush();
+                    // Let the client see the reply before the close; then go.
+                    let _ = stream.shutdown(std::net::Shutdown::Write);
+                    let _ = release_rx.recv_timeout(Duration::from_secs(15));
+                }
+                None => {
+                    // Never answer; hold the connection until released.
+                    let _ = release_rx.recv_timeout(Duration::from_secs(15));
+                }
+            }
+            drop(stream);
+            request
+        });
+        FakeServer {
+            addr,
+            release: Some(release_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Releases the connection and returns the request the client sent.
+    fn finish(mut self) -> Vec<u8> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Vec<u8> {
+        if let Some(tx) = self.release.take() {
+            let _ = tx.send(());
+        }
+        match self.thread.take() {
+            Some(t) => t.join().expect("fake server thread panicked"),
+            None => Vec::new(),
+        }
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Reads until the end of a request head, EOF, error or 64 KiB.
+fn read_request_head(stream: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !contains(&got, b"\r\n\r\n") && got.len() < 64 * 1024 {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    got
+}
+
+fn spawn_site_server(site: &TempSite, extra: &[&str]) -> BinaryServer {
+    spawn_binary(binary_args(site.root(), extra))
+}
+
+// ---------------------------------------------------------------------------
+// `muxserve health` against a live server
+// ---------------------------------------------------------------------------
+
+#[test]
+fn cli_healthy_with_explicit_url() {
+    let site = TempSite::new();
+    let server = spawn_site_server(&site, &[]);
+    let url = format!("http://{}/", server.addr);
+    let (out, _) = health_cli(&["--url", &url], &[]);
+    assert_healthy(&out, &url, 200);
+}
+
+#[test]
+fn cli_default_url_comes_from_muxserve_listen() {
+    let site = TempSite::new();
+    let server = spawn_site_server(&site, &[]);
+    let addr = server.addr.to_string();
+    let (out, _) = health_cli(&[], &[("MUXSERVE_LISTEN", &addr)]);
+    assert_healthy(&out, &format!("http://{addr}/"), 200);
+}
+
+#[test]
+fn cli_default_url_maps_unspecified_listen_address_to_loopback() {
+    let site = TempSite::new();
+    let server = spawn_site_server(&site, &[]);
+    let port = server.addr.port();
+    let listen = format!("0.0.0.0:{port}");
+    let (out, _) = health_cli(&[], &[("MUXSERVE_LISTEN", &listen)]);
+    assert_healthy(&out, &format!("http://127.0.0.1:{port}/"), 200);
+}
+
+#[test]
+fn cli_default_url_falls_back_to_port_env() {
+    let site = TempSite::new();
+    let server = spawn_site_server(&site, &[]);
+    let port = server.addr.port().to_string();
+    let (out, _) = health_cli(&[], &[("PORT", &port)]);
+    assert_healthy(&out, &format!("http://127.0.0.1:{port}/"), 200);
+}
+
+#[test]
+fn cli_muxserve_listen_takes_precedence_over_port() {
+    let site = TempSite::new();
+    let server = spawn_site_server(&site, &[]);
+    let addr = server.addr.to_string();
+    let dead = free_port().to_string();
+    let (out, _) = health_cli(&[], &[("MUXSERVE_LISTEN", &addr), ("PORT", &dead)]);
+    assert_healthy(&out, &format!("http://{addr}/"), 200);
+}
+
+#[test]
+fn cli_default_url_uses_muxserve_health_path() {
+    let site = TempSite::new();
+    let server = spawn_site_server(&site, &["--health-path", HEALTH]);
+    // With the root gone only the health path can still answer 200, so a
+    // healthy verdict proves the check asked for /healthz.
+    fs::remove_dir_all(site.root()).unwrap();
+    let addr = server.addr.to_string();
+    let (out, _) = health_cli(
+        &[],
+        &[("MUXSERVE_LISTEN", &addr), ("MUXSERVE_HEALTH_PATH", HEALTH)],
+    );
+    assert_healthy(&out, &format!("http://{addr}{HEALTH}"), 200);
+
+    let (root_check, _) = health_cli(&["--url", &format!("http://{addr}/")], &[]);
+    assert_unhealthy(&root_check);
+}
+
+#[test]
+fn cli_health_path_env_against_a_server_without_it_is_unhealthy() {
+    let site = TempSite::new();
+    let server = spawn_site_server(&site, &[]);
+    let addr = server.addr.to_string();
+    let (out, _) = health_cli(
+        &[],
+        &[("MUXSERVE_LISTEN", &addr), ("MUXSERVE_HEALTH_PATH", HEALTH)],
+    );
+    assert_unhealthy(&out);
+    assert!(
+        out.stderr
+            .contains(&format!("http://{addr}{HEALTH} answered 404")),
+        "{:?}",
+        out.stderr
+    );
+}
+
+#[test]
+fn cli_redirect_counts_as_healthy() {
+    let site = TempSite::new();
+    let server = spawn_site_server(&site, &[]);
+    // A directory without its trailing slash redirects.
+    let url = format!("http://{}/dir", server.addr);
+    let (out, _) = health_cli(&["--url", &url], &[]);
+    assert_healthy(&out, &url, 301);
+}
+
+#[test]
+fn cli_not_found_is_unhealthy() {
+    let site = TempSite::new();
+    let server = spawn_site_server(&site, &[]);
+    let url = format!("http://{}/missing", server.addr);
+    let (out, _) = health_cli(&["--url", &url], &[]);
+    assert_unhealthy(&out);
+    assert!(
+        out.stderr
+            .contains(&format!("unhealthy: {url} answered 404")),
+        "{:?}",
+        out.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------
+// `muxserve health` against no server, a failing one, a silent one
+// ---------------------------------------------------------------------------
+
+#[test]
+fn cli_stopped_server_is_unhealthy() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let (out, _) = health_cli(&["--url", &url, "--timeout", "2s"], &[]);
+    assert_unhealthy(&out);
+    assert!(out.stderr.contains(&url), "{:?}", out.stderr);
+
+    // The same through the default URL.
+    let listen = format!("127.0.0.1:{port}");
+    let (out, _) = health_cli(&["--timeout", "2s"], &[("MUXSERVE_LISTEN", &listen)]);
+    assert_unhealthy(&out);
+}
+
+#[test]
+fn cli_server_error_is_unhealthy() {
+    let fake = FakeServer::start(Some(
+        b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
+    ));
+    let url = format!("http://{}/probe", fake.addr);
+    let (out, _) = health_cli(&["--url", &url], &[]);
+    let request = fake.finish();
+    assert_unhealthy(&out);
+    assert!(
+        out.stderr
+            .contains(&format!("unhealthy: {url} answered 500")),
+        "{:?}",
+        out.stderr
+    );
+    let request = String::from_utf8_lossy(&request);
+    assert!(
+        request.starts_with("GET /probe HTTP/1.1\r\n"),
+        "the check must send one GET for the URL's path: {request:?}"
+    );
+}
+
+#[test]
+fn cli_service_unavailable_is_unhealthy() {
+    let fake = FakeServer::start(Some(
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 9\r\nConnection: close\r\n\r\ndraining\n",
+    ));
+    let url = format!("http://{}/", fake.addr);
+    let (out, _) = health_cli(&["--url", &url], &[]);
+    drop(fake);
+    assert_unhealthy(&out);
+    assert!(out.stderr.contains("answered 503"), "{:?}", out.stderr);
+}
+
+#[test]
+fn cli_not_http_is_unhealthy() {
+    let fake = FakeServer::start(Some(b"SSH-2.0-OpenSSH_9.6\r\n"));
+    let url = format!("http://{}/", fake.addr);
+    let (out, _) = health_cli(&["--url", &url], &[]);
+    drop(fake);
+    assert_unhealthy(&out);
+}
+
+#[test]
+fn cli_silent_server_times_out_as_unhealthy() {
+    let fake = FakeServer::start(None);
+    let url = format!("http://{}/", fake.addr);
+    let (out, took) = health_cli(&["--url", &url, "--timeout", "500ms"], &[]);
+    let request = fake.finish();
+    assert_unhealthy(&out);
+    assert!(
+        !request.is_empty(),
+        "the check never sent its request to the silent server"
+    );
+    // The default timeout is 3 s: finishing before it shows --timeout is used.
+    assert!(
+        took < Duration::from_secs(3),
+        "with --timeout 500ms the check took {took:?}; stderr: {:?}",
+        out.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------
+// --health-path on the server
+// ---------------------------------------------------------------------------
+
+fn health_server() -> TestServer {
+    TestServer::with(|c| c.health_path = Some(HEALTH.into()))
+}
+
+fn assert_ok_probe(resp: &Response, body: bool) {
+    resp.assert_common_headers();
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(
+        resp.header("Content-Type"),
+        Some("text/plain; charset=utf-8"),
+        "{resp}"
+    );
+    assert_eq!(resp.header("Cache-Control"), Some("no-store"), "{resp}");
+    assert_eq!(resp.content_length(), Some(3), "{resp}");
+    if body {
+        assert_eq!(resp.body, b"ok\n", "{resp}");
+    } else {
+        assert!(resp.body.is_empty(), "{resp}");
+    }
+}
+
+#[test]
+fn health_path_get_answers_ok() {
+    let s = health_server();
+    let mut r = s.reader();
+    for i in 0..3 {
+        r.send(get_request(HEALTH));
+        let resp = r.read_response(false);
+        assert_ok_probe(&resp, true);
+        assert!(
+            !resp.has_token("Connection", "close"),
+            "probe #{i} closed a keep-alive connection: {resp}"
+        );
+    }
+}
+
+#[test]
+fn health_path_head_answers_ok_without_body() {
+    let s = health_server();
+    let (head, get) = pipelined_pair(s.addr(), &request_with("HEAD", HEALTH, &[]), HEALTH);
+    assert_ok_probe(&head, false);
+    assert_ok_probe(&get, true);
+}
+
+#[test]
+fn only_the_exact_health_path_is_the_probe() {
+    let s = health_server();
+    for path in [
+        "/healthz/",
+        "/HEALTHZ",
+        "/healthz.txt",
+        "/health",
+        "/healthzz",
+    ] {
+        let resp = s.get(path);
+        assert_ne!(resp.body, b"ok\n", "{path} answered like the probe: {resp}");
+        assert_eq!(resp.status, 404, "{path}: {resp}");
+    }
+}
+
+#[test]
+fn health_path_with_a_query_is_not_the_probe() {
+    let s = health_server();
+    for path in ["/healthz?x", "/healthz?x=1"] {
+        let resp = s.get(path);
+        assert_ne!(resp.body, b"ok\n", "{path} answered like the probe: {resp}");
+        assert_eq!(resp.status, 404, "{path}: {resp}");
+    }
+}
+
+#[test]
+fn health_path_other_methods_are_not_the_probe() {
+    let s = health_server();
+    let resp = s.request(&request_with("POST", HEALTH, &[("Content-Length", "0")]));
+    assert_eq!(resp.status, 405, "{resp}");
+    assert_ne!(resp.body, b"ok\n", "{resp}");
+}
+
+#[test]
+fn health_path_works_after_the_root_is_removed() {
+    let s = health_server();
+    assert_eq!(s.get("/index.html").status, 200);
+    fs::remove_dir_all(s.root()).unwrap();
+    assert!(!s.root().exists());
+    assert_ok_probe(&s.get(HEALTH), true);
+    assert_ok_probe(&s.request(&request_with("HEAD", HEALTH, &[])), false);
+    // Files really are gone: only the probe still answers 200.
+    assert_ne!(s.get("/index.html").status, 200);
+}
+
+#[test]
+fn health_path_answers_503_draining_during_shutdown() {
+    let mut s = health_server();
+    let addr = s.addr();
+    let mut conn = s.reader();
+    conn.set_read_timeout(Duration::from_secs(10));
+    conn.send(get_request(HEALTH));
+    let warm = conn.read_response(false);
+    assert_ok_probe(&warm, true);
+    assert!(!warm.has_token("Connection", "close"), "{warm}");
+
+    // The next request, all but its final CRLF: it completes only once the
+    // server is provably draining. A connection in the middle of a request
+    // keeps its header timeout (15 s) through the drain, so this does not
+    // race the 300 ms grace given to idle connections.
+    conn.send(format!("GET {HEALTH} HTTP/1.1\r\nHost: localhost\r\n"));
+
+    let running = s.take_running();
+    let handle = running.shutdown_handle();
+    let (tx, rx) = mpsc::channel();
+    let joiner = thread::spawn(move || {
+        let _ = tx.send(running.join().is_ok());
+    });
+    handle.shutdown();
+
+    // The listener closes when the drain begins (after the draining flag is
+    // set): wait for new connections to be refused.
+    let start = Instant::now();
+    let mut refused = false;
+    while start.elapsed() < Duration::from_secs(5) {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+            Err(_) => {
+                refused = true;
+                break;
+            }
+            Ok(c) => {
+                drop(c);
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+
+    let resp = if refused {
+        conn.send("\r\n");
+        Some(conn.try_read_response(false))
+    } else {
+        None
+    };
+    let closed = resp.as_ref().map(|_| conn.poll());
+
+    // Stop the server whatever happened above, bounded.
+    let joined = rx.recv_timeout(Duration::from_secs(5));
+    if joined.is_err() {
+        handle.shutdown();
+    }
+    let _ = joiner.join();
+
+    assert!(refused, "still accepting connections 5 s after shutdown()");
+    let resp = resp
+        .unwrap()
+        .expect("no response to the probe while draining");
+    resp.assert_common_headers();
+    assert_eq!(resp.status, 503, "{resp}");
+    assert_eq!(resp.body, b"draining\n", "{resp}");
+    assert_eq!(
+        resp.header("Content-Type"),
+        Some("text/plain; charset=utf-8"),
+        "{resp}"
+    );
+    assert_eq!(resp.header("Cache-Control"), Some("no-store"), "{resp}");
+    assert!(
+        resp.has_token("Connection", "close"),
+        "a response while draining must close the connection: {resp}"
+    );
+    let closed = closed.unwrap();
+    assert!(
+        closed.is_closed(),
+        "connection not closed after the draining answer: {closed:?}"
+    );
+    assert_eq!(
+        joined,
+        Ok(true),
+        "join() must return Ok within 5 s once the last connection closed"
+    );
+}

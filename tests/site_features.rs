@@ -1,0 +1,483 @@
+//! Site options: index file names, the single-page-app fallback, directory
+//! listings (escaped), hidden files and `/.well-known/`, and following
+//! symlinks out of the root.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::symlink;
+
+use support::*;
+
+const HTML: &str = "text/html; charset=utf-8";
+const INDEX_HTM: &[u8] = b"<!doctype html><title>index.htm</title>INDEX-HTM-MARKER\n";
+
+fn assert_html_body(resp: &Response, expected: &[u8], what: &str) {
+    assert_eq!(resp.status, 200, "{what}: {resp}");
+    resp.assert_common_headers();
+    assert_eq!(resp.body, expected, "{what}: body");
+    assert_eq!(resp.header("Content-Type"), Some(HTML), "{what}");
+}
+
+// ---------------------------------------------------------------------------
+// index
+// ---------------------------------------------------------------------------
+
+#[test]
+fn index_names_are_tried_in_order() {
+    let prepare = |site: &TempSite| fs::write(site.root().join("index.htm"), INDEX_HTM).unwrap();
+    let s = TestServer::with_site(prepare, |c| {
+        c.index = vec!["index.htm".to_string(), "index.html".to_string()];
+    });
+    assert_html_body(&s.get("/"), INDEX_HTM, "GET / with index.htm first");
+    // dir/ only has index.html: the second name is used
+    assert_html_body(&s.get("/dir/"), &fixture("dir/index.html"), "GET /dir/");
+    // no name matches
+    assert_eq!(s.get("/noindex/").status, 403);
+
+    // the default list is just index.html, even when index.htm exists
+    let s = TestServer::with_site(prepare, |_| {});
+    assert_html_body(&s.get("/"), &fixture("index.html"), "GET / default index");
+
+    // the other order
+    let s = TestServer::with_site(prepare, |c| {
+        c.index = vec!["index.html".to_string(), "index.htm".to_string()];
+    });
+    assert_html_body(
+        &s.get("/"),
+        &fixture("index.html"),
+        "GET / index.html first",
+    );
+}
+
+// ---------------------------------------------------------------------------
+// fallback
+// ---------------------------------------------------------------------------
+
+#[test]
+fn fallback_serves_the_app_shell_for_extensionless_paths() {
+    let s = TestServer::with(|c| c.fallback = Some("index.html".to_string()));
+    let index = fixture("index.html");
+    for path in [
+        "/some/app/route",
+        "/route",
+        "/users/42?tab=2",
+        "/some/app/route/",
+    ] {
+        assert_html_body(&s.get(path), &index, &format!("GET {path} with fallback"));
+    }
+    // HEAD alike
+    let head = s.head_with("/some/app/route", &[]);
+    assert_eq!(head.status, 200, "{head}");
+    assert_eq!(head.content_length(), Some(index.len() as u64));
+
+    // real files and directories are unaffected
+    assert_eq!(s.get("/style.css").body, fixture("style.css"));
+    assert_eq!(s.get("/dir/").body, fixture("dir/index.html"));
+
+    // a missing path with an extension is still a 404
+    for path in ["/missing.js", "/assets/missing.css", "/img/x.png"] {
+        let resp = s.get(path);
+        assert_eq!(resp.status, 404, "GET {path} with fallback: {resp}");
+        assert_eq!(resp.body, fixture("404.html"), "{path}");
+    }
+    // other methods are still refused
+    let resp = s.method_with("POST", "/some/route", &[("Content-Length", "0")]);
+    assert_eq!(resp.status, 405, "POST /some/route with fallback: {resp}");
+    // dotfiles are still hidden
+    for path in ["/.hidden", "/dir/.secret"] {
+        let resp = s.get(path);
+        assert_eq!(resp.status, 404, "GET {path} with fallback: {resp}");
+        assert!(!contains(&resp.body, HIDDEN_MARKER.as_bytes()));
+        assert!(!contains(&resp.body, DIR_SECRET_MARKER.as_bytes()));
+    }
+}
+
+#[test]
+fn without_fallback_unknown_routes_are_404() {
+    let s = TestServer::start();
+    let resp = s.get("/some/app/route");
+    assert_eq!(resp.status, 404, "{resp}");
+}
+
+// ---------------------------------------------------------------------------
+// directory listings
+// ---------------------------------------------------------------------------
+
+fn has_href(body: &str, target: &str) -> bool {
+    body.contains(&format!("href=\"{target}\"")) || body.contains(&format!("href='{target}'"))
+}
+
+fn listing_site(site: &TempSite) {
+    let dir = site.root().join("noindex");
+    fs::write(dir.join("a&b<c>.txt"), b"tricky\n").unwrap();
+    fs::write(dir.join("space name.txt"), b"spaced\n").unwrap();
+    fs::write(dir.join(".dotfile"), b"DOTFILE-IN-LISTING\n").unwrap();
+    fs::create_dir(site.root().join("x<y>")).unwrap();
+    fs::write(site.root().join("x<y>").join("inner.txt"), b"inner\n").unwrap();
+}
+
+#[test]
+fn dir_listing_lists_and_escapes() {
+    let s = TestServer::with_site(listing_site, |c| c.dir_listing = true);
+    let resp = s.get("/noindex/");
+    assert_eq!(resp.status, 200, "{resp}");
+    resp.assert_common_headers();
+    assert_eq!(resp.header("Content-Type"), Some(HTML));
+    let body = resp.body_str();
+    assert!(body.contains("a.txt"), "a.txt not listed:\n{body}");
+    assert!(has_href(&body, "a.txt"), "no href=\"a.txt\":\n{body}");
+    assert!(
+        body.contains("a&amp;b&lt;c&gt;.txt"),
+        "the name a&b<c>.txt must appear HTML-escaped:\n{body}"
+    );
+    assert!(!body.contains("<c>"), "raw <c> in the listing:\n{body}");
+    assert!(!body.contains("a&b"), "raw & in the listing:\n{body}");
+    assert!(
+        has_href(&body, "space%20name.txt"),
+        "space name.txt must have href=\"space%20name.txt\":\n{body}"
+    );
+    assert!(
+        !body.contains(".dotfile"),
+        "dotfiles must not be listed without hidden_files:\n{body}"
+    );
+    // the links work
+    assert_eq!(s.get("/noindex/space%20name.txt").body, b"spaced\n");
+    assert_eq!(s.get("/noindex/a.txt").body, fixture("noindex/a.txt"));
+
+    // a directory whose own name needs escaping
+    let resp = s.get("/x%3Cy%3E/");
+    assert_eq!(resp.status, 200, "{resp}");
+    let body = resp.body_str();
+    assert!(body.contains("inner.txt"), "{body}");
+    assert!(!body.contains("<y>"), "raw <y> in the listing:\n{body}");
+
+    // an empty directory lists fine; a directory with an index still serves it
+    assert_eq!(s.get("/empty-dir/").status, 200);
+    assert_eq!(s.get("/dir/").body, fixture("dir/index.html"));
+    // HEAD agrees with GET
+    let head = s.head_with("/noindex/", &[]);
+    let get = s.get("/noindex/");
+    assert_eq!(head.status, 200, "{head}");
+    assert_eq!(head.header("Content-Length"), get.header("Content-Length"));
+}
+
+#[test]
+fn dir_listing_shows_dotfiles_only_with_hidden_files() {
+    let s = TestServer::with_site(listing_site, |c| {
+        c.dir_listing = true;
+        c.hidden_files = true;
+    });
+    let resp = s.get("/noindex/");
+    assert_eq!(resp.status, 200, "{resp}");
+    let body = resp.body_str();
+    assert!(has_href(&body, ".dotfile"), "{body}");
+}
+
+#[test]
+fn dir_listing_off_by_default_is_403() {
+    let s = TestServer::with_site(listing_site, |_| {});
+    for path in ["/noindex/", "/x%3Cy%3E/"] {
+        let resp = s.get(path);
+        assert_eq!(resp.status, 403, "GET {path}: {resp}");
+        assert!(!contains(&resp.body, b"a.txt"), "{resp}");
+        assert!(!contains(&resp.body, b"inner.txt"), "{resp}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// hidden files and /.well-known/
+// ---------------------------------------------------------------------------
+
+fn well_known(site: &TempSite) {
+    let dir = site.root().join(".well-known");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("x.txt"), b"WELL-KNOWN-X\n").unwrap();
+    fs::write(dir.join("security.txt"), b"Contact: mailto:a@example.com\n").unwrap();
+}
+
+#[test]
+fn hidden_files_option_serves_dotfiles() {
+    let s = TestServer::with_site(well_known, |c| c.hidden_files = true);
+    let resp = s.get("/.hidden");
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, fixture(".hidden"));
+    assert!(contains(&resp.body, HIDDEN_MARKER.as_bytes()));
+    let resp = s.get("/dir/.secret");
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, fixture("dir/.secret"));
+    // still confined to the root
+    let resp = s.get("/../outside/secret");
+    assert!(!contains(&resp.body, OUTSIDE_MARKER.as_bytes()), "{resp}");
+}
+
+#[test]
+fn dotfiles_hidden_by_default_but_well_known_served() {
+    let s = TestServer::with_site(well_known, |_| {});
+    for path in ["/.hidden", "/dir/.secret"] {
+        let resp = s.get(path);
+        assert_eq!(resp.status, 404, "GET {path}: {resp}");
+    }
+    for (path, body) in [
+        ("/.well-known/x.txt", &b"WELL-KNOWN-X\n"[..]),
+        (
+            "/.well-known/security.txt",
+            b"Contact: mailto:a@example.com\n",
+        ),
+    ] {
+        let resp = s.get(path);
+        assert_eq!(resp.status, 200, "GET {path} (default config): {resp}");
+        assert_eq!(resp.body, body, "{path}");
+        assert_eq!(
+            resp.header("Content-Type"),
+            Some("text/plain; charset=utf-8")
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// symlinks
+// ---------------------------------------------------------------------------
+
+fn links(site: &TempSite) {
+    symlink("style.css", site.root().join("inside.css")).unwrap();
+    symlink(
+        site.outside().join("secret"),
+        site.root().join("outside-abs"),
+    )
+    .unwrap();
+    symlink("../outside/secret", site.root().join("outside-rel")).unwrap();
+}
+
+#[test]
+fn symlinks_out_of_the_root_refused_by_default() {
+    let s = TestServer::with_site(links, |_| {});
+    let resp = s.get("/inside.css");
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, fixture("style.css"));
+    for path in ["/outside-abs", "/outside-rel"] {
+        let resp = s.get(path);
+        assert!(
+            matches!(resp.status, 403 | 404),
+            "GET {path} (follow_symlinks = false): {resp}"
+        );
+        assert!(!contains(&resp.body, OUTSIDE_MARKER.as_bytes()), "{path}");
+    }
+}
+
+#[test]
+fn follow_symlinks_serves_targets_outside_the_root() {
+    let s = TestServer::with_site(links, |c| c.follow_symlinks = true);
+    let secret = fs::read(s.outside().join("secret")).unwrap();
+    for path in ["/outside-abs", "/outside-rel"] {
+        let resp = s.get(path);
+        assert_eq!(
+            resp.status, 200,
+            "GET {path} (follow_symlinks = true): {resp}"
+        );
+        assert_eq!(resp.body, secret, "{path}");
+    }
+    let resp = s.get("/inside.css");
+    assert_eq!(resp.body, fixture("style.css"));
+    // `..` in the URL still cannot leave the root
+    for raw in [
+        "GET /../outside/secret HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        "GET /%2e%2e/outside/secret HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    ] {
+        let bytes = s.raw(raw.as_bytes());
+        assert!(
+            !contains(&bytes, OUTSIDE_MARKER.as_bytes()),
+            "{raw:?} escaped the root with follow_symlinks"
+        );
+    }
+}
+
+#[test]
+fn command_line_flags() {
+    let site = TempSite::new();
+    fs::write(site.root().join("index.htm"), INDEX_HTM).unwrap();
+    let well = site.root().join(".well-known");
+    fs::create_dir(&well).unwrap();
+    fs::write(well.join("x.txt"), b"WELL-KNOWN-X\n").unwrap();
+    let srv = spawn_binary(binary_args(
+        site.root(),
+        &[
+            "--index",
+            "index.htm,index.html",
+            "--fallback",
+            "index.html",
+            "--dir-listing",
+            "--hidden-files",
+        ],
+    ));
+    let get = |p: &str| srv.request(&get_request(p));
+    assert_eq!(get("/").body, INDEX_HTM, "--index order");
+    assert_eq!(get("/dir/").body, fixture("dir/index.html"));
+    assert_eq!(
+        get("/some/app/route").body,
+        fixture("index.html"),
+        "--fallback"
+    );
+    assert_eq!(get("/missing.js").status, 404);
+    let listing = get("/noindex/");
+    assert_eq!(listing.status, 200, "--dir-listing: {listing}");
+    assert!(has_href(&listing.body_str(), "a.txt"), "{listing}");
+    assert_eq!(get("/.hidden").status, 200, "--hidden-files");
+    drop(srv);
+
+    let srv = spawn_binary(binary_args(site.root(), &[]));
+    let get = |p: &str| srv.request(&get_request(p));
+    assert_eq!(get("/").body, fixture("index.html"), "default --index");
+    assert_eq!(get("/some/app/route").status, 404);
+    assert_eq!(get("/noindex/").status, 403);
+    assert_eq!(get("/.hidden").status, 404);
+    assert_eq!(get("/.well-known/x.txt").status, 200);
+}
+
+#[test]
+fn command_line_follow_symlinks() {
+    let site = TempSite::new();
+    symlink(
+        site.outside().join("secret"),
+        site.root().join("outside-abs"),
+    )
+    .unwrap();
+    let srv = spawn_binary(binary_args(site.root(), &["--follow-symlinks"]));
+    let resp = srv.request(&get_request("/outside-abs"));
+    assert_eq!(resp.status, 200, "--follow-symlinks: {resp}");
+    assert!(contains(&resp.body, OUTSIDE_MARKER.as_bytes()));
+    drop(srv);
+    let srv = spawn_binary(binary_args(site.root(), &[]));
+    let resp = srv.request(&get_request("/outside-abs"));
+    assert!(matches!(resp.status, 403 | 404), "{resp}");
+    assert!(!contains(&resp.body, OUTSIDE_MARKER.as_bytes()));
+}
+
+/// The targets of the `href`s in an HTML listing, HTML-unescaped.
+fn hrefs(body: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some(i) = rest.find("href=") {
+        rest = &rest[i + 5..];
+        let quote = rest.chars().next().expect("href= at the end");
+        assert!(quote == '"' || quote == '\'', "unquoted href: {rest:.40}");
+        let end = rest[1..].find(quote).expect("unterminated href") + 1;
+        let raw = &rest[1..end];
+        out.push(
+            raw.replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&#x27;", "'")
+                .replace("&amp;", "&"),
+        );
+        rest = &rest[end + 1..];
+    }
+    out
+}
+
+#[test]
+fn every_listed_link_resolves_to_its_file() {
+    let s = TestServer::with_site(
+        |site| {
+            listing_site(site);
+            let dir = site.root().join("noindex");
+            fs::write(dir.join("quote\"s'.txt"), b"QUOTES\n").unwrap();
+            fs::write(dir.join("100%.txt"), b"PERCENT\n").unwrap();
+            fs::write(dir.join("q?x#y.txt"), b"QUERYHASH\n").unwrap();
+            fs::write(dir.join("caf\u{e9}.txt"), b"CAFE\n").unwrap();
+            fs::create_dir(dir.join("sub dir")).unwrap();
+        },
+        |c| c.dir_listing = true,
+    );
+    let listing = s.get("/noindex/");
+    assert_eq!(listing.status, 200, "{listing}");
+    let body = listing.body_str();
+    let links = hrefs(&body);
+    let a_txt = fixture("noindex/a.txt");
+    let expect: &[(&str, &[u8])] = &[
+        ("a.txt", &a_txt),
+        ("a&b<c>.txt", b"tricky\n"),
+        ("space name.txt", b"spaced\n"),
+        ("quote\"s'.txt", b"QUOTES\n"),
+        ("100%.txt", b"PERCENT\n"),
+        ("q?x#y.txt", b"QUERYHASH\n"),
+        ("caf\u{e9}.txt", b"CAFE\n"),
+    ];
+    // Follow every link that stays in this directory.
+    let mut bodies = Vec::new();
+    for href in &links {
+        if href.starts_with("..") || (href.starts_with('/') && !href.starts_with("/noindex/")) {
+            continue;
+        }
+        assert!(
+            !href.contains([' ', '#', '?', '"']),
+            "href {href:?} must be percent-encoded"
+        );
+        let target = if href.starts_with('/') {
+            href.clone()
+        } else {
+            format!("/noindex/{href}")
+        };
+        let resp = s.get(&target);
+        assert_eq!(
+            resp.status, 200,
+            "following {href:?} from the listing: {resp}"
+        );
+        bodies.push(resp.body);
+    }
+    for (name, bytes) in expect {
+        assert!(
+            bodies.iter().any(|b| b == bytes),
+            "no link in the listing leads to {name:?}; links: {links:?}"
+        );
+    }
+    assert!(!body.contains("DOTFILE-IN-LISTING"));
+}
+
+#[test]
+fn symlink_loops_get_an_answer() {
+    for follow in [false, true] {
+        let s = TestServer::with_site(
+            |site| {
+                symlink("loop-a", site.root().join("loop-b")).unwrap();
+                symlink("loop-b", site.root().join("loop-a")).unwrap();
+                symlink("self", site.root().join("self")).unwrap();
+            },
+            |c| c.follow_symlinks = follow,
+        );
+        for path in ["/loop-a", "/self", "/self/x"] {
+            let resp = s.get(path);
+            assert!(
+                (400..500).contains(&resp.status),
+                "GET {path} (follow_symlinks = {follow}): {resp}"
+            );
+        }
+        // and the server still works
+        assert_eq!(s.get("/style.css").body, fixture("style.css"));
+    }
+}
+
+#[test]
+fn dot_directories_hidden_by_default() {
+    let s = TestServer::with_site(
+        |site| {
+            well_known(site);
+            let git = site.root().join(".git");
+            fs::create_dir(&git).unwrap();
+            fs::write(git.join("config"), b"GIT-CONFIG-MARKER\n").unwrap();
+        },
+        |_| {},
+    );
+    for path in [
+        "/.git/config",
+        "/.git/",
+        "/.well-known/../.git/config",
+        "/.well-known/%2e%2e/.hidden",
+    ] {
+        let resp = s.get(path);
+        assert_eq!(resp.status, 404, "GET {path}: {resp}");
+        assert!(!contains(&resp.body, b"GIT-CONFIG-MARKER"), "{path}");
+        assert!(!contains(&resp.body, HIDDEN_MARKER.as_bytes()), "{path}");
+    }
+}
