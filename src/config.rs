@@ -50,6 +50,8 @@ pub struct Config {
     pub max_uri_length: usize,
     /// Request bodies are discarded up to this size; larger ones get 413.
     pub max_body_size: u64,
+    /// Header fields per request; more get 431.
+    pub max_headers: usize,
     /// File names tried, in order, for a directory.
     pub index: Vec<String>,
     /// Root-relative file answered (200) for unknown extension-less paths: single-page apps.
@@ -161,6 +163,7 @@ impl Default for Config {
             max_head_size: 16 * 1024,
             max_uri_length: 8 * 1024,
             max_body_size: 1024 * 1024,
+            max_headers: 100,
             index: vec!["index.html".to_string()],
             fallback: None,
             dir_listing: false,
@@ -261,6 +264,11 @@ pub struct Cli {
     /// Request bodies are read and discarded up to this size; larger → 413
     #[arg(long, env = "MUXSERVE_MAX_BODY_SIZE", default_value_t = 1024 * 1024, value_name = "BYTES")]
     max_body_size: u64,
+
+    /// Most header fields in a request; more → 431
+    #[arg(long, env = "MUXSERVE_MAX_HEADERS", default_value_t = 100, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(8..=128))]
+    max_headers: u16,
 
     /// Index file names tried for a directory, comma-separated
     #[arg(
@@ -447,6 +455,7 @@ impl Cli {
             max_head_size: self.max_head_size as usize,
             max_uri_length: self.max_uri_length as usize,
             max_body_size: self.max_body_size,
+            max_headers: usize::from(self.max_headers),
             index: self.index,
             fallback: self.fallback,
             dir_listing: self.dir_listing,

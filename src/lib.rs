@@ -13,6 +13,12 @@
 //! ([`conn`]). A connection has exactly one owner at any moment: parked in the reactor's slab,
 //! or moved by value into one worker's job and back. See docs/ARCHITECTURE.md.
 
+// Nothing a client, the network or the filesystem does may panic the server: errors are values.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod config;
 pub mod conn;
 pub mod deadline;

@@ -49,6 +49,7 @@ impl Server {
             max_head: config.max_head_size,
             max_uri: config.max_uri_length,
             max_body: config.max_body_size,
+            max_headers: config.max_headers,
         };
         let ctx = Arc::new(Context {
             site,

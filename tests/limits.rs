@@ -43,6 +43,22 @@ fn many_headers_over_the_limit_is_431() {
 }
 
 #[test]
+fn header_count_limit_follows_config() {
+    let s = TestServer::with(|c| c.max_headers = 10);
+    let with_fields = |n: usize| {
+        let mut raw = String::from("GET / HTTP/1.1\r\nHost: x\r\n");
+        for i in 1..n {
+            raw.push_str(&format!("X-{i}: v\r\n"));
+        }
+        raw + "\r\n"
+    };
+    // Host plus 9 more is exactly the limit; one more is 431, although the head is tiny.
+    let resp = s.request(&with_fields(10));
+    assert_eq!(resp.status, 200, "{resp}");
+    expect_close_with(&s, with_fields(11).as_bytes(), 431);
+}
+
+#[test]
 fn head_limit_follows_config() {
     let s = TestServer::with(|c| c.max_head_size = 1024);
     // under the limit: fine

@@ -3,6 +3,12 @@
 //! bytes from whatever the connection has buffered, counting them against the body limit. It
 //! must never allocate or read from a socket itself.
 
+// Parses bytes a client chose: no indexing or arithmetic that input could make panic.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use super::request::BodyFraming;
 
 /// Longest chunk extension or trailer section we skip before calling the body malformed.
@@ -94,7 +100,7 @@ impl Discard {
             Discard::Done => Ok(0),
             Discard::Length(left) => {
                 let n = usize::try_from(*left).map_or(input.len(), |l| l.min(input.len()));
-                *left -= n as u64;
+                *left = left.saturating_sub(n as u64);
                 if *left == 0 {
                     *self = Discard::Done;
                 }
@@ -116,8 +122,7 @@ impl ChunkState {
     /// body ended. Bare LF is accepted where CR LF is expected, as §2.2 allows.
     fn consume(&mut self, input: &[u8], limit: u64) -> Result<(usize, bool), BodyError> {
         let mut i = 0;
-        while i < input.len() {
-            let b = input[i];
+        while let Some(&b) = input.get(i) {
             match self.at {
                 Chunk::Size { digits } => match b {
                     b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
@@ -153,11 +158,11 @@ impl ChunkState {
                     self.end_size_line();
                 }
                 Chunk::Data => {
-                    let avail = (input.len() - i) as u64;
+                    let avail = input.len().saturating_sub(i) as u64;
                     let take = avail.min(self.size);
-                    self.size -= take;
-                    self.total += take;
-                    i += take as usize;
+                    self.size = self.size.saturating_sub(take);
+                    self.total = self.total.saturating_add(take);
+                    i = i.saturating_add(take as usize);
                     if self.size == 0 {
                         self.at = Chunk::DataCr;
                     }
@@ -176,7 +181,7 @@ impl ChunkState {
                 }
                 Chunk::TrailerStart => match b {
                     b'\r' => self.at = Chunk::EndLf,
-                    b'\n' => return Ok((i + 1, true)),
+                    b'\n' => return Ok((i.saturating_add(1), true)),
                     _ => {
                         self.count_meta()?;
                         self.at = Chunk::TrailerLine;
@@ -192,10 +197,10 @@ impl ChunkState {
                     if b != b'\n' {
                         return Err(BodyError::Malformed);
                     }
-                    return Ok((i + 1, true));
+                    return Ok((i.saturating_add(1), true));
                 }
             }
-            i += 1;
+            i = i.saturating_add(1);
         }
         Ok((i, false))
     }
@@ -209,7 +214,7 @@ impl ChunkState {
     }
 
     fn count_meta(&mut self) -> Result<(), BodyError> {
-        self.meta += 1;
+        self.meta = self.meta.saturating_add(1);
         if self.meta > MAX_META {
             return Err(BodyError::Malformed);
         }

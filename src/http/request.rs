@@ -3,12 +3,20 @@
 //! happen here: Host, Content-Length against Transfer-Encoding, duplicate lengths, version.
 //! It must never allocate per request or look at the filesystem.
 
-use httparse::{EMPTY_HEADER, Header};
+// Parses bytes a client chose: no indexing or arithmetic that input could make panic.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
+use std::mem::MaybeUninit;
+
+use httparse::Header;
 
 use super::response::Status;
 
-/// Header fields accepted per request; more is answered with 431.
-pub const MAX_HEADERS: usize = 100;
+/// The most header fields `--max-headers` may allow.
+pub const MAX_HEADERS: usize = 128;
 
 /// Request methods known to this server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,13 +91,13 @@ impl<'a> FieldLines<'a> {
             .get_mut(self.len)
             .ok_or(RequestError::HeadTooLarge)?;
         *slot = value;
-        self.len += 1;
+        self.len = self.len.saturating_add(1);
         Ok(())
     }
 
     /// The values of every line, in order; empty when the field is absent.
     pub fn lines(&self) -> &[&'a [u8]] {
-        &self.lines[..self.len]
+        self.lines.get(..self.len).unwrap_or_default()
     }
 }
 
@@ -184,6 +192,8 @@ pub struct Limits {
     pub max_uri: usize,
     /// Declared body length.
     pub max_body: u64,
+    /// Header fields (at most [`MAX_HEADERS`]).
+    pub max_headers: usize,
 }
 
 /// The outcome of parsing the start of a buffer.
@@ -206,10 +216,13 @@ pub enum Parsed<'a> {
 /// a 1.1 server to treat it; httparse accepts only 1.0 and 1.1. Returns whether it changed a byte.
 pub fn normalize_minor_version(buf: &mut [u8]) -> bool {
     match line_version(buf) {
-        Some((b'1', minor, at)) if minor > b'1' => {
-            buf[at] = b'1';
-            true
-        }
+        Some((b'1', minor, at)) if minor > b'1' => match buf.get_mut(at) {
+            Some(digit) => {
+                *digit = b'1';
+                true
+            }
+            None => false,
+        },
         _ => false,
     }
 }
@@ -217,18 +230,18 @@ pub fn normalize_minor_version(buf: &mut [u8]) -> bool {
 /// The version digits at the end of the request line, with the minor digit's offset.
 fn line_version(buf: &[u8]) -> Option<(u8, u8, usize)> {
     let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
-    let nl = start + buf[start..].iter().position(|&b| b == b'\n')?;
-    let end = if nl > 0 && buf[nl - 1] == b'\r' {
-        nl - 1
-    } else {
-        nl
-    };
-    let line = &buf[start..end];
+    let rest = buf.get(start..)?;
+    let line = rest.get(..rest.iter().position(|&b| b == b'\n')?)?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
     match line {
         [.., b' ', b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
         {
-            Some((*major, *minor, start + line.len() - 1))
+            Some((
+                *major,
+                *minor,
+                start.checked_add(line.len())?.checked_sub(1)?,
+            ))
         }
         _ => None,
     }
@@ -236,9 +249,14 @@ fn line_version(buf: &[u8]) -> Option<(u8, u8, usize)> {
 
 /// Parses one request head at the start of `buf`.
 pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, RequestError> {
-    let mut headers = [EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut headers);
-    let len = match req.parse(buf) {
+    // Uninitialised slots: httparse writes each before it hands it out, and nothing has to clear
+    // the whole array for every request.
+    let mut headers = [const { MaybeUninit::<Header<'a>>::uninit() }; MAX_HEADERS];
+    let slots = headers
+        .get_mut(..limits.max_headers.min(MAX_HEADERS))
+        .unwrap_or_default();
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(buf, slots) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return partial(buf, limits),
         Err(httparse::Error::TooManyHeaders) => return Err(RequestError::HeadTooLarge),
@@ -274,7 +292,7 @@ fn partial<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, RequestErro
     let line_done = buf.contains(&b'\n');
     // The request line is method, SP, target, SP, version: allow the longest method we know
     // and the version on top of the target limit before calling the target too long.
-    if !line_done && buf.len() > limits.max_uri + 32 {
+    if !line_done && buf.len() > limits.max_uri.saturating_add(32) {
         return Err(RequestError::UriTooLong);
     }
     if buf.len() >= limits.max_head {
@@ -306,7 +324,7 @@ fn build<'a>(
         let name = h.name;
         let value = h.value;
         if name.eq_ignore_ascii_case("host") {
-            hosts += 1;
+            hosts = hosts.saturating_add(1);
             if !valid_host(value) {
                 return Err(RequestError::BadRequest);
             }
@@ -499,7 +517,8 @@ fn parse_length(v: &[u8]) -> Option<u64> {
         return None;
     }
     v.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        n.checked_mul(10)?
+            .checked_add(u64::from(d.saturating_sub(b'0')))
     })
 }
 
@@ -515,6 +534,7 @@ mod tests {
         max_head: 4096,
         max_uri: 256,
         max_body: 1000,
+        max_headers: 100,
     };
 
     fn ok(raw: &str) -> RequestHead<'_> {
@@ -684,7 +704,7 @@ mod tests {
         assert_eq!(err(&long_partial), RequestError::UriTooLong);
         let big = format!("GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n", "a".repeat(5000));
         assert_eq!(err(&big), RequestError::HeadTooLarge);
-        let many: String = (0..MAX_HEADERS + 1)
+        let many: String = (0..LIMITS.max_headers + 1)
             .map(|i| format!("X-{i}: v\r\n"))
             .collect();
         assert_eq!(

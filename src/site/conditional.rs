@@ -6,6 +6,12 @@
 //! on anything a client sends; a field it cannot read is ignored or matches nothing, as the RFC
 //! says for each.
 
+// Parses bytes a client chose: no indexing or arithmetic that input could make panic.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use std::time::UNIX_EPOCH;
 
 /// The precondition header fields of a request; each list field is the values of all its header lines.

@@ -3,6 +3,12 @@
 //! It owns only the header's grammar and the choice; it must never touch the filesystem, decide
 //! whether a type is worth compressing, or allocate.
 
+// Parses bytes a client chose: no indexing or arithmetic that input could make panic.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 /// A content coding this server can send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Coding {
@@ -143,7 +149,10 @@ fn parse_element(element: &[u8]) -> Option<(&[u8], u16)> {
     let mut q = None;
     for param in parts {
         let (key, value) = match param.iter().position(|&b| b == b'=') {
-            Some(i) => (trim(&param[..i]), trim(&param[i + 1..])),
+            Some(i) => match param.split_at_checked(i) {
+                Some((key, value)) => (trim(key), trim(value.get(1..).unwrap_or_default())),
+                None => (trim(param), &b""[..]),
+            },
             None => (trim(param), &b""[..]),
         };
         // The weight's name is case-insensitive (RFC 9110 §12.4.2); other parameters are not in
@@ -170,8 +179,10 @@ fn parse_qvalue(v: &[u8]) -> Option<u16> {
         if !d.is_ascii_digit() {
             return None;
         }
-        thousandths += u16::from(d - b'0') * scale;
-        scale /= 10;
+        // At most three digits of at most 9 × 100: no overflow, but say so to the compiler.
+        thousandths =
+            thousandths.saturating_add(u16::from(d.saturating_sub(b'0')).saturating_mul(scale));
+        scale = scale.checked_div(10).unwrap_or(0);
     }
     match int {
         b'0' => Some(thousandths),
@@ -195,7 +206,7 @@ fn trim(s: &[u8]) -> &[u8] {
         .iter()
         .rposition(|&b| b != b' ' && b != b'\t')
         .unwrap_or(start);
-    &s[start..=end]
+    s.get(start..=end).unwrap_or_default()
 }
 
 #[cfg(test)]

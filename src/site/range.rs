@@ -4,6 +4,12 @@
 //! lets it apply; the caller picks the status and writes the parts. It is pure: it must never do
 //! I/O or panic on anything a client sends, and it allocates only for a multi-range answer.
 
+// Parses bytes a client chose: no indexing or arithmetic that input could make panic.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use super::conditional::{EntityTag, http_date_secs, trim_ows};
 
 /// An inclusive byte range within a representation.

@@ -6,6 +6,12 @@
 //! `openat2` the canonical path is checked against the root instead. It must never open
 //! anything for writing, and never return a descriptor for a path outside the root.
 
+// Parses bytes a client chose: no indexing or arithmetic that input could make panic.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -66,10 +72,10 @@ pub fn normalize_with(
 ) -> Result<Normalized, Refusal> {
     out.clear();
     let raw = raw.as_bytes();
-    if raw.first() != Some(&b'/') {
+    let Some(rest) = raw.strip_prefix(b"/") else {
         return Err(Refusal::BadRequest);
-    }
-    for seg in raw[1..].split(|&b| b == b'/') {
+    };
+    for seg in rest.split(|&b| b == b'/') {
         if !valid_escapes(seg) {
             return Err(Refusal::BadRequest);
         }
@@ -85,7 +91,7 @@ pub fn normalize_with(
             }
             out.push(chunk);
         }
-        match &out[name_start..] {
+        match out.get(name_start..).unwrap_or_default() {
             b"" | b"." => out.truncate(start),
             b".." => {
                 out.truncate(start);
@@ -97,7 +103,10 @@ pub fn normalize_with(
             }
             // Dotfiles (.git, .env, .htpasswd) are never served; RFC 8615's /.well-known/ at
             // the top is.
-            name if name[0] == b'.' && !allow_hidden && !(start == 0 && name == b".well-known") => {
+            name if name.first() == Some(&b'.')
+                && !allow_hidden
+                && !(start == 0 && name == b".well-known") =>
+            {
                 return Err(Refusal::NotFound);
             }
             _ => {}
@@ -109,15 +118,13 @@ pub fn normalize_with(
 }
 
 fn valid_escapes(seg: &[u8]) -> bool {
-    let mut i = 0;
-    while i < seg.len() {
-        if seg[i] == b'%' {
-            match seg.get(i + 1..i + 3) {
-                Some([a, b]) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => i += 3,
+    let mut bytes = seg.iter();
+    while let Some(&b) = bytes.next() {
+        if b == b'%' {
+            match (bytes.next(), bytes.next()) {
+                (Some(a), Some(b)) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => {}
                 _ => return false,
             }
-        } else {
-            i += 1;
         }
     }
     true
@@ -125,7 +132,10 @@ fn valid_escapes(seg: &[u8]) -> bool {
 
 /// The URL of directory `rel` with a trailing slash, re-encoded, with the query kept.
 pub fn directory_url(rel: &[u8], query: Option<&str>) -> String {
-    let mut url = String::with_capacity(rel.len() + 2 + query.map_or(0, |q| q.len() + 1));
+    let mut url = String::with_capacity(
+        rel.len()
+            .saturating_add(query.map_or(2, |q| q.len().saturating_add(3))),
+    );
     for seg in rel.split(|&b| b == b'/') {
         url.push('/');
         url.extend(percent_encode(seg, SEGMENT));
