@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
 
 use anyhow::Context as _;
-use crossbeam_channel::unbounded;
+use crossbeam_channel::bounded;
 use polling::Poller;
 
 use crate::config::Config;
@@ -58,8 +58,12 @@ impl Server {
             draining: AtomicBool::new(false),
         });
         let poller = Arc::new(Poller::new().context("cannot create the poller")?);
-        let (jobs_tx, jobs_rx) = unbounded();
-        let (returns_tx, returns_rx) = unbounded();
+        // Bounded by the connection limit, which no number of connections in flight can exceed,
+        // so a send never blocks; and unlike an unbounded channel, it allocates nothing after
+        // start-up.
+        let capacity = config.max_connections.saturating_add(1);
+        let (jobs_tx, jobs_rx) = bounded(capacity);
+        let (returns_tx, returns_rx) = bounded(capacity);
         let workers = worker::spawn(config.workers, &ctx, &jobs_rx, &returns_tx, &poller)
             .context("cannot start the worker threads")?;
         let (handle, shutdown_rx) =

@@ -33,10 +33,23 @@ pub fn with_now<R>(f: impl FnOnce(&[u8; IMF_LEN]) -> R) -> R {
     })
 }
 
-/// Appends unix seconds `secs` as an IMF-fixdate.
+thread_local! {
+    static LAST: RefCell<Cache> = const { RefCell::new(Cache { secs: u64::MAX, imf: [0; IMF_LEN] }) };
+}
+
+/// Appends unix seconds `secs` as an IMF-fixdate. The last value formatted is kept per thread:
+/// Last-Modified repeats the same few dates, and formatting one costs far more than a copy.
 pub fn write_imf(secs: u64, out: &mut Vec<u8>) {
-    let t = UNIX_EPOCH + std::time::Duration::from_secs(secs);
-    let _ = write!(out, "{}", httpdate::HttpDate::from(t));
+    LAST.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.secs != secs {
+            c.secs = secs;
+            let t = UNIX_EPOCH + std::time::Duration::from_secs(secs);
+            let mut cursor = &mut c.imf[..];
+            let _ = write!(cursor, "{}", httpdate::HttpDate::from(t));
+        }
+        out.extend_from_slice(&c.imf);
+    });
 }
 
 /// Rewrites an IMF-fixdate into the Common Log Format's `06/Nov/1994:08:49:37 +0000`.

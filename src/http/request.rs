@@ -455,7 +455,10 @@ fn split_target(
         } else {
             return Err(RequestError::BadRequest);
         };
-        let end = after.find(['/', '?']).unwrap_or(after.len());
+        let end = after
+            .bytes()
+            .position(|b| b == b'/' || b == b'?')
+            .unwrap_or(after.len());
         let authority = &after[..end];
         if authority.is_empty() || authority.contains('@') || !valid_host(authority.as_bytes()) {
             return Err(RequestError::BadRequest);
@@ -463,9 +466,15 @@ fn split_target(
         (Some(authority), &after[end..])
     };
     // A fragment is never sent by a conforming client; drop it rather than look it up.
-    let rest = rest.split('#').next().unwrap_or("");
-    let (path, query) = match rest.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
+    let rest = match rest.bytes().position(|b| b == b'#') {
+        Some(i) => rest.get(..i).unwrap_or_default(),
+        None => rest,
+    };
+    let (path, query) = match rest.bytes().position(|b| b == b'?') {
+        Some(i) => (
+            rest.get(..i).unwrap_or_default(),
+            Some(rest.get(i.saturating_add(1)..).unwrap_or_default()),
+        ),
         None => (rest, None),
     };
     let path = if path.is_empty() { "/" } else { path };

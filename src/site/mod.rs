@@ -460,7 +460,16 @@ impl Site {
             etag: etag.as_bytes(),
             last_modified,
         };
-        match conditional::evaluate(&pre, &validators, true) {
+        let any_precondition = !pre.if_match.is_empty()
+            || !pre.if_none_match.is_empty()
+            || pre.if_modified_since.is_some()
+            || pre.if_unmodified_since.is_some();
+        let outcome = if any_precondition {
+            conditional::evaluate(&pre, &validators, true)
+        } else {
+            Outcome::Proceed
+        };
+        match outcome {
             Outcome::Proceed => {}
             Outcome::NotModified => {
                 // RFC 9110 §15.4.5: ETag, Cache-Control and Vary as a 200 would have them;
