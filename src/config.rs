@@ -70,6 +70,8 @@ pub struct Config {
     pub compress_min_size: u64,
     /// Memory for compressed bodies, in bytes.
     pub compress_cache_size: u64,
+    /// Memory for small files kept in memory, in bytes; 0 turns the cache off.
+    pub file_cache_size: u64,
     /// `Cache-Control` for files no rule matches; `None` sends none.
     pub cache_control: Option<String>,
     /// `Cache-Control` by path pattern; the first match wins.
@@ -173,6 +175,7 @@ impl Default for Config {
             compress: false,
             compress_min_size: 1024,
             compress_cache_size: 64 * 1024 * 1024,
+            file_cache_size: 32 * 1024 * 1024,
             cache_control: Some("no-cache".to_string()),
             // Content-hashed names never change content: a year and `immutable` is safe there.
             cache_rules: vec![CacheRule {
@@ -316,6 +319,10 @@ pub struct Cli {
     /// Memory for compressed bodies, in bytes
     #[arg(long, env = "MUXSERVE_COMPRESS_CACHE_SIZE", default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
     compress_cache_size: u64,
+
+    /// Memory for files up to 64 KiB kept in memory (each hit is checked against the disk); 0 turns it off
+    #[arg(long, env = "MUXSERVE_FILE_CACHE_SIZE", default_value_t = 32 * 1024 * 1024, value_name = "BYTES")]
+    file_cache_size: u64,
 
     /// Cache-Control for files no --cache-rule matches; "off" sends none
     #[arg(
@@ -465,6 +472,7 @@ impl Cli {
             compress: self.compress,
             compress_min_size: self.compress_min_size,
             compress_cache_size: self.compress_cache_size,
+            file_cache_size: self.file_cache_size,
             cache_control,
             cache_rules,
             headers: self.headers,

@@ -21,7 +21,7 @@ use crate::http::body::Discard;
 use crate::http::request::{self, BodyFraming, Limits, Method, Parsed, RequestHead, Version};
 use crate::http::response::{HeadWriter, Status};
 use crate::log::{AccessLogger, Entry};
-use crate::site::{ALLOW, Body, ContentRange, Part, Reply, Site};
+use crate::site::{ALLOW, Body, ContentRange, Part, Reply, Scratch as SiteScratch, Site};
 
 /// Small responses to pipelined requests are gathered up to this size before one write.
 const BATCH: usize = 32 * 1024;
@@ -85,7 +85,7 @@ pub struct Scratch {
     end: usize,
     out: Vec<u8>,
     sent: usize,
-    path: Vec<u8>,
+    site: SiteScratch,
 }
 
 impl Scratch {
@@ -97,7 +97,7 @@ impl Scratch {
             end: 0,
             out: Vec::with_capacity(BATCH + 4096),
             sent: 0,
-            path: Vec::with_capacity(256),
+            site: SiteScratch::default(),
         }
     }
 
@@ -139,6 +139,20 @@ struct Exchange<'a> {
     version: Version,
     keep_alive: bool,
     extra_headers: &'a [u8],
+}
+
+/// Sends `head` then `body` in one call, without SIGPIPE; `None` when the socket is full.
+fn send_pair(stream: &TcpStream, head: &[u8], body: &[u8]) -> io::Result<Option<usize>> {
+    let iov = [io::IoSlice::new(head), io::IoSlice::new(body)];
+    loop {
+        let mut control = rustix::net::SendAncillaryBuffer::default();
+        match rustix::net::sendmsg(stream, &iov, &mut control, SendFlags::NOSIGNAL) {
+            Ok(n) => return Ok(Some(n)),
+            Err(Errno::AGAIN) => return Ok(None),
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Sends `buf` without SIGPIPE; `None` when the socket is full.
@@ -326,7 +340,7 @@ impl Conn {
                 let keep_alive = head.keep_alive
                     && !draining
                     && !(head.expect_continue && head.body != BodyFraming::None);
-                let reply = ctx.site.respond(&head, &mut s.path, draining);
+                let reply = ctx.site.respond(&head, &mut s.site, draining);
                 let status = reply.status;
                 let exchange = Exchange {
                     method: head.method,
@@ -472,6 +486,21 @@ impl Conn {
 
     /// Writes queued bytes, then the body being sent; false if the socket filled first.
     fn flush(&mut self, s: &mut Scratch) -> io::Result<bool> {
+        // Head and an in-memory body leave in one sendmsg.
+        if let Some(Sending::Shared { bytes, pos, end }) = &mut self.sending {
+            while s.sent < s.out.len() {
+                let head = s.out.get(s.sent..).unwrap_or_default();
+                let body = bytes.get(*pos..*end).unwrap_or_default();
+                match send_pair(&self.stream, head, body)? {
+                    Some(n) => {
+                        let in_head = n.min(head.len());
+                        s.sent += in_head;
+                        *pos += n - in_head;
+                    }
+                    None => return Ok(false),
+                }
+            }
+        }
         loop {
             while s.sent < s.out.len() {
                 // MSG_MORE: let the kernel put the head in the same segment as the body's start.

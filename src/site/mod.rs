@@ -24,6 +24,7 @@ pub mod conditional;
 pub mod encoding;
 pub mod file;
 pub mod listing;
+pub mod memory;
 pub mod mime;
 pub mod pages;
 pub mod range;
@@ -32,6 +33,7 @@ pub mod resolve;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -45,6 +47,7 @@ use compress::CompressCache;
 use conditional::{Outcome, Preconditions, Validators};
 use encoding::{AcceptEncoding, Coding};
 use file::{Etag, FileMeta};
+use memory::FileCache;
 use mime::ContentType;
 use range::{ByteRange, RangeSpec};
 use resolve::{Found, Refusal, Root};
@@ -184,11 +187,21 @@ impl Reply<'_> {
     }
 }
 
-/// The representation chosen in step 4: a file (the original, or a sidecar in some coding), or
-/// bytes compressed on the fly from the original.
+/// The representation chosen in step 4: a file (the original, or a sidecar in some coding),
+/// bytes compressed on the fly from the original, or the original from the memory cache.
 enum Repr {
     File(OwnedFd, FileMeta, Option<Coding>),
     Bytes(Arc<[u8]>, FileMeta, Coding),
+    Memory(Arc<[u8]>, FileMeta),
+}
+
+/// A worker's reusable buffers for [`Site::respond`].
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// The decoded root-relative path.
+    pub rel: Vec<u8>,
+    /// The memory-cache key: the normalised request path and whether it ended in `/`.
+    pub key: Vec<u8>,
 }
 
 /// The site being served: the root, its options, and the compressed-body cache.
@@ -206,6 +219,7 @@ pub struct Site {
     cache: CachePolicy,
     extra_headers: Vec<u8>,
     health_path: Option<String>,
+    files: Option<FileCache>,
 }
 
 impl Site {
@@ -253,6 +267,9 @@ impl Site {
             cache,
             extra_headers,
             health_path: config.health_path.clone(),
+            files: (config.file_cache_size > 0).then(|| {
+                FileCache::new(usize::try_from(config.file_cache_size).unwrap_or(usize::MAX))
+            }),
         })
     }
 
@@ -263,12 +280,8 @@ impl Site {
 
     /// Plans the response to `req`; `scratch` is a reused buffer for the decoded path;
     /// `draining` says whether the server is shutting down.
-    pub fn respond(
-        &self,
-        req: &RequestHead<'_>,
-        scratch: &mut Vec<u8>,
-        draining: bool,
-    ) -> Reply<'_> {
+    pub fn respond(&self, req: &RequestHead<'_>, s: &mut Scratch, draining: bool) -> Reply<'_> {
+        let Scratch { rel: scratch, key } = s;
         // 0. The probe path: no disk, and 503 while draining so a load balancer stops sending.
         if self.health_path.as_deref() == Some(req.path)
             && req.query.is_none()
@@ -306,25 +319,35 @@ impl Site {
             Err(Refusal::Forbidden) => return Reply::page(Status::Forbidden),
             Err(Refusal::NotFound) => return self.not_found(),
         };
-        // 3. Find.
+        // 3. Find: in memory first, then on disk.
+        key.clear();
+        key.extend_from_slice(scratch);
+        if slash {
+            key.push(b'/');
+        }
+        if let Some(reply) = self.cached_reply(req, key) {
+            return reply;
+        }
+        let key = Some(&key[..]);
         match self.root.find(scratch, self.follow_symlinks) {
             Ok(Found::File(_, _)) if slash => self.not_found(),
-            Ok(Found::File(fd, st)) => self.serve(req, scratch, fd, FileMeta::from_stat(&st)),
+            Ok(Found::File(fd, st)) => self.serve(req, scratch, key, fd, FileMeta::from_stat(&st)),
             Ok(Found::Dir) if !slash && !scratch.is_empty() => {
                 let mut reply = Reply::page(Status::MovedPermanently);
                 reply.location = Some(resolve::directory_url(scratch, req.query));
                 reply
             }
-            Ok(Found::Dir) => self.directory(req, scratch),
+            Ok(Found::Dir) => self.directory(req, scratch, key),
             Err(Errno::NOENT | Errno::NOTDIR) if self.fallback_applies(scratch) => {
                 let Some(fallback) = &self.fallback else {
                     return self.not_found();
                 };
                 scratch.clear();
                 scratch.extend_from_slice(fallback);
+                // Not cached: every unknown route would hold its own copy of the same file.
                 match self.root.find(scratch, self.follow_symlinks) {
                     Ok(Found::File(fd, st)) => {
-                        self.serve(req, scratch, fd, FileMeta::from_stat(&st))
+                        self.serve(req, scratch, None, fd, FileMeta::from_stat(&st))
                     }
                     _ => self.not_found(),
                 }
@@ -340,7 +363,12 @@ impl Site {
     }
 
     /// A directory asked for with its trailing slash: index file, listing, or 403.
-    fn directory(&self, req: &RequestHead<'_>, scratch: &mut Vec<u8>) -> Reply<'_> {
+    fn directory(
+        &self,
+        req: &RequestHead<'_>,
+        scratch: &mut Vec<u8>,
+        key: Option<&[u8]>,
+    ) -> Reply<'_> {
         let dir_len = scratch.len();
         for name in &self.index {
             scratch.truncate(dir_len);
@@ -350,7 +378,7 @@ impl Site {
             scratch.extend_from_slice(name);
             match self.root.find(scratch, self.follow_symlinks) {
                 Ok(Found::File(fd, st)) => {
-                    return self.serve(req, scratch, fd, FileMeta::from_stat(&st));
+                    return self.serve(req, scratch, key, fd, FileMeta::from_stat(&st));
                 }
                 Ok(Found::Dir) | Err(Errno::NOENT) => {}
                 Err(e) => return self.open_failed(e),
@@ -384,11 +412,81 @@ impl Site {
         }
     }
 
-    /// Steps 4 to 8 for the file at `rel`, opened as `fd`.
+    /// A reply from the memory cache, when it holds the file as it is on disk now (one fstatat
+    /// compares mtime, size and inode) and the client takes the original: a client that would
+    /// get a sidecar or an on-the-fly compressed body, or a 406, goes the long way. A path whose
+    /// symlinks changed since resolves to another inode and misses.
+    fn cached_reply(&self, req: &RequestHead<'_>, key: &[u8]) -> Option<Reply<'_>> {
+        let entry = self.files.as_ref()?.get(key)?;
+        if self
+            .root
+            .stat(&entry.rel)
+            .ok()
+            .map(|st| FileMeta::from_stat(&st))
+            != Some(entry.meta)
+        {
+            return None;
+        }
+        let content_type = mime::for_extension(extension(&entry.rel));
+        let compressible = compress::compressible(content_type.essence);
+        let accept = AcceptEncoding::parse(req.fields.accept_encoding.lines());
+        if accept.choose(false, false) != Some(Coding::Identity) {
+            return None;
+        }
+        if accept.weight(Coding::Br) > 0 || accept.weight(Coding::Gzip) > 0 {
+            let on_the_fly =
+                self.compress.is_some() && compressible && entry.meta.len >= self.compress_min_size;
+            if entry.sidecars || on_the_fly {
+                return None;
+            }
+        }
+        let cache_control = self.cache.for_path(&entry.rel);
+        let vary = compressible || entry.sidecars;
+        let repr = Repr::Memory(entry.bytes.clone(), entry.meta);
+        Some(self.finish(req, repr, content_type, cache_control, vary))
+    }
+
+    /// The original file as the representation: from memory when it is small enough to keep.
+    fn identity(&self, rel: &mut Vec<u8>, key: Option<&[u8]>, fd: OwnedFd, meta: FileMeta) -> Repr {
+        let (Some(files), Some(key)) = (&self.files, key) else {
+            return Repr::File(fd, meta, None);
+        };
+        if meta.len > memory::MAX_FILE {
+            return Repr::File(fd, meta, None);
+        }
+        if let Some(entry) = files.get(key)
+            && entry.meta == meta
+            && *entry.rel == **rel
+        {
+            return Repr::Memory(entry.bytes.clone(), meta);
+        }
+        let file = std::fs::File::from(fd);
+        let mut bytes = vec![0; usize::try_from(meta.len).unwrap_or(0)];
+        if file.read_exact_at(&mut bytes, 0).is_err() {
+            return Repr::File(file.into(), meta, None);
+        }
+        let sidecars = self.precompressed
+            && [Coding::Br, Coding::Gzip].iter().any(|c| {
+                let len = rel.len();
+                rel.extend_from_slice(c.suffix().as_bytes());
+                let found = matches!(
+                    self.root.find(rel, self.follow_symlinks),
+                    Ok(Found::File(..))
+                );
+                rel.truncate(len);
+                found
+            });
+        let bytes: Arc<[u8]> = bytes.into();
+        files.insert(key, rel, bytes.clone(), meta, sidecars);
+        Repr::Memory(bytes, meta)
+    }
+
+    /// Steps 4 to 8 for the file at `rel`, opened as `fd`; `key` names it in the memory cache.
     fn serve(
         &self,
         req: &RequestHead<'_>,
         rel: &mut Vec<u8>,
+        key: Option<&[u8]>,
         fd: OwnedFd,
         meta: FileMeta,
     ) -> Reply<'_> {
@@ -421,9 +519,21 @@ impl Site {
             (Coding::Br, Some(side), _) | (Coding::Gzip, _, Some(side)) => {
                 Repr::File(side.0, side.1, Some(coding))
             }
-            (Coding::Identity, _, _) => Repr::File(fd, meta, None),
+            (Coding::Identity, _, _) => self.identity(rel, key, fd, meta),
             (coding, _, _) => self.compressed(rel, fd, meta, coding),
         };
+        self.finish(req, repr, content_type, cache_control, vary)
+    }
+
+    /// Steps 5 to 8: validators, preconditions, range, for the representation chosen.
+    fn finish<'s>(
+        &'s self,
+        req: &RequestHead<'_>,
+        repr: Repr,
+        content_type: ContentType,
+        cache_control: Option<&'s str>,
+        vary: bool,
+    ) -> Reply<'s> {
         // 5. Validators of the representation sent.
         let (etag, last_modified, encoding, len) = match &repr {
             Repr::File(_, m, c) => (m.etag(), m.last_modified(), *c, m.len),
@@ -433,6 +543,7 @@ impl Site {
                 Some(*c),
                 b.len() as u64,
             ),
+            Repr::Memory(b, m) => (m.etag(), m.last_modified(), None, b.len() as u64),
         };
         let mut reply = Reply {
             status: Status::Ok,
@@ -507,16 +618,15 @@ impl Site {
                 reply.body = body_of(repr, r.start, r.len());
                 reply
             }
-            (RangeSpec::Multi(ranges), Repr::File(fd, _, _)) => {
+            (RangeSpec::Multi(ranges), repr) => {
                 let boundary = boundary_for(&etag);
                 reply.status = Status::PartialContent;
-                reply.body = multipart(fd, &ranges, &boundary, content_type, len);
+                reply.body = multipart(repr, &ranges, &boundary, content_type, len);
                 reply.boundary = Some(boundary);
                 reply
             }
-            // 8. The whole representation. Several ranges of an on-the-fly compressed body are
-            // answered whole, as RFC 9110 §14.2 allows.
-            (RangeSpec::Full | RangeSpec::Multi(_), repr) => {
+            // 8. The whole representation.
+            (RangeSpec::Full, repr) => {
                 reply.body = body_of(repr, 0, len);
                 reply
             }
@@ -610,7 +720,7 @@ fn if_range_allows(if_range: &[u8], etag: &Etag, last_modified: u64) -> bool {
 fn body_of(repr: Repr, start: u64, len: u64) -> Body {
     match repr {
         Repr::File(fd, _, _) => Body::File { fd, start, len },
-        Repr::Bytes(bytes, _, _) => {
+        Repr::Bytes(bytes, _, _) | Repr::Memory(bytes, _) => {
             let start = usize::try_from(start)
                 .unwrap_or(usize::MAX)
                 .min(bytes.len());
@@ -637,10 +747,11 @@ fn boundary_for(etag: &Etag) -> String {
     format!("muxserve-{hash:016x}")
 }
 
-/// A `multipart/byteranges` body (RFC 9110 §14.6) over `ranges` of the file.
-fn multipart(fd: OwnedFd, ranges: &[ByteRange], boundary: &str, ct: ContentType, len: u64) -> Body {
+/// A `multipart/byteranges` body (RFC 9110 §14.6) over `ranges` of the representation: part
+/// heads between `sendfile` ranges for a file, one buffer for bytes already in memory.
+fn multipart(repr: Repr, ranges: &[ByteRange], boundary: &str, ct: ContentType, len: u64) -> Body {
     let charset = if ct.utf8 { "; charset=utf-8" } else { "" };
-    let parts = ranges
+    let parts: Vec<Part> = ranges
         .iter()
         .enumerate()
         .map(|(i, r)| {
@@ -654,14 +765,29 @@ fn multipart(fd: OwnedFd, ranges: &[ByteRange], boundary: &str, ct: ContentType,
             Part {
                 head,
                 start: r.start,
-                end: r.end + 1,
+                end: r.end.saturating_add(1),
             }
         })
         .collect();
-    Body::Parts {
-        fd,
-        parts,
-        tail: format!("\r\n--{boundary}--\r\n").into_bytes(),
+    let tail = format!("\r\n--{boundary}--\r\n").into_bytes();
+    match repr {
+        Repr::File(fd, _, _) => Body::Parts { fd, parts, tail },
+        Repr::Bytes(bytes, _, _) | Repr::Memory(bytes, _) => {
+            let mut body = Vec::new();
+            for p in &parts {
+                body.extend_from_slice(&p.head);
+                let range = usize::try_from(p.start).unwrap_or(usize::MAX)
+                    ..usize::try_from(p.end).unwrap_or(usize::MAX);
+                body.extend_from_slice(bytes.get(range).unwrap_or_default());
+            }
+            body.extend_from_slice(&tail);
+            let end = body.len();
+            Body::Shared {
+                bytes: body.into(),
+                start: 0,
+                end,
+            }
+        }
     }
 }
 

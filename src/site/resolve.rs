@@ -194,6 +194,15 @@ impl Root {
         &self.path
     }
 
+    /// Stats `rel` without opening it, to check a cached copy; only a regular file counts.
+    pub fn stat(&self, rel: &[u8]) -> Result<rustix::fs::Stat, Errno> {
+        let st = rustix::fs::statat(&self.fd, rel, rustix::fs::AtFlags::empty())?;
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::RegularFile => Ok(st),
+            _ => Err(Errno::NOENT),
+        }
+    }
+
     /// Opens `rel` (as made by [`normalize`]) and classifies it. With `follow_symlinks`,
     /// symlinks may lead outside the root; `rel` itself never can.
     pub fn find(&self, rel: &[u8], follow_symlinks: bool) -> Result<Found, Errno> {
