@@ -15,6 +15,8 @@ ENV RUSTFLAGS="-C target-feature=+crt-static" \
 
 # Dependencies first, in their own layer: it is rebuilt only when Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
+# Cargo.toml declares the criterion benches; their sources must exist for cargo to read it.
+COPY benches ./benches
 RUN mkdir -p src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
  && target="$(uname -m)-unknown-linux-gnu" \
  && cargo build --release --locked --target "$target" \

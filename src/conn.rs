@@ -53,8 +53,11 @@ pub enum Wait {
     },
     /// Between requests on a keep-alive connection.
     Idle,
-    /// More bytes of a request body being discarded.
-    Body,
+    /// More bytes of a request body being discarded, which began at `since`.
+    Body {
+        /// When the body began.
+        since: Instant,
+    },
     /// Room in the socket to go on writing.
     Write,
     /// The peer's close after ours, so our last response is not destroyed by a reset.
@@ -191,6 +194,9 @@ pub struct Conn {
     discard: Discard,
     /// When the pending request head began; `None` between requests.
     head_since: Option<Instant>,
+    /// When the body being discarded began: the whole body gets one header timeout, so a
+    /// client trickling a byte at a time cannot hold the connection.
+    body_since: Option<Instant>,
     /// Close once the queued output is written.
     close_after: bool,
     /// On that close, linger first: unread bytes may still arrive or be buffered.
@@ -211,6 +217,7 @@ impl Conn {
             sending: None,
             discard: Discard::Done,
             head_since: Some(accepted),
+            body_since: None,
             close_after: false,
             linger_on_close: false,
             linger_since: None,
@@ -231,7 +238,9 @@ impl Conn {
         } else if !self.output.is_empty() || self.sending.is_some() {
             Wait::Write
         } else if !self.discard.is_done() {
-            Wait::Body
+            Wait::Body {
+                since: self.body_since.unwrap_or_else(Instant::now),
+            }
         } else if let Some(since) = self.head_since {
             Wait::Head { since }
         } else {
@@ -351,6 +360,7 @@ impl Conn {
                 let bytes = self.queue(&mut s.out, reply, exchange);
                 log(ctx, self.peer, Some(&head), status, bytes);
                 self.discard = Discard::new(head.body);
+                self.body_since = (!self.discard.is_done()).then(Instant::now);
                 s.start += len;
                 self.head_since = (s.start < s.end).then(Instant::now);
                 if !keep_alive {

@@ -106,6 +106,9 @@ pub struct Reactor {
     listener: Option<TcpListener>,
     listener_armed: bool,
     accept_paused_until: Option<Instant>,
+    /// Whether running out of descriptors was logged in this episode (one line, not ten a
+    /// second).
+    exhaustion_logged: bool,
     shutdown_rx: UnixStream,
     slots: Slab<Slot>,
     deadlines: Deadlines,
@@ -144,6 +147,7 @@ impl Reactor {
             listener: Some(listener),
             listener_armed: true,
             accept_paused_until: None,
+            exhaustion_logged: false,
             shutdown_rx,
             slots: Slab::new(),
             deadlines: Deadlines::default(),
@@ -249,6 +253,7 @@ impl Reactor {
             .map_err(io::Error::from)
             {
                 Ok((fd, peer)) => {
+                    self.exhaustion_logged = false;
                     let peer = peer
                         .and_then(|p| SocketAddr::try_from(p).ok())
                         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -258,8 +263,9 @@ impl Reactor {
                 Err(e) if out_of_descriptors(&e) => {
                     // Accepting again at once would spin: the error persists until some
                     // connection closes. Back off and go on serving those we have.
-                    if self.accept_paused_until.is_none() {
+                    if !self.exhaustion_logged {
                         log::error(format_args!("accept: {e}; pausing new connections"));
+                        self.exhaustion_logged = true;
                     }
                     self.accept_paused_until = Some(now + EXHAUSTED_PAUSE);
                     return;
@@ -355,7 +361,7 @@ impl Reactor {
         let deadline = match conn.wait() {
             Wait::Head { since } => since + self.timeouts.header,
             Wait::Idle => now + self.timeouts.keep_alive,
-            Wait::Body => now + self.timeouts.header,
+            Wait::Body { since } => since + self.timeouts.header,
             Wait::Write => now + self.timeouts.send,
             Wait::Linger { since } => since + LINGER,
         };

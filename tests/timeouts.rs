@@ -164,3 +164,42 @@ fn slowloris_is_cut_off_while_others_are_served() {
         "cut off after {cut_after:?}: header_timeout is 1 s"
     );
 }
+
+#[test]
+fn trickled_body_gets_one_header_timeout_in_all() {
+    // A client that keeps sending a byte of a declared body every 300 ms makes progress, but
+    // the body as a whole must arrive within the header timeout, or it could hold the
+    // connection (and a slot under --max-connections) for as long as it likes.
+    let s = one_second_server();
+    let mut slow = s.connect();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+        .unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let mut tmp = [0u8; 4096];
+    let mut cut_after = None;
+    while start.elapsed() < Duration::from_secs(10) {
+        if slow.write_all(b"x").is_err() {
+            cut_after = Some(start.elapsed());
+            break;
+        }
+        match slow.read(&mut tmp) {
+            Ok(0) => {
+                cut_after = Some(start.elapsed());
+                break;
+            }
+            Ok(n) => got.extend_from_slice(&tmp[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => {
+                cut_after = Some(start.elapsed());
+                break;
+            }
+        }
+    }
+    assert!(got.starts_with(b"HTTP/1.1 200 OK"), "answered first");
+    let cut = cut_after.expect("the trickling body was never cut off");
+    assert!(cut < Duration::from_secs(4), "cut after {cut:?}");
+}

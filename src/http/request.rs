@@ -260,6 +260,11 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, RequestEr
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return partial(buf, limits),
         Err(httparse::Error::TooManyHeaders) => return Err(RequestError::HeadTooLarge),
+        // The version is judged on the whole line: `HTTP/1.2` whose CR LF has not arrived yet
+        // must wait for it, as the same bytes in one read would be served (found by fuzzing).
+        Err(httparse::Error::Version) if !buf.contains(&b'\n') && ends_like_version(buf) => {
+            return partial(buf, limits);
+        }
         Err(httparse::Error::Version) => {
             return Err(match line_version(buf) {
                 Some((major, _, _)) if major >= b'2' => RequestError::VersionNotSupported,
@@ -285,6 +290,13 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, RequestEr
     };
     let head = build(method, method_str, target, version, req.headers, limits)?;
     Ok(Parsed::Complete { head, len })
+}
+
+/// Whether an unfinished request line ends in `HTTP/d.d`, perhaps followed by its CR.
+fn ends_like_version(buf: &[u8]) -> bool {
+    let line = buf.strip_suffix(b"\r").unwrap_or(buf);
+    matches!(line, [.., b' ', b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+        if major.is_ascii_digit() && minor.is_ascii_digit())
 }
 
 /// Decides whether an incomplete head may still become valid within the limits.

@@ -791,45 +791,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let mut child = Command::new(binary())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning muxserve");
-    let stdout = Arc::new(Mutex::new(Vec::new()));
-    let stderr = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = mpsc::channel();
-    let threads = vec![
-        collect(child.stdout.take().unwrap(), stdout.clone(), None),
-        collect(child.stderr.take().unwrap(), stderr.clone(), Some(tx)),
-    ];
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let addr = loop {
-        match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(addr) => break addr,
-            Err(_) => {
-                let exited = child.try_wait().ok().flatten();
-                if exited.is_some() || Instant::now() > deadline {
-                    let _ = child.kill();
-                    let status = child.wait();
-                    thread::sleep(Duration::from_millis(100));
-                    panic!(
-                        "muxserve never reported `listening on http://...` (exit: {status:?}); stderr: {}",
-                        String::from_utf8_lossy(&stderr.lock().unwrap())
-                    );
-                }
-            }
-        }
-    };
-    BinaryServer {
-        child,
-        addr,
-        stdout,
-        stderr,
-        threads,
-    }
+    spawn_binary_configured(args, |_| {})
 }
 
 impl BinaryServer {

@@ -1,0 +1,901 @@
+//! The properties the fuzz targets check, shared with `tests/fuzz_regressions.rs` (which
+//! includes this file by path, so it may use only `std` and `muxserve`). Each `check` takes the
+//! raw fuzzer input, never panics on a correct muxserve, and panics with a message naming the
+//! broken property otherwise. Input layouts are documented per module and in fuzz/README.md.
+
+/// Target `request`: request heads, pipelining and body framing.
+///
+/// Input: `[cfg] [n] [piece; n & 7] data…`
+/// - `cfg` picks the limits: bits 0-1 `max_head` ∈ {64, 512, 4096, 16384}, bits 2-3 `max_uri` ∈
+///   {8, 64, 1024, 8192}, bits 4-5 `max_body` ∈ {0, 16, 100 000, u64::MAX}, bits 6-7
+///   `max_headers` ∈ {100, 8, 128, 1000}. `/` (0x2f) is 16384 / 8192 / 100 000 / 100.
+/// - `n & 7` read sizes follow (each byte + 1); they repeat over the data. None: one byte at a
+///   time.
+/// - `data` is what a client sends on one connection.
+///
+/// The data is fed to a model of `Conn::run` (parse with the HTTP/1.x fallback, discard the body,
+/// next pipelined request, stop after an error or a non-keep-alive request) once in one read and
+/// once in the chosen reads; the two transcripts must be identical: framing must not depend on
+/// how reads are split. Each head must respect the limits, and `Discard` is also run directly over
+/// the data as a chunked body, in one call and in pieces.
+pub mod request {
+    use muxserve::http::body::{BodyError, Discard};
+    use muxserve::http::request::{
+        self, BodyFraming, Limits, Method, Parsed, RequestError, RequestHead,
+    };
+
+    /// Whether error kinds (not just "an error") must match between one read and many. Off: a
+    /// head refused early from a prefix may be refused for another reason (414 instead of 501),
+    /// which changes the status, not the framing.
+    pub const STRICT_ERROR_KINDS: bool = false;
+
+    /// Findings already reported and not yet fixed in src, which the fuzz target tolerates so a
+    /// campaign can look for new ones (tests/fuzz_regressions.rs checks them strictly).
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct Known {
+        /// A request line that has arrived up to `HTTP/1.x` (x > 1) but not its end is refused
+        /// with 400, though the whole line is accepted as HTTP/1.1. Tolerated by treating such an
+        /// error as Partial in the split reads, as a fix would.
+        pub partial_minor_version: bool,
+    }
+
+    /// What the fuzz target tolerates now.
+    pub const KNOWN: Known = Known {
+        partial_minor_version: false,
+    };
+
+    /// For an incomplete request line ending in `HTTP/1.x` with x > 1 (and maybe CR): whether it
+    /// is only waiting for more bytes once x is read as 1, as a fix would do.
+    fn waits_once_minor_is_one(buf: &[u8], limits: &Limits) -> bool {
+        let start = buf
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .unwrap_or(buf.len());
+        let line = &buf[start..];
+        if line.contains(&b'\n') {
+            return false;
+        }
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        match line {
+            [.., b' ', b'H', b'T', b'T', b'P', b'/', b'1', b'.', d]
+                if d.is_ascii_digit() && *d > b'1' =>
+            {
+                let mut copy = buf.to_vec();
+                copy[start + line.len() - 1] = b'1';
+                matches!(request::parse(&copy, limits), Ok(Parsed::Partial))
+            }
+            _ => false,
+        }
+    }
+
+    /// The decoded input.
+    #[derive(Debug)]
+    pub struct Input<'a> {
+        /// Parser limits.
+        pub limits: Limits,
+        /// Read sizes, repeated over the data.
+        pub reads: Vec<usize>,
+        /// The bytes a client sends.
+        pub data: &'a [u8],
+    }
+
+    /// Splits raw fuzzer bytes into an [`Input`].
+    pub fn decode(raw: &[u8]) -> Input<'_> {
+        let cfg = raw.first().copied().unwrap_or(0x2f);
+        let n = raw.get(1).map_or(0, |b| usize::from(b & 7));
+        let reads_end = (2 + n).min(raw.len());
+        let mut reads: Vec<usize> = raw
+            .get(2..reads_end)
+            .unwrap_or_default()
+            .iter()
+            .map(|&b| usize::from(b) + 1)
+            .collect();
+        if reads.is_empty() {
+            reads.push(1);
+        }
+        let limits = Limits {
+            max_head: [64, 512, 4096, 16384][usize::from(cfg & 3)],
+            max_uri: [8, 64, 1024, 8192][usize::from((cfg >> 2) & 3)],
+            max_body: [0, 16, 100_000, u64::MAX][usize::from((cfg >> 4) & 3)],
+            max_headers: [100, 8, 128, 1000][usize::from(cfg >> 6)],
+        };
+        Input {
+            limits,
+            reads,
+            data: raw.get(reads_end..).unwrap_or_default(),
+        }
+    }
+
+    /// Encodes `data` with the default seed prefix (realistic limits, one byte per read).
+    pub fn encode(cfg: u8, reads: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut v = vec![cfg, 0x30 | reads.len() as u8];
+        v.extend_from_slice(reads);
+        v.extend_from_slice(data);
+        v
+    }
+
+    /// One thing the connection did.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum Event {
+        /// A complete head of `len` bytes (its Debug form, to compare every field).
+        Head { len: usize, head: String },
+        /// The head was refused.
+        Error(Option<RequestError>),
+        /// The body could not be discarded.
+        Body(BodyError),
+    }
+
+    /// A model of `Conn::run` over an unbounded buffer.
+    #[derive(Debug)]
+    pub struct Sim {
+        /// Everything received so far (rewritten in place as the server does).
+        pub buf: Vec<u8>,
+        /// Start of the unprocessed bytes.
+        pub start: usize,
+        /// The body being discarded.
+        pub discard: Discard,
+        /// Whether the server stopped reading requests (error or no keep-alive).
+        pub closed: bool,
+        /// What happened, in order.
+        pub events: Vec<Event>,
+        /// Tolerated findings.
+        pub known: Known,
+    }
+
+    impl Sim {
+        fn new(known: Known) -> Sim {
+            Sim {
+                known,
+                buf: Vec::new(),
+                start: 0,
+                discard: Discard::Done,
+                closed: false,
+                events: Vec::new(),
+            }
+        }
+
+        /// Whether the bytes left are the start of a head not complete yet.
+        pub fn waiting_for_head(&self) -> bool {
+            !self.closed && self.discard.is_done() && self.start < self.buf.len()
+        }
+
+        fn feed(&mut self, bytes: &[u8], limits: &Limits) {
+            if self.closed {
+                return;
+            }
+            self.buf.extend_from_slice(bytes);
+            self.run(limits);
+        }
+
+        fn run(&mut self, limits: &Limits) {
+            loop {
+                if !self.discard.is_done() {
+                    let avail = &self.buf[self.start..];
+                    match self.discard.consume(avail, limits.max_body) {
+                        Ok(n) => {
+                            assert!(n <= avail.len(), "Discard consumed {n} of {}", avail.len());
+                            self.start += n;
+                        }
+                        Err(e) => {
+                            self.events.push(Event::Body(e));
+                            self.closed = true;
+                            return;
+                        }
+                    }
+                    if !self.discard.is_done() {
+                        assert_eq!(
+                            self.start,
+                            self.buf.len(),
+                            "Discard stopped early without finishing"
+                        );
+                        return;
+                    }
+                }
+                if self.start == self.buf.len() {
+                    return;
+                }
+                // As Conn::answer: parse; on an error, retry once after rewriting HTTP/1.x.
+                let parsed = match request::parse(&self.buf[self.start..], limits) {
+                    Err(e) => {
+                        if request::normalize_minor_version(&mut self.buf[self.start..]) {
+                            request::parse(&self.buf[self.start..], limits)
+                        } else {
+                            Err(e)
+                        }
+                    }
+                    other => other,
+                };
+                let avail = self.buf.len() - self.start;
+                let parsed = match parsed {
+                    Err(_)
+                        if self.known.partial_minor_version
+                            && waits_once_minor_is_one(&self.buf[self.start..], limits) =>
+                    {
+                        Ok(Parsed::Partial)
+                    }
+                    other => other,
+                };
+                match parsed {
+                    Ok(Parsed::Partial) => return,
+                    Ok(Parsed::Complete { head, len }) => {
+                        check_head(&head, len, avail, limits);
+                        // As Conn::answer: a body after Expect: 100-continue closes.
+                        let keep_alive = head.keep_alive
+                            && !(head.expect_continue && head.body != BodyFraming::None);
+                        let body = head.body;
+                        let event = Event::Head {
+                            len,
+                            head: format!("{head:?}"),
+                        };
+                        // The head must not depend on the bytes after it.
+                        let again = self.buf[self.start..self.start + len].to_vec();
+                        match request::parse(&again, limits) {
+                            Ok(Parsed::Complete { head: h2, len: l2 }) => {
+                                assert_eq!(l2, len, "head length changes without what follows");
+                                assert_eq!(
+                                    format!("{h2:?}"),
+                                    match &event {
+                                        Event::Head { head, .. } => head.clone(),
+                                        _ => unreachable!(),
+                                    },
+                                    "head changes without what follows"
+                                );
+                            }
+                            other => panic!("head alone parses as {other:?}"),
+                        }
+                        self.events.push(event);
+                        self.discard = Discard::new(body);
+                        self.start += len;
+                        if !keep_alive {
+                            self.closed = true;
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        self.events
+                            .push(Event::Error(STRICT_ERROR_KINDS.then_some(e)));
+                        self.closed = true;
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_head(head: &RequestHead<'_>, len: usize, avail: usize, limits: &Limits) {
+        assert!(len <= avail, "head len {len} > buffered {avail}");
+        assert!(len > 0, "empty head");
+        assert!(len <= limits.max_head, "head len {len} > max_head");
+        assert!(
+            head.target.len() <= limits.max_uri,
+            "target longer than max_uri"
+        );
+        assert!(
+            head.path.starts_with('/') || (head.path == "*" && head.method == Method::Options),
+            "path {:?}",
+            head.path
+        );
+        match head.body {
+            BodyFraming::Length(n) => {
+                assert!(
+                    n > 0 && n <= limits.max_body,
+                    "Content-Length {n} past the limit"
+                )
+            }
+            BodyFraming::Chunked => assert_eq!(
+                head.version,
+                request::Version::Http11,
+                "chunked on HTTP/1.0"
+            ),
+            BodyFraming::None => {}
+        }
+    }
+
+    /// Feeds `data` in reads of the given sizes (repeating).
+    pub fn simulate(data: &[u8], reads: &[usize], limits: &Limits, known: Known) -> Sim {
+        let mut sim = Sim::new(known);
+        let mut at = 0;
+        for &size in reads.iter().cycle() {
+            if at >= data.len() || sim.closed {
+                break;
+            }
+            let end = (at + size.max(1)).min(data.len());
+            sim.feed(&data[at..end], limits);
+            at = end;
+        }
+        sim
+    }
+
+    /// Runs a chunked `Discard` over `data` in one call and in the given pieces.
+    pub fn discard_both_ways(data: &[u8], reads: &[usize], limit: u64) {
+        let one = discard_framed(data, &[usize::MAX], BodyFraming::Chunked, limit);
+        let split = discard_framed(data, reads, BodyFraming::Chunked, limit);
+        assert_eq!(one, split, "chunked discard depends on how reads are split");
+    }
+
+    /// Whether `split` only refused, early, the head `one` is still waiting for.
+    fn refused_early(one: &Sim, split: &Sim) -> bool {
+        split.events.len() == one.events.len() + 1
+            && split.events.starts_with(&one.events)
+            && matches!(split.events.last(), Some(Event::Error(_)))
+            && one.waiting_for_head()
+    }
+
+    /// The data in one read and in the chosen reads must get the same answers.
+    fn same_answers(data: &[u8], reads: &[usize], limits: &Limits, known: Known) {
+        let one = simulate(data, &[usize::MAX], limits, known);
+        let split = simulate(data, reads, limits, known);
+        if one.events == split.events {
+            assert_eq!(one.closed, split.closed, "closing differs");
+            if !one.closed {
+                assert_eq!(one.start, split.start, "consumed bytes differ");
+                assert_eq!(one.discard, split.discard, "body state differs");
+            }
+            return;
+        }
+        // Allowed: split reads refuse a head early (a request line past the URI limit before
+        // its end), where one read is still waiting for the rest of that head. The whole head
+        // must then be refused too: complete it and compare again.
+        assert!(
+            refused_early(&one, &split),
+            "what the server answers depends on how reads are split:\n one read: {:?}\n split:    {:?}",
+            one.events,
+            split.events
+        );
+        let mut completed = data.to_vec();
+        completed.extend_from_slice(b"\r\n\r\n");
+        let one = simulate(&completed, &[usize::MAX], limits, known);
+        let split = simulate(&completed, reads, limits, known);
+        if refused_early(&one, &split) {
+            // CR LF CR LF did not end that head (the data ended inside something else): the
+            // whole head is still undecided, nothing more to compare.
+            return;
+        }
+        assert_eq!(
+            one.events, split.events,
+            "split reads refused a head early that one read accepts once complete"
+        );
+    }
+
+    /// The whole property for one fuzzer input, strictly.
+    pub fn check(raw: &[u8]) {
+        check_with(raw, Known::default());
+    }
+
+    /// The property, tolerating `known` findings.
+    pub fn check_with(raw: &[u8], known: Known) {
+        let input = decode(raw);
+        if input.data.len() > 16 * 1024 {
+            return;
+        }
+        let limits = input.limits;
+        same_answers(input.data, &input.reads, &limits, known);
+
+        // The first head by itself, and Discard over the rest in one call vs in pieces.
+        let mut buf = input.data.to_vec();
+        let first = match request::parse(&buf, &limits) {
+            Ok(p) => Ok(p),
+            Err(e) => {
+                let _ = request::normalize_minor_version(&mut buf);
+                request::parse(&buf, &limits).map_err(|_| e)
+            }
+        };
+        if let Ok(Parsed::Complete { head, len }) = first {
+            assert!(len <= buf.len(), "len {len} > buf {}", buf.len());
+            let body = head.body;
+            let rest = &buf[len..];
+            let one = discard_framed(rest, &[usize::MAX], body, limits.max_body);
+            let split = discard_framed(rest, &input.reads, body, limits.max_body);
+            assert_eq!(one, split, "Discard depends on how reads are split");
+        }
+
+        // The chunked decoder straight on the data.
+        discard_both_ways(input.data, &input.reads, limits.max_body);
+    }
+
+    /// Bytes consumed and the final state of a body fed in pieces, or the error (an error does
+    /// not say how much was consumed before it).
+    fn discard_framed(
+        data: &[u8],
+        reads: &[usize],
+        framing: BodyFraming,
+        limit: u64,
+    ) -> Result<(usize, Discard), BodyError> {
+        let mut d = Discard::new(framing);
+        let mut used = 0;
+        let mut at = 0;
+        for &size in reads.iter().cycle() {
+            if at >= data.len() || d.is_done() {
+                break;
+            }
+            let end = at.saturating_add(size.max(1)).min(data.len());
+            let part = &data[at..end];
+            let mut off = 0;
+            while off < part.len() && !d.is_done() {
+                match d.consume(&part[off..], limit) {
+                    Ok(0) => panic!("Discard consumed nothing while not done"),
+                    Ok(n) => {
+                        assert!(n <= part.len() - off);
+                        off += n;
+                        used += n;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            at = end;
+        }
+        Ok((used, d))
+    }
+}
+
+/// Target `resolve`: URL path normalisation and opening beneath the root.
+///
+/// Input: the request path as UTF-8 (what httparse hands over as the target's path).
+///
+/// Both `normalize` and `normalize_with(.., true)` must give only plain components (no empty, `.`
+/// or `..` component, no NUL or backslash, not absolute), dotfiles only where allowed (strict:
+/// only a first component `.well-known`), agree with a simple reference model, and round-trip
+/// through `directory_url`. Then `Root::find` on a temp root whose symlinks point outside must
+/// never open the secret file next to the root.
+pub mod resolve {
+    use std::io::Read;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::{Component, Path, PathBuf};
+    use std::sync::OnceLock;
+
+    use muxserve::site::resolve::{self, Found, Refusal, Root};
+
+    /// The secret's content, outside the root.
+    pub const SECRET: &[u8] = b"TOP SECRET: this file is outside the root\n";
+
+    /// The temp tree: `base/secret.txt` and `base/root/…` with symlinks that lead out.
+    pub struct Tree {
+        /// Opened root.
+        pub root: Root,
+        /// Contents of the regular files inside the root.
+        pub inside: Vec<Vec<u8>>,
+        /// The base directory.
+        pub base: PathBuf,
+    }
+
+    /// The tree, built once per process.
+    pub fn tree() -> &'static Tree {
+        static TREE: OnceLock<Tree> = OnceLock::new();
+        TREE.get_or_init(build_tree)
+    }
+
+    fn build_tree() -> Tree {
+        use std::fs;
+        use std::os::unix::fs::symlink;
+        let base =
+            std::env::temp_dir().join(format!("muxserve-fuzz-resolve-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        let root = base.join("root");
+        fs::create_dir_all(root.join("a/b")).unwrap();
+        fs::create_dir_all(root.join(".well-known")).unwrap();
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::write(base.join("secret.txt"), SECRET).unwrap();
+        let secret_abs = fs::canonicalize(base.join("secret.txt")).unwrap();
+        let files: &[(&str, &[u8])] = &[
+            ("index.html", b"<h1>index</h1>\n"),
+            ("a/b/c.txt", b"c\n"),
+            ("a/x.txt", b"x\n"),
+            (".well-known/security.txt", b"Contact: x\n"),
+            (".hidden", b"hidden\n"),
+            ("a/.env", b"env\n"),
+            ("caf\u{e9}.txt", b"cafe\n"),
+            ("a b.txt", b"space\n"),
+            ("secret.txt", b"the root's own secret.txt is fine\n"),
+        ];
+        let mut inside = Vec::new();
+        for (name, content) in files {
+            fs::write(root.join(name), content).unwrap();
+            inside.push(content.to_vec());
+        }
+        symlink("../secret.txt", root.join("up")).unwrap();
+        symlink(&secret_abs, root.join("abs")).unwrap();
+        symlink("..", root.join("dirlink")).unwrap();
+        symlink("../../secret.txt", root.join("a/deep")).unwrap();
+        symlink("../..", root.join("a/b/updir")).unwrap();
+        symlink("index.html", root.join("inside")).unwrap();
+        symlink(
+            fs::canonicalize(root.join("index.html")).unwrap(),
+            root.join("absinside"),
+        )
+        .unwrap();
+        symlink("/", root.join("slash")).unwrap();
+        symlink("loop", root.join("loop")).unwrap();
+        symlink("sub/../../secret.txt", root.join("sneaky")).unwrap();
+        Tree {
+            root: Root::open(&root).unwrap(),
+            inside,
+            base,
+        }
+    }
+
+    fn check_rel(rel: &[u8], allow_hidden: bool, raw: &str) {
+        if rel.is_empty() {
+            return;
+        }
+        assert!(!rel.contains(&0), "NUL in {rel:?} from {raw:?}");
+        assert!(!rel.contains(&b'\\'), "backslash in {rel:?} from {raw:?}");
+        for c in Path::new(std::ffi::OsStr::from_bytes(rel)).components() {
+            assert!(
+                matches!(c, Component::Normal(_)),
+                "{c:?} in {rel:?} from {raw:?}"
+            );
+        }
+        for (i, seg) in rel.split(|&b| b == b'/').enumerate() {
+            assert!(
+                !seg.is_empty() && seg != b"." && seg != b"..",
+                "segment {seg:?} in {rel:?} from {raw:?}"
+            );
+            if !allow_hidden && seg[0] == b'.' {
+                assert!(
+                    i == 0 && seg == b".well-known",
+                    "dotfile {seg:?} in {rel:?} from {raw:?}"
+                );
+            }
+        }
+    }
+
+    /// An independent model of the normaliser: decode each segment, keep a stack.
+    pub fn reference(raw: &str, allow_hidden: bool) -> Result<(Vec<u8>, bool), Refusal> {
+        let raw = raw.as_bytes();
+        if raw.first() != Some(&b'/') {
+            return Err(Refusal::BadRequest);
+        }
+        let mut stack: Vec<Vec<u8>> = Vec::new();
+        for seg in raw[1..].split(|&b| b == b'/') {
+            let name = decode(seg).ok_or(Refusal::BadRequest)?;
+            if name.iter().any(|&b| b == b'/' || b == b'\\' || b == 0) {
+                return Err(Refusal::NotFound);
+            }
+            match &name[..] {
+                b"" | b"." => {}
+                b".." => {
+                    if stack.pop().is_none() {
+                        return Err(Refusal::Forbidden);
+                    }
+                }
+                n if n[0] == b'.'
+                    && !allow_hidden
+                    && !(stack.is_empty() && n == b".well-known") =>
+                {
+                    return Err(Refusal::NotFound);
+                }
+                _ => stack.push(name),
+            }
+        }
+        Ok((stack.join(&b'/'), raw.len() > 1 && raw.ends_with(b"/")))
+    }
+
+    fn decode(seg: &[u8]) -> Option<Vec<u8>> {
+        let hex = |b: u8| char::from(b).to_digit(16).map(|d| d as u8);
+        let mut out = Vec::with_capacity(seg.len());
+        let mut i = 0;
+        while i < seg.len() {
+            if seg[i] == b'%' {
+                let hi = hex(*seg.get(i + 1)?)?;
+                let lo = hex(*seg.get(i + 2)?)?;
+                out.push(hi * 16 + lo);
+                i += 3;
+            } else {
+                out.push(seg[i]);
+                i += 1;
+            }
+        }
+        Some(out)
+    }
+
+    fn check_found(rel: &[u8], follow: bool, raw: &str) {
+        let t = tree();
+        if let Ok(Found::File(fd, _)) = t.root.find(rel, follow) {
+            let mut content = Vec::new();
+            std::fs::File::from(fd)
+                .read_to_end(&mut content)
+                .expect("read the found file");
+            if !follow {
+                assert_ne!(
+                    content, SECRET,
+                    "{raw:?} (rel {rel:?}) opened the secret outside the root"
+                );
+                assert!(
+                    t.inside.contains(&content),
+                    "{raw:?} (rel {rel:?}) opened an unknown file: {content:?}"
+                );
+            }
+            // With follow_symlinks, symlinks may lead anywhere (that is the option): no panic
+            // is all there is to check.
+        }
+    }
+
+    /// The whole property for one path.
+    pub fn check(raw: &str) {
+        let mut strict = Vec::new();
+        let rs = resolve::normalize(raw, &mut strict);
+        let mut lenient = Vec::new();
+        let rl = resolve::normalize_with(raw, &mut lenient, true);
+        let slash = raw.len() > 1 && raw.ends_with('/');
+        for (r, out, hidden) in [(&rs, &strict, false), (&rl, &lenient, true)] {
+            let want = reference(raw, hidden);
+            let got = r
+                .as_ref()
+                .map(|n| (out.clone(), n.trailing_slash))
+                .map_err(|e| *e);
+            assert_eq!(
+                got, want,
+                "normalize_with({raw:?}, {hidden}) vs the reference"
+            );
+            if let Ok(n) = r {
+                assert_eq!(n.trailing_slash, slash, "trailing slash of {raw:?}");
+                check_rel(out, hidden, raw);
+                if !out.is_empty() {
+                    // What a redirect would send: must be local and normalise to the same path.
+                    let url = resolve::directory_url(out, None);
+                    assert!(
+                        url.starts_with('/') && !url.starts_with("//"),
+                        "directory_url {url:?} for {raw:?}"
+                    );
+                    let mut back = Vec::new();
+                    let again = resolve::normalize_with(&url, &mut back, hidden);
+                    assert!(
+                        again.as_ref().is_ok_and(|n| n.trailing_slash) && back == *out,
+                        "directory_url {url:?} of {out:?} normalises to {again:?} {back:?}"
+                    );
+                }
+            }
+        }
+        if let Ok(n) = &rs {
+            assert!(
+                rl.as_ref().is_ok_and(|m| m == n) && lenient == strict,
+                "strict accepts {raw:?} but lenient differs"
+            );
+        }
+        if rs.is_ok() {
+            check_found(&strict, false, raw);
+            check_found(&strict, true, raw);
+        }
+        if rl.is_ok() && lenient != strict {
+            check_found(&lenient, false, raw);
+        }
+    }
+
+    /// Removes the temp tree (tests call it; the fuzzer leaves it for the process' life).
+    pub fn cleanup() {
+        let _ = std::fs::remove_dir_all(&tree().base);
+    }
+}
+
+/// Target `headers`: Range, If-Range, preconditions and Accept-Encoding.
+///
+/// Input: `\n`-separated parts; list fields take several lines separated by `\r` (a header
+/// value never holds CR or LF):
+/// `flags \n len \n Range \n If-Range \n etag \n last_modified \n If-Match \n If-None-Match \n
+/// If-Modified-Since \n If-Unmodified-Since \n Accept-Encoding`.
+/// `flags`' first byte: bit 0 GET/HEAD, bit 1 br available, bit 2 gzip available. Numbers are
+/// decimal digits (others ignored, saturating). A missing or empty part is an absent field (an
+/// empty etag is the default `"abc"`).
+pub mod headers {
+    use muxserve::site::conditional::{self, Outcome, Preconditions, Validators};
+    use muxserve::site::encoding::{AcceptEncoding, Coding};
+    use muxserve::site::range::{self, ByteRange, MAX_RANGES, RangeSpec};
+
+    fn number(s: &[u8]) -> u64 {
+        s.iter().filter(|b| b.is_ascii_digit()).fold(0u64, |n, &d| {
+            n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+        })
+    }
+
+    fn lines(part: Option<&[u8]>) -> Vec<&[u8]> {
+        match part {
+            None => Vec::new(),
+            Some(p) => p.split(|&b| b == b'\r').collect(),
+        }
+    }
+
+    fn join(lines: &[&[u8]]) -> Vec<u8> {
+        lines.join(&b", "[..])
+    }
+
+    /// A simple model of `range::parse`.
+    pub fn reference_range(value: &[u8], len: u64) -> RangeSpec {
+        reference_specifier(value, len).unwrap_or(RangeSpec::Full)
+    }
+
+    fn reference_specifier(value: &[u8], len: u64) -> Option<RangeSpec> {
+        let s = std::str::from_utf8(value).ok()?;
+        let (unit, set) = s.split_once('=')?;
+        if !unit.eq_ignore_ascii_case("bytes") {
+            return None;
+        }
+        let specs: Vec<&str> = set
+            .split(',')
+            .map(|e| e.trim_matches([' ', '\t']))
+            .filter(|e| !e.is_empty())
+            .collect();
+        if specs.is_empty() || specs.len() > MAX_RANGES {
+            return None;
+        }
+        let digits = |s: &str| -> Option<u64> {
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            s.parse().ok()
+        };
+        let mut sat = Vec::new();
+        for spec in specs {
+            let (a, b) = spec.split_once('-')?;
+            if a.is_empty() {
+                let n = digits(b)?;
+                if n > 0 && len > 0 {
+                    sat.push((len.saturating_sub(n), len - 1));
+                }
+            } else {
+                let first = digits(a)?;
+                let last = if b.is_empty() { None } else { Some(digits(b)?) };
+                if last.is_some_and(|l| l < first) {
+                    return None;
+                }
+                if first < len {
+                    sat.push((first, last.unwrap_or(len - 1).min(len - 1)));
+                }
+            }
+        }
+        sat.sort();
+        let mut merged: Vec<(u64, u64)> = Vec::new();
+        for (s, e) in sat {
+            match merged.last_mut() {
+                Some(last) if s <= last.1.saturating_add(1) => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        let r = |(start, end): (u64, u64)| ByteRange { start, end };
+        Some(match merged.len() {
+            0 => RangeSpec::Unsatisfiable,
+            1 => RangeSpec::Single(r(merged[0])),
+            _ => RangeSpec::Multi(merged.into_iter().map(r).collect()),
+        })
+    }
+
+    fn check_range(value: &[u8], len: u64) {
+        let spec = range::parse(value, len);
+        let ok = |r: &ByteRange| r.start <= r.end && r.end < len && !r.is_empty();
+        match &spec {
+            RangeSpec::Full | RangeSpec::Unsatisfiable => {}
+            RangeSpec::Single(r) => assert!(ok(r), "{r:?} for len {len}"),
+            RangeSpec::Multi(v) => {
+                assert!((2..=MAX_RANGES).contains(&v.len()), "{} ranges", v.len());
+                assert!(v.iter().all(ok), "{v:?} for len {len}");
+                for w in v.windows(2) {
+                    assert!(
+                        w[0].end.saturating_add(1) < w[1].start,
+                        "not sorted/coalesced: {v:?}"
+                    );
+                }
+                let total: u64 = v.iter().map(ByteRange::len).sum();
+                assert!(total <= len, "ranges cover {total} > {len}");
+            }
+        }
+        assert_eq!(
+            spec,
+            reference_range(value, len),
+            "range::parse({:?}, {len}) vs the reference",
+            String::from_utf8_lossy(value)
+        );
+    }
+
+    /// The whole property for one input.
+    pub fn check(raw: &[u8]) {
+        let parts: Vec<&[u8]> = raw.split(|&b| b == b'\n').collect();
+        // An empty part is an absent field, like a missing one.
+        let part = |i: usize| parts.get(i).copied().filter(|p| !p.is_empty());
+        let flags = part(0).and_then(|p| p.first().copied()).unwrap_or(0);
+        let get_or_head = flags & 1 != 0;
+        let (br, gzip) = (flags & 2 != 0, flags & 4 != 0);
+        let len = part(1).map_or(0, number);
+        let range_value = part(2);
+        let if_range = part(3);
+        let etag = part(4).unwrap_or(b"\"abc\"");
+        let last_modified = part(5).map_or(784_111_777, number);
+        let if_match = lines(part(6));
+        let if_none_match = lines(part(7));
+        let ims = part(8);
+        let ius = part(9);
+        let accept = lines(part(10));
+
+        if let Some(v) = range_value {
+            check_range(v, len);
+            // The same value against a few other lengths, edge ones included.
+            for l in [0, 1, len.saturating_add(1), u64::MAX] {
+                check_range(v, l);
+            }
+        }
+
+        if let Some(v) = if_range.filter(|v| range::if_range_holds(v, etag, last_modified)) {
+            let t = v.trim_ascii();
+            if t.iter().take(3).any(|&b| b == b'"') {
+                assert!(
+                    t.first() == Some(&b'"') && t == etag.trim_ascii(),
+                    "If-Range {v:?} holds for etag {etag:?}"
+                );
+            }
+        }
+
+        let p = Preconditions {
+            if_match: &if_match,
+            if_none_match: &if_none_match,
+            if_modified_since: ims,
+            if_unmodified_since: ius,
+        };
+        let validators = Validators {
+            etag,
+            last_modified,
+        };
+        let outcome = conditional::evaluate(&p, &validators, get_or_head);
+        if !get_or_head {
+            assert_ne!(
+                outcome,
+                Outcome::NotModified,
+                "304 for a method other than GET/HEAD"
+            );
+        }
+        if if_match.is_empty() && if_none_match.is_empty() && ims.is_none() && ius.is_none() {
+            assert_eq!(outcome, Outcome::Proceed);
+        }
+        // RFC 9110 §5.3: field lines may be combined into one, joined by a comma.
+        let im_joined = join(&if_match);
+        let inm_joined = join(&if_none_match);
+        let im1: [&[u8]; 1] = [&im_joined];
+        let inm1: [&[u8]; 1] = [&inm_joined];
+        let combined = Preconditions {
+            if_match: if if_match.is_empty() { &[] } else { &im1 },
+            if_none_match: if if_none_match.is_empty() { &[] } else { &inm1 },
+            ..p
+        };
+        assert_eq!(
+            conditional::evaluate(&combined, &validators, get_or_head),
+            outcome,
+            "combining field lines changes the outcome"
+        );
+
+        let ae = AcceptEncoding::parse(&accept);
+        let ae_joined = join(&accept);
+        if !accept.is_empty() {
+            assert_eq!(
+                AcceptEncoding::parse(&[&ae_joined]),
+                ae,
+                "combining Accept-Encoding lines changes the weights"
+            );
+        }
+        let w = |c| ae.weight(c);
+        for c in [Coding::Br, Coding::Gzip, Coding::Identity] {
+            assert!(w(c) <= 1000, "{c:?} weight {}", w(c));
+        }
+        let available = [
+            (Coding::Br, br),
+            (Coding::Gzip, gzip),
+            (Coding::Identity, true),
+        ];
+        match ae.choose(br, gzip) {
+            Some(c) => {
+                assert!(
+                    available.iter().any(|&(a, ok)| a == c && ok),
+                    "{c:?} not available"
+                );
+                assert!(w(c) > 0, "chose {c:?} at q=0");
+                for (other, ok) in available {
+                    assert!(
+                        !ok || w(other) <= w(c),
+                        "{c:?} chosen over better {other:?}"
+                    );
+                }
+            }
+            None => {
+                for (c, ok) in available {
+                    assert!(!ok || w(c) == 0, "406 though {c:?} is acceptable");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Shared checks for the muxserve fuzz targets; see `checks.rs` and README.md.
+
+pub mod checks;
