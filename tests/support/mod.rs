@@ -876,47 +876,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let mut child = Command::new(binary())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning muxserve");
-    let stdout = Arc::new(Mutex::new(Vec::new()));
-    let stderr = Arc::new(Mutex::new(Vec::new()));
-    let threads = [
-        collect(child.stdout.take().unwrap(), stdout.clone(), None),
-        collect(child.stderr.take().unwrap(), stderr.clone(), None),
-    ];
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            for t in threads {
-                let _ = t.join();
-            }
-            panic!(
-                "muxserve did not exit within {limit:?}; stderr: {}",
-                String::from_utf8_lossy(&stderr.lock().unwrap())
-            );
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    for t in threads {
-        let _ = t.join();
-    }
-    let stdout = String::from_utf8_lossy(&stdout.lock().unwrap()).into_owned();
-    let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
-    Output {
-        status,
-        stdout,
-        stderr,
-    }
+    run_binary_with(args, |_| {}, limit).0
 }
 
 /// Standard args for the binary over `root`.
