@@ -3,6 +3,7 @@
 mod support;
 
 use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -115,40 +116,9 @@ fn slowloris_is_cut_off_while_others_are_served() {
     });
 
     let mut slow = s.connect();
-    slow.set_nodelay(true).unwrap();
-    slow.set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
     let head = b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: abcdefghijklmnopqrstuvwxyz0123456789";
-    let start = Instant::now();
-    let mut cut_after = None;
-    let mut sent = 0;
-    let mut tmp = [0u8; 4096];
-    // Bounded: at most ~10 s of trickling (head is never completed).
-    while start.elapsed() < Duration::from_secs(10) {
-        let byte = head[sent % head.len()];
-        if slow.write_all(&[byte]).is_err() {
-            cut_after = Some(start.elapsed());
-            break;
-        }
-        sent += 1;
-        // The read doubles as the 300 ms pause between bytes.
-        match slow.read(&mut tmp) {
-            Ok(0) => {
-                cut_after = Some(start.elapsed());
-                break;
-            }
-            Ok(_) => {} // e.g. a 408; the close follows
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => {
-                cut_after = Some(start.elapsed());
-                break;
-            }
-        }
-    }
+    // The head is never completed.
+    let (_, cut_after, sent) = trickle_until_cut(&mut slow, head);
     let (status, body) = other.join().unwrap();
     assert_eq!(status, 200, "the other client was not served");
     assert_eq!(body, fixture("style.css"));
@@ -165,6 +135,37 @@ fn slowloris_is_cut_off_while_others_are_served() {
     );
 }
 
+/// Sends `bytes` (cycling) one byte every 300 ms for at most 10 s, until the server closes or
+/// resets the connection; returns what the server sent, when it cut the connection off, and
+/// how many bytes went out.
+fn trickle_until_cut(slow: &mut TcpStream, bytes: &[u8]) -> (Vec<u8>, Option<Duration>, usize) {
+    slow.set_nodelay(true).unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let mut tmp = [0u8; 4096];
+    let mut sent = 0;
+    while start.elapsed() < Duration::from_secs(10) {
+        if slow.write_all(&[bytes[sent % bytes.len()]]).is_err() {
+            return (got, Some(start.elapsed()), sent);
+        }
+        sent += 1;
+        // The read doubles as the 300 ms pause between bytes.
+        match slow.read(&mut tmp) {
+            Ok(0) => return (got, Some(start.elapsed()), sent),
+            Ok(n) => got.extend_from_slice(&tmp[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return (got, Some(start.elapsed()), sent),
+        }
+    }
+    (got, None, sent)
+}
+
 #[test]
 fn trickled_body_gets_one_header_timeout_in_all() {
     // A client that keeps sending a byte of a declared body every 300 ms makes progress, but
@@ -174,31 +175,7 @@ fn trickled_body_gets_one_header_timeout_in_all() {
     let mut slow = s.connect();
     slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
         .unwrap();
-    slow.set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let start = Instant::now();
-    let mut got = Vec::new();
-    let mut tmp = [0u8; 4096];
-    let mut cut_after = None;
-    while start.elapsed() < Duration::from_secs(10) {
-        if slow.write_all(b"x").is_err() {
-            cut_after = Some(start.elapsed());
-            break;
-        }
-        match slow.read(&mut tmp) {
-            Ok(0) => {
-                cut_after = Some(start.elapsed());
-                break;
-            }
-            Ok(n) => got.extend_from_slice(&tmp[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
-            Err(_) => {
-                cut_after = Some(start.elapsed());
-                break;
-            }
-        }
-    }
+    let (got, cut_after, _) = trickle_until_cut(&mut slow, b"x");
     assert!(got.starts_with(b"HTTP/1.1 200 OK"), "answered first");
     let cut = cut_after.expect("the trickling body was never cut off");
     assert!(cut < Duration::from_secs(4), "cut after {cut:?}");
