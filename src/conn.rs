@@ -27,8 +27,8 @@ use crate::site::{ALLOW, Body, ContentRange, Part, Reply, Scratch as SiteScratch
 const BATCH: usize = 32 * 1024;
 /// Run-time bodies up to this size are copied into the output buffer and sent with the head.
 const INLINE_MAX: usize = 16 * 1024;
-/// Largest count handed to one `sendfile` call.
-const SENDFILE_MAX: u64 = 1 << 30;
+/// File bytes sent per turn of a connection on a worker.
+const FILE_TURN: u64 = 256 * 1024;
 /// Bytes read and thrown away while lingering before the connection is closed anyway.
 const LINGER_MAX: usize = 1024 * 1024;
 
@@ -511,6 +511,7 @@ impl Conn {
                 }
             }
         }
+        let mut turn = FILE_TURN;
         loop {
             while s.sent < s.out.len() {
                 // MSG_MORE: let the kernel put the head in the same segment as the body's start.
@@ -542,12 +543,15 @@ impl Conn {
                     tail,
                 } => {
                     while *offset < *end {
-                        let count = (*end - *offset).min(SENDFILE_MAX) as usize;
+                        if turn == 0 {
+                            return Ok(false);
+                        }
+                        let count = (*end - *offset).min(turn) as usize;
                         match rustix::fs::sendfile(&self.stream, &*fd, Some(offset), count) {
                             // The file shrank after its length was sent: the response cannot
                             // be completed, and only closing tells the client so.
                             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                            Ok(_) => {}
+                            Ok(n) => turn = turn.saturating_sub(n as u64),
                             Err(Errno::AGAIN) => return Ok(false),
                             Err(Errno::INTR) => {}
                             Err(e) => return Err(e.into()),

@@ -25,6 +25,7 @@ pub mod deadline;
 pub mod health;
 pub mod http;
 pub mod log;
+pub mod pace;
 pub mod reactor;
 pub mod server;
 pub mod shutdown;

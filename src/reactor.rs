@@ -1,8 +1,8 @@
 //! The multiplexing loop: one thread that owns the listener, every parked connection, the
-//! deadlines and the shutdown phase. Each turn it waits on the poller, takes back the
-//! connections workers return (already re-armed by them, oneshot), accepts until the listener
-//! would block, hands ready connections to the workers, closes the ones whose deadline passed,
-//! and advances shutdown.
+//! deadlines and the shutdown phase. Each turn it lets the workers empty the job queue (see
+//! [`crate::pace`]), waits on the poller, takes back the connections workers return (already
+//! re-armed by them, oneshot), accepts until the listener would block, hands ready connections
+//! to the workers, closes the ones whose deadline passed, and advances shutdown.
 //!
 //! A connection has exactly one owner: parked here in the slab, or moved into a job for one
 //! worker. This is the only place that registers or deletes sources in the poller (workers only
@@ -24,6 +24,7 @@ use slab::Slab;
 use crate::conn::{Conn, Context, Next, Wait};
 use crate::deadline::Deadlines;
 use crate::log;
+use crate::pace::Pace;
 use crate::shutdown;
 use crate::worker::{Job, Returned};
 
@@ -42,6 +43,8 @@ const TICK: Duration = Duration::from_millis(250);
 const DRAIN_IDLE_GRACE: Duration = Duration::from_millis(300);
 /// How long a closing connection may linger for the peer's close.
 const LINGER: Duration = Duration::from_secs(2);
+/// The longest the loop waits for the workers to empty the job queue before it polls anyway.
+const PACE_LIMIT: Duration = Duration::from_millis(2);
 
 /// The reactor's timeouts.
 #[derive(Clone, Copy, Debug)]
@@ -115,6 +118,7 @@ pub struct Reactor {
     generation: u64,
     jobs: Sender<Job>,
     returns: Receiver<Returned>,
+    pace: Arc<Pace>,
     ctx: Arc<Context>,
     timeouts: Timeouts,
     max_connections: usize,
@@ -130,6 +134,7 @@ impl Reactor {
         shutdown_rx: UnixStream,
         jobs: Sender<Job>,
         returns: Receiver<Returned>,
+        pace: Arc<Pace>,
         ctx: Arc<Context>,
         timeouts: Timeouts,
         max_connections: usize,
@@ -154,6 +159,7 @@ impl Reactor {
             generation: 0,
             jobs,
             returns,
+            pace,
             ctx,
             timeouts,
             max_connections,
@@ -165,6 +171,12 @@ impl Reactor {
     pub fn run(mut self) -> io::Result<Outcome> {
         let mut events = Events::new();
         loop {
+            if !self.jobs.is_empty() {
+                let limit = self
+                    .next_timeout(Instant::now())
+                    .map_or(PACE_LIMIT, |t| t.min(PACE_LIMIT));
+                self.pace.wait_drained(|| self.jobs.is_empty(), limit);
+            }
             let timeout = self.next_timeout(Instant::now());
             events.clear();
             self.poller.wait(&mut events, timeout)?;

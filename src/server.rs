@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::conn::Context;
 use crate::http::request::Limits;
 use crate::log::{self, AccessLogger};
+use crate::pace::Pace;
 use crate::reactor::{Outcome, Reactor, Timeouts};
 use crate::shutdown::{self, ShutdownHandle};
 use crate::site::Site;
@@ -64,7 +65,8 @@ impl Server {
         let capacity = config.max_connections.saturating_add(1);
         let (jobs_tx, jobs_rx) = bounded(capacity);
         let (returns_tx, returns_rx) = bounded(capacity);
-        let workers = worker::spawn(config.workers, &ctx, &jobs_rx, &returns_tx, &poller)
+        let pace = Arc::new(Pace::default());
+        let workers = worker::spawn(config.workers, &ctx, &jobs_rx, &returns_tx, &poller, &pace)
             .context("cannot start the worker threads")?;
         let (handle, shutdown_rx) =
             shutdown::channel().context("cannot create the shutdown pipe")?;
@@ -80,6 +82,7 @@ impl Server {
             shutdown_rx,
             jobs_tx,
             returns_rx,
+            pace,
             ctx.clone(),
             timeouts,
             config.max_connections,

@@ -1,6 +1,7 @@
 //! The worker pool. Each worker takes a connection from the job channel, drives it until it
 //! would block, re-arms its interest with `Poller::modify`, and sends it back with what it waits
-//! for next; only a connection to close wakes the reactor (`Poller::notify`). A panic while
+//! for next; only a connection to close wakes the reactor (`Poller::notify`), and taking the
+//! last queued job signals a reactor that waits for the queue to drain. A panic while
 //! driving closes that one connection and the worker goes on. Workers never add or delete
 //! poller sources and never block on anything but the channel.
 
@@ -12,6 +13,7 @@ use crossbeam_channel::{Receiver, Sender};
 use polling::{Event, Poller};
 
 use crate::conn::{Conn, Context, Next, Scratch};
+use crate::pace::Pace;
 
 /// A ready connection handed to a worker.
 #[derive(Debug)]
@@ -42,21 +44,36 @@ pub fn spawn(
     jobs: &Receiver<Job>,
     returns: &Sender<Returned>,
     poller: &Arc<Poller>,
+    pace: &Arc<Pace>,
 ) -> std::io::Result<Vec<JoinHandle<()>>> {
     (0..n)
         .map(|i| {
-            let (ctx, jobs, returns, poller) =
-                (ctx.clone(), jobs.clone(), returns.clone(), poller.clone());
+            let (ctx, jobs, returns, poller, pace) = (
+                ctx.clone(),
+                jobs.clone(),
+                returns.clone(),
+                poller.clone(),
+                pace.clone(),
+            );
             std::thread::Builder::new()
                 .name(format!("worker-{i}"))
-                .spawn(move || work(&ctx, &jobs, &returns, &poller))
+                .spawn(move || work(&ctx, &jobs, &returns, &poller, &pace))
         })
         .collect()
 }
 
-fn work(ctx: &Context, jobs: &Receiver<Job>, returns: &Sender<Returned>, poller: &Poller) {
+fn work(
+    ctx: &Context,
+    jobs: &Receiver<Job>,
+    returns: &Sender<Returned>,
+    poller: &Poller,
+    pace: &Pace,
+) {
     let mut scratch = Scratch::new(&ctx.limits);
     for Job { key, mut conn } in jobs {
+        if jobs.is_empty() {
+            pace.drained();
+        }
         let next = match catch_unwind(AssertUnwindSafe(|| conn.drive(&mut scratch, ctx))) {
             Ok(next) => next,
             Err(_) => {

@@ -193,3 +193,31 @@ fn many_clients_interleaved() {
         }
     }
 }
+
+#[test]
+fn a_queue_longer_than_the_pool_loses_no_request() {
+    // One worker and 48 busy clients keep jobs queued, so the reactor keeps waiting for the
+    // worker to catch up before it polls (src/pace.rs). Every request must still be answered,
+    // and a client that connects in the middle of it too.
+    let s = TestServer::with(|c| c.workers = 1);
+    let addr = s.addr();
+    let clients: Vec<_> = (0..48)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut r = ResponseReader::new(connect_to(addr));
+                for n in 0..150 {
+                    let (path, file) = FILES[(i + n) % FILES.len()];
+                    r.send(get_request(path));
+                    let resp = r.read_response(false);
+                    assert_eq!(resp.status, 200, "client {i} request {n} {path}");
+                    assert_eq!(resp.body, fixture(file), "client {i} request {n} {path}");
+                }
+            })
+        })
+        .collect();
+    let late = s.get("/style.css");
+    assert_eq!(late.body, fixture("style.css"));
+    for c in clients {
+        c.join().expect("a client failed");
+    }
+}

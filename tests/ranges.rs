@@ -303,6 +303,45 @@ fn range_deep_inside_a_large_file() {
 }
 
 #[test]
+fn multipart_parts_larger_than_a_send_turn_arrive_whole() {
+    // A worker sends a file in turns of a few hundred KiB and parks the connection between
+    // them; parts of 1 MiB and more, one worker, and a request pipelined behind them check
+    // that each turn resumes at the right offset of the right part.
+    const BIG: usize = 4 * 1024 * 1024;
+    let s = TestServer::with_site(
+        |site| {
+            write_random_file(&site.root().join("big.bin"), BIG, 91);
+        },
+        |c| c.workers = 1,
+    );
+    let data = xorshift_bytes(BIG, 91);
+    let spec = "bytes=100-1200099,2000000-3500000,-500000";
+    let raw = request_with("GET", "/big.bin", &[("Range", spec)]);
+    let (resp, next) = pipelined_pair(s.addr(), &raw, "/style.css");
+    assert_eq!(resp.status, 206, "{resp}");
+    assert_eq!(resp.content_length(), Some(resp.body.len() as u64));
+    let boundary = multipart_boundary(resp.header("Content-Type").unwrap());
+    let parts = parse_multipart(&resp.body, &boundary);
+    let expected = [
+        (100, 1_200_099),
+        (2_000_000, 3_500_000),
+        (BIG - 500_000, BIG - 1),
+    ];
+    assert_eq!(parts.len(), expected.len());
+    for (part, (first, last)) in parts.iter().zip(expected) {
+        assert_eq!(
+            part.header("Content-Range"),
+            Some(format!("bytes {first}-{last}/{BIG}").as_str())
+        );
+        assert!(
+            part.body == data[first..=last],
+            "part {first}-{last} corrupted"
+        );
+    }
+    assert_eq!(next.body, fixture("style.css"));
+}
+
+#[test]
 fn range_keeps_the_connection_usable() {
     let (s, data) = server();
     let mut r = s.reader();
