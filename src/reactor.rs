@@ -5,8 +5,8 @@
 //! to the workers, closes the ones whose deadline passed, and advances shutdown.
 //!
 //! A connection has exactly one owner: parked here in the slab, or moved into a job for one
-//! worker. This is the only place that registers or deletes sources in the poller (workers only
-//! re-arm the one they hold), and it deletes a socket before closing it. It never reads or
+//! worker. This is the only place that registers sources in the poller (workers re-arm the one
+//! they hold, or delete and close it), and it deletes a socket before closing it. It never reads or
 //! writes request bytes.
 
 use std::io;
@@ -21,7 +21,7 @@ use polling::{Event, Events, Poller};
 use rustix::net::SocketFlags;
 use slab::Slab;
 
-use crate::conn::{Conn, Context, Next, Wait};
+use crate::conn::{Conn, Context, Wait};
 use crate::deadline::Deadlines;
 use crate::log;
 use crate::pace::Pace;
@@ -303,12 +303,13 @@ impl Reactor {
     }
 
     fn register(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
-        // Responses are written whole (head and body in as few calls as possible), so
-        // Nagle's delay only adds latency.
+        // Linux accepted sockets inherit TCP_NODELAY from the listener (server.rs); other
+        // systems need it set on each.
+        #[cfg(not(target_os = "linux"))]
         let _ = stream.set_nodelay(true);
         let key = self.slots.vacant_key();
         // SAFETY: the stream is owned by the Conn stored in this slot; every path that drops a
-        // Conn goes through `close`, which deletes it from the poller first.
+        // Conn deletes it from the poller first (`close` here, or the worker that closes it).
         if let Err(e) = unsafe { self.poller.add(&stream, Event::readable(key)) } {
             log::error(format_args!("registering a connection: {e}"));
             return;
@@ -335,25 +336,22 @@ impl Reactor {
         }
     }
 
-    fn on_return(
-        &mut self,
-        Returned {
-            key,
-            conn,
-            next,
-            armed,
-        }: Returned,
-        now: Instant,
-    ) {
+    fn on_return(&mut self, returned: Returned, now: Instant) {
+        let (key, conn) = match returned {
+            Returned::Closed { key } => {
+                if self.slots.contains(key) {
+                    self.slots.remove(key);
+                    self.arm_listener();
+                }
+                return;
+            }
+            Returned::Parked { key, conn } => (key, conn),
+        };
         if !self.slots.contains(key) {
             // Cannot happen while one owner holds each connection; be safe anyway.
             let _ = self.poller.delete(conn.stream());
             return;
         }
-        let next = match self.phase {
-            Phase::Draining { cutting: true, .. } => Next::Close,
-            _ => next,
-        };
         if let Phase::Draining {
             cutting: true,
             ref mut cut,
@@ -361,13 +359,6 @@ impl Reactor {
         } = self.phase
         {
             *cut += 1;
-        }
-        let interest = match next {
-            Next::Close => return self.close(key, conn),
-            Next::Read => Event::readable(key),
-            Next::Write => Event::writable(key),
-        };
-        if !armed && self.poller.modify(conn.stream(), interest).is_err() {
             return self.close(key, conn);
         }
         let deadline = match conn.wait() {

@@ -2,8 +2,9 @@
 //! would block, re-arms its interest with `Poller::modify`, and sends it back with what it waits
 //! for next; only a connection to close wakes the reactor (`Poller::notify`), and taking the
 //! last queued job signals a reactor that waits for the queue to drain. A panic while
-//! driving closes that one connection and the worker goes on. Workers never add or delete
-//! poller sources and never block on anything but the channel.
+//! driving closes that one connection and the worker goes on. Workers never add poller
+//! sources, delete only the connection they close, and never block on anything but the
+//! channel.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -24,17 +25,21 @@ pub struct Job {
     pub conn: Box<Conn>,
 }
 
-/// A connection handed back to the reactor.
+/// What a worker hands back to the reactor.
 #[derive(Debug)]
-pub struct Returned {
-    /// The connection's slot in the reactor.
-    pub key: usize,
-    /// The connection.
-    pub conn: Box<Conn>,
-    /// What it waits for.
-    pub next: Next,
-    /// Whether the worker already re-armed it in the poller for `next`.
-    pub armed: bool,
+pub enum Returned {
+    /// Re-armed (oneshot) for what it waits for next; the reactor parks it.
+    Parked {
+        /// The connection's slot in the reactor.
+        key: usize,
+        /// The connection.
+        conn: Box<Conn>,
+    },
+    /// Deleted from the poller and closed by the worker; the reactor frees the slot.
+    Closed {
+        /// The connection's slot in the reactor.
+        key: usize,
+    },
 }
 
 /// Starts `n` workers.
@@ -91,21 +96,23 @@ fn work(
             Next::Write => Some(Event::writable(key)),
             Next::Close => None,
         };
-        let armed = interest.is_some_and(|ev| poller.modify(conn.stream(), ev).is_ok());
-        if returns
-            .send(Returned {
-                key,
-                conn,
-                next,
-                armed,
-            })
-            .is_err()
-        {
+        let returned = if interest.is_some_and(|ev| poller.modify(conn.stream(), ev).is_ok()) {
+            Returned::Parked { key, conn }
+        } else {
+            // Closing here keeps the costliest syscalls of a short connection (the FIN goes
+            // out inside close) off the one reactor thread. Deleted first: the poller must
+            // not keep a source that is gone.
+            let _ = poller.delete(conn.stream());
+            drop(conn);
+            Returned::Closed { key }
+        };
+        let closed = matches!(returned, Returned::Closed { .. });
+        if returns.send(returned).is_err() {
             return;
         }
-        // A connection to close (or one we could not re-arm) needs the reactor now; the others
-        // it takes back at its next wake-up.
-        if !armed {
+        // A freed slot can matter now (the connection limit, a drain that waits for the last
+        // one): wake the reactor. Parked connections it takes back at its next wake-up.
+        if closed {
             let _ = poller.notify();
         }
     }
