@@ -320,7 +320,7 @@ pub struct Cli {
     #[arg(long, env = "MUXSERVE_COMPRESS_CACHE_SIZE", default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
     compress_cache_size: u64,
 
-    /// Memory for files up to 64 KiB kept in memory (each hit is checked against the disk); 0 turns it off
+    /// Memory for files up to 16 KiB kept in memory (each hit is checked against the disk); 0 turns it off
     #[arg(long, env = "MUXSERVE_FILE_CACHE_SIZE", default_value_t = 32 * 1024 * 1024, value_name = "BYTES")]
     file_cache_size: u64,
 

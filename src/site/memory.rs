@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::file::FileMeta;
 
-/// Largest file kept.
-pub const MAX_FILE: u64 = 64 * 1024;
+/// Largest file kept. Beyond it, copying the body into the socket costs more than the three
+/// syscalls sendfile's path adds (docs/ARCHITECTURE.md has the measurements).
+pub const MAX_FILE: u64 = 16 * 1024;
 /// What an entry costs beyond its bytes (key, path, bookkeeping), for the budget.
 const OVERHEAD: usize = 128;
 
