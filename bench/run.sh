@@ -10,7 +10,8 @@
 #   --pin             server on CPU 1, wrk on CPU 0;  --both-modes: unpinned, then pinned
 #   --scenarios LIST  of a,b,c,d,e (default all; see BENCHMARKS.md)
 #   --out DIR         default bench/out/<timestamp>
-#   --servers LIST    default nginx,lighttpd,h2o,ceiling1,muxserve (+ sws if installed)
+#   --servers LIST    default nginx,lighttpd,h2o,ceiling1,muxserve (+ sws if installed: SWS_BIN,
+#                     /opt/sws/bin, PATH or ~/.cargo/bin, e.g. after cargo install static-web-server)
 #   --no-install      do not apt-get install missing tools
 #   --no-build        do not run cargo build --release
 #
@@ -87,6 +88,15 @@ if ! command -v gnuplot >/dev/null && ! "$PY" -c 'import matplotlib' 2>/dev/null
 fi
 REAL_WRK=$(command -v wrk) || die "wrk is required (apt-get install wrk)"
 
+# static-web-server: where SWS_BIN says, else the harness's default, else `cargo install`'s place.
+if [ -z "${SWS_BIN:-}" ] && [ ! -x /opt/sws/bin/static-web-server ]; then
+    for candidate in "$(command -v static-web-server || true)" "${CARGO_HOME:-$HOME/.cargo}/bin/static-web-server"; do
+        if [ -n "$candidate" ] && [ -x "$candidate" ]; then
+            export SWS_BIN=$candidate
+            break
+        fi
+    done
+fi
 if [ -z "$SERVERS" ]; then
     SERVERS=nginx,lighttpd,h2o,ceiling1,muxserve
     [ -x "${SWS_BIN:-/opt/sws/bin/static-web-server}" ] && SERVERS=nginx,lighttpd,h2o,sws,ceiling1,muxserve
