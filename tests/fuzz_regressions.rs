@@ -6,6 +6,7 @@
 #[allow(dead_code)]
 #[path = "../fuzz/src/checks.rs"]
 mod checks;
+mod support;
 
 use muxserve::http::request::{self, Limits, Parsed, RequestError};
 
@@ -66,6 +67,44 @@ fn minor_version_above_one_split_before_line_end() {
 fn minor_version_above_one_split_fuzzer_inputs() {
     checks::request::check(b"/0POST / HTTP/1.2\r\nHost: h\r\nContent-Length: 3, 3\r\n\r\nabcGET[ / HTTP/1.1\r\nHost: h\r\n\r\n");
     checks::request::check(b"/0GET / HTTP/1.2\r\nHost: h\r\n\r\n");
+}
+
+/// Finding 2 (target `request`, session 2): finding 1 again, behind empty lines. RFC 9112 §2.2
+/// has a server skip empty lines before the request line, and httparse does; but the check that
+/// lets an unfinished `HTTP/1.5` line wait looked for an LF anywhere in the buffer, and the
+/// empty lines have one. Read a byte at a time, the request got 400; in one read, 200.
+#[test]
+fn minor_version_above_one_split_behind_empty_lines() {
+    let whole = b"\r\n\r\nGET /lead HTTP/1.5\r\nHost: h\r\n\r\n";
+    assert_eq!(parse_like_conn(&mut whole.to_vec()), Ok(Some(whole.len())));
+    for k in 1..whole.len() {
+        let mut prefix = whole[..k].to_vec();
+        assert_eq!(
+            parse_like_conn(&mut prefix),
+            Ok(None),
+            "first read {:?}",
+            String::from_utf8_lossy(&whole[..k])
+        );
+    }
+    checks::request::check(b"/0\r\n\r\nGET /lead HTTP/1.5\r\nHost: h\r\n\r\n");
+}
+
+/// Finding 2 through a real socket: the request sent a byte at a time behind an empty line.
+#[test]
+fn empty_lines_then_a_split_minor_version_are_served() {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    let s = support::TestServer::start();
+    let mut stream = s.connect();
+    for b in b"\r\n\r\nGET /style.css HTTP/1.5\r\nHost: h\r\nConnection: close\r\n\r\n" {
+        stream.write_all(&[*b]).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut got = Vec::new();
+    stream.read_to_end(&mut got).unwrap();
+    let resp = support::parse_response(&got);
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, support::fixture("style.css"));
 }
 
 /// Not a bug (kept so the harness stays honest): with `max_uri` 8, a request line read a byte at

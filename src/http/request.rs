@@ -229,8 +229,8 @@ pub fn normalize_minor_version(buf: &mut [u8]) -> bool {
 
 /// The version digits at the end of the request line, with the minor digit's offset.
 fn line_version(buf: &[u8]) -> Option<(u8, u8, usize)> {
-    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
-    let rest = buf.get(start..)?;
+    let rest = from_request_line(buf);
+    let start = buf.len().checked_sub(rest.len())?;
     let line = rest.get(..rest.iter().position(|&b| b == b'\n')?)?;
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     match line {
@@ -261,8 +261,12 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, RequestEr
         Ok(httparse::Status::Partial) => return partial(buf, limits),
         Err(httparse::Error::TooManyHeaders) => return Err(RequestError::HeadTooLarge),
         // The version is judged on the whole line: `HTTP/1.2` whose CR LF has not arrived yet
-        // must wait for it, as the same bytes in one read would be served (found by fuzzing).
-        Err(httparse::Error::Version) if !buf.contains(&b'\n') && ends_like_version(buf) => {
+        // must wait for it, as the same bytes in one read would be served (found by fuzzing,
+        // twice: the second time behind empty lines, which hold an LF of their own).
+        Err(httparse::Error::Version)
+            if !from_request_line(buf).contains(&b'\n')
+                && ends_like_version(from_request_line(buf)) =>
+        {
             return partial(buf, limits);
         }
         Err(httparse::Error::Version) => {
@@ -293,6 +297,16 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, RequestEr
 }
 
 /// Whether an unfinished request line ends in `HTTP/d.d`, perhaps followed by its CR.
+/// `buf` from its request line on: a server skips empty lines before it (RFC 9112 §2.2), as
+/// httparse does.
+fn from_request_line(buf: &[u8]) -> &[u8] {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    buf.get(start..).unwrap_or_default()
+}
+
 fn ends_like_version(buf: &[u8]) -> bool {
     let line = buf.strip_suffix(b"\r").unwrap_or(buf);
     matches!(line, [.., b' ', b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
@@ -301,7 +315,7 @@ fn ends_like_version(buf: &[u8]) -> bool {
 
 /// Decides whether an incomplete head may still become valid within the limits.
 fn partial<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, RequestError> {
-    let line_done = buf.contains(&b'\n');
+    let line_done = from_request_line(buf).contains(&b'\n');
     // The request line is method, SP, target, SP, version: allow the longest method we know
     // and the version on top of the target limit before calling the target too long.
     if !line_done && buf.len() > limits.max_uri.saturating_add(32) {
