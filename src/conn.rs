@@ -302,7 +302,7 @@ impl Conn {
                 return Ok(Next::Write);
             }
             if self.close_after {
-                return self.close(s);
+                return self.close(s, ctx.draining.load(Ordering::Relaxed));
             }
             if !need_input {
                 continue;
@@ -571,15 +571,43 @@ impl Conn {
     }
 
     /// Ends the connection after the last response: at once, or after lingering.
-    fn close(&mut self, s: &mut Scratch) -> io::Result<Next> {
-        if !self.linger_on_close && s.start == s.end && self.discard.is_done() {
+    fn close(&mut self, s: &mut Scratch, draining: bool) -> io::Result<Next> {
+        let unsent = draining && self.has_unsent();
+        if !self.linger_on_close && !unsent && s.start == s.end && self.discard.is_done() {
             return Ok(Next::Close);
         }
         // Closing with unread bytes makes the kernel send a reset, which can destroy the
         // response the client has not read yet: half-close, then drain until the peer closes.
+        // While draining, also when the socket still holds bytes the peer has not
+        // acknowledged: the process is about to exit, and in a container its network
+        // namespace goes with it, dropping them; the peer's close says it has everything.
+        self.begin_linger()?;
+        self.linger(s)
+    }
+
+    /// Whether the socket still holds bytes the peer has not acknowledged (where the system
+    /// cannot say, it assumes so).
+    pub fn has_unsent(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let mut queued: libc::c_int = 0;
+            // SAFETY: TIOCOUTQ on a TCP socket writes one c_int, the bytes not yet
+            // acknowledged; `queued` is that c_int and the descriptor is ours and open.
+            let rc = unsafe { libc::ioctl(self.stream.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+            rc != 0 || queued > 0
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            true
+        }
+    }
+
+    /// Half-closes the connection (a FIN after what is queued) and waits for the peer's close.
+    pub fn begin_linger(&mut self) -> io::Result<()> {
         self.stream.shutdown(Shutdown::Write)?;
         self.linger_since = Some(Instant::now());
-        self.linger(s)
+        Ok(())
     }
 
     fn linger(&mut self, s: &mut Scratch) -> io::Result<Next> {

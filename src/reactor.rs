@@ -410,6 +410,9 @@ impl Reactor {
                 continue;
             }
             if slot.deadline <= now {
+                if self.linger_at_drain(key, now) {
+                    continue;
+                }
                 if let State::Parked(conn) = self.slots.remove(key).state {
                     let _ = self.poller.delete(conn.stream());
                 }
@@ -418,6 +421,38 @@ impl Reactor {
                 self.queue_deadline(key);
             }
         }
+    }
+
+    /// While draining, an idle connection whose grace has passed but whose last response still
+    /// sits in the socket's send queue is half-closed and waits for the peer's close instead of
+    /// closing at once: the process's exit (and, in a container, its network namespace's)
+    /// would drop those bytes. True if it now lingers.
+    fn linger_at_drain(&mut self, key: usize, now: Instant) -> bool {
+        if !matches!(self.phase, Phase::Draining { .. }) {
+            return false;
+        }
+        let Some(Slot {
+            state: State::Parked(conn),
+            deadline,
+            ..
+        }) = self.slots.get_mut(key)
+        else {
+            return false;
+        };
+        if !matches!(conn.wait(), Wait::Idle | Wait::Head { .. })
+            || conn.mid_request()
+            || !conn.has_unsent()
+            || conn.begin_linger().is_err()
+            || self
+                .poller
+                .modify(conn.stream(), Event::readable(key))
+                .is_err()
+        {
+            return false;
+        }
+        *deadline = now + LINGER;
+        self.queue_deadline(key);
+        true
     }
 
     fn close(&mut self, key: usize, conn: Box<Conn>) {
