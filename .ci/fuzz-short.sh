@@ -5,7 +5,7 @@
 # is missing or the stable compiler will not take nightly flags with RUSTC_BOOTSTRAP=1, it says
 # `fuzz-short: SKIPPED: <why>` and exits 0; it never skips silently.
 #
-# Environment: FUZZ_SECONDS (per target), FUZZ_TARGETS (space-separated, default all three),
+# Environment: FUZZ_SECONDS (per target), FUZZ_TARGETS (space-separated, default all four),
 # FUZZ_CPU (core for taskset, default 1 when there are two or more, else unpinned).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 skip() { echo "fuzz-short: SKIPPED: $*"; exit 0; }
 
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-request resolve headers}
+targets=${FUZZ_TARGETS:-request framing resolve headers}
 export RUSTC_BOOTSTRAP=1
 
 cargo fuzz --version >/dev/null 2>&1 || skip "cargo-fuzz is not installed (cargo install cargo-fuzz --locked)"

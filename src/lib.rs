@@ -20,17 +20,16 @@
 )]
 
 pub mod config;
-pub mod conn;
-pub mod deadline;
+pub(crate) mod conn;
 pub mod health;
 pub mod http;
 pub mod log;
-pub mod pace;
-pub mod reactor;
+pub(crate) mod pace;
+pub(crate) mod reactor;
 pub mod server;
 pub mod shutdown;
 pub mod site;
-pub mod worker;
+pub(crate) mod worker;
 
 pub use config::{AccessLog, Cli, Command, Config};
 pub use reactor::Outcome;

@@ -12,6 +12,8 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
 use crate::config::AccessLog;
 use crate::http::date;
+use crate::http::request::RequestHead;
+use crate::http::response::Status;
 
 /// Writes one operator message on stderr.
 pub fn info(args: std::fmt::Arguments<'_>) {
@@ -57,6 +59,29 @@ pub struct AccessLogger {
 }
 
 impl AccessLogger {
+    /// Logs one response to `head` (`None`: a head refused before it could be read).
+    pub fn request(
+        &self,
+        peer: std::net::SocketAddr,
+        head: Option<&RequestHead<'_>>,
+        status: Status,
+        bytes: u64,
+    ) {
+        if !self.enabled() {
+            return;
+        }
+        self.record(&Entry {
+            peer: peer.ip(),
+            method: head.map_or("-", |h| h.method_str),
+            target: head.map_or("-", |h| h.target),
+            version: head.map_or("-", |h| h.version.as_str()),
+            status: status.code(),
+            bytes,
+            referer: head.and_then(|h| h.fields.referer),
+            user_agent: head.and_then(|h| h.fields.user_agent),
+        });
+    }
+
     /// Starts the writer thread (none for `Off`).
     pub fn start(format: AccessLog) -> std::io::Result<(AccessLogger, Option<JoinHandle<()>>)> {
         let (free_tx, free) = bounded(QUEUE);

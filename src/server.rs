@@ -5,7 +5,6 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
 
 use anyhow::Context as _;
@@ -13,14 +12,13 @@ use crossbeam_channel::bounded;
 use polling::Poller;
 
 use crate::config::Config;
-use crate::conn::Context;
 use crate::http::request::Limits;
 use crate::log::{self, AccessLogger};
 use crate::pace::Pace;
-use crate::reactor::{Outcome, Reactor, Timeouts};
-use crate::shutdown::{self, ShutdownHandle};
+use crate::reactor::{Channels, Outcome, Reactor, ReactorConfig, Timeouts};
+use crate::shutdown::{self, Draining, ShutdownHandle};
 use crate::site::Site;
-use crate::worker;
+use crate::worker::{self, Context};
 
 /// Backlog of the listening socket: room for bursts of connections the reactor has not
 /// accepted yet (the kernel caps it at net.core.somaxconn).
@@ -52,11 +50,12 @@ impl Server {
             max_body: config.max_body_size,
             max_headers: config.max_headers,
         };
+        let draining = Draining::default();
         let ctx = Arc::new(Context {
             site,
             limits,
             log,
-            draining: AtomicBool::new(false),
+            draining: draining.clone(),
         });
         let poller = Arc::new(Poller::new().context("cannot create the poller")?);
         // Bounded by the connection limit, which no number of connections in flight can exceed,
@@ -76,18 +75,20 @@ impl Server {
             send: config.send_timeout,
             shutdown: config.shutdown_timeout,
         };
-        let reactor = Reactor::new(
+        let channels = Channels {
             poller,
-            listener,
-            shutdown_rx,
-            jobs_tx,
-            returns_rx,
+            jobs: jobs_tx,
+            returns: returns_rx,
             pace,
-            ctx.clone(),
+            shutdown: shutdown_rx,
+            draining,
+        };
+        let reactor_config = ReactorConfig {
             timeouts,
-            config.max_connections,
-        )
-        .context("cannot register the listener")?;
+            max_connections: config.max_connections,
+        };
+        let reactor = Reactor::new(listener, channels, reactor_config)
+            .context("cannot register the listener")?;
         Ok(Server {
             reactor,
             addr,
@@ -194,8 +195,8 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let fd = socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
     sockopt::set_socket_reuseaddr(&fd, true)?;
     // Responses are written whole, so Nagle's delay only adds latency. Linux copies this to
-    // every accepted socket, which saves a setsockopt per connection (reactor.rs sets it per
-    // connection elsewhere).
+    // every accepted socket, which saves a setsockopt per connection (elsewhere the reactor
+    // sets it on each).
     sockopt::set_tcp_nodelay(&fd, true)?;
     bind(&fd, &addr)?;
     listen(&fd, BACKLOG)?;

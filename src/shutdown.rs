@@ -2,11 +2,31 @@
 //! handler into one end of a socket pair whose other end the poller watches, and
 //! [`ShutdownHandle::shutdown`] writes to the same end, so a signal and a test's request to stop
 //! take one path. Each byte is one request to stop: the first drains, a second stops at once.
-//! This module never exits the process; `main` does, after the reactor returns.
+//! The reactor announces that draining began through a [`Draining`] flag the workers read. This
+//! module never exits the process; `main` does, after the reactor returns.
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once, by the reactor, when shutdown begins: from then on every response closes its
+/// connection and the health path answers 503.
+#[derive(Clone, Debug, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    /// Marks the drain begun.
+    pub fn begin(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the drain has begun. Relaxed: a response that misses the flag by a moment
+    /// only keeps its connection open, which the drain then closes.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
 
 /// Asks a running server to stop; cheap to clone and safe to use from any thread.
 #[derive(Clone, Debug)]

@@ -1,10 +1,11 @@
-//! The worker pool. Each worker takes a connection from the job channel, drives it until it
-//! would block, re-arms its interest with `Poller::modify`, and sends it back with what it waits
-//! for next; only a connection to close wakes the reactor (`Poller::notify`), and taking the
-//! last queued job signals a reactor that waits for the queue to drain. A panic while
-//! driving closes that one connection and the worker goes on. Workers never add poller
-//! sources, delete only the connection they close, and never block on anything but the
-//! channel.
+//! The worker pool and what its workers share ([`Context`]). Each worker takes a connection
+//! from the job channel, drives it until it would block (or, for a connection whose deadline
+//! passed, lets it decide how to end), re-arms its interest with `Poller::modify`, and sends it
+//! back with what it waits for next; only a connection it closed wakes the reactor
+//! (`Poller::notify`), and taking the last queued job signals a reactor that waits for the queue
+//! to drain. A panic while driving closes that one connection and the worker goes on. Workers
+//! never add poller sources, delete only the connection they close, and never block on anything
+//! but the channel.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -13,37 +14,51 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 use polling::{Event, Poller};
 
-use crate::conn::{Conn, Context, Next, Scratch};
+use crate::conn::{Conn, Next, Scratch};
+use crate::http::request::Limits;
+use crate::log::AccessLogger;
 use crate::pace::Pace;
+use crate::shutdown::Draining;
+use crate::site::Site;
 
-/// A ready connection handed to a worker.
+/// What every worker shares: the site, the request limits, the access log, and whether the
+/// server is draining.
 #[derive(Debug)]
-pub struct Job {
-    /// The connection's slot in the reactor.
-    pub key: usize,
-    /// The connection.
-    pub conn: Box<Conn>,
+pub(crate) struct Context {
+    pub(crate) site: Site,
+    pub(crate) limits: Limits,
+    pub(crate) log: AccessLogger,
+    pub(crate) draining: Draining,
+}
+
+/// Why a connection is handed to a worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Intent {
+    /// It is ready: read, answer, write.
+    Drive,
+    /// Its deadline passed: end it (the connection decides between closing and lingering).
+    End,
+}
+
+/// A connection handed to a worker.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) key: usize,
+    pub(crate) conn: Box<Conn>,
+    pub(crate) intent: Intent,
 }
 
 /// What a worker hands back to the reactor.
 #[derive(Debug)]
-pub enum Returned {
+pub(crate) enum Returned {
     /// Re-armed (oneshot) for what it waits for next; the reactor parks it.
-    Parked {
-        /// The connection's slot in the reactor.
-        key: usize,
-        /// The connection.
-        conn: Box<Conn>,
-    },
+    Parked { key: usize, conn: Box<Conn> },
     /// Deleted from the poller and closed by the worker; the reactor frees the slot.
-    Closed {
-        /// The connection's slot in the reactor.
-        key: usize,
-    },
+    Closed { key: usize },
 }
 
 /// Starts `n` workers.
-pub fn spawn(
+pub(crate) fn spawn(
     n: usize,
     ctx: &Arc<Context>,
     jobs: &Receiver<Job>,
@@ -75,11 +90,20 @@ fn work(
     pace: &Pace,
 ) {
     let mut scratch = Scratch::new(&ctx.limits);
-    for Job { key, mut conn } in jobs {
+    for Job {
+        key,
+        mut conn,
+        intent,
+    } in jobs
+    {
         if jobs.is_empty() {
             pace.drained();
         }
-        let next = match catch_unwind(AssertUnwindSafe(|| conn.drive(&mut scratch, ctx))) {
+        let turn = || match intent {
+            Intent::Drive => conn.drive(&mut scratch, ctx),
+            Intent::End => conn.end(&mut scratch, ctx.draining.is_set()),
+        };
+        let next = match catch_unwind(AssertUnwindSafe(turn)) {
             Ok(next) => next,
             Err(_) => {
                 // The panic hook has printed the message; the buffers may be half-written.

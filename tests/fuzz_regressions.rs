@@ -1,14 +1,17 @@
-//! Inputs the fuzz targets in fuzz/ found, replayed as plain tests. Each calls the public
-//! functions with the exact bytes and asserts the property, then runs the fuzz target's whole
-//! check on the fuzzer's input, strictly (without the tolerances the target has for findings
-//! not fixed yet). The checks are the fuzz targets' own code, included by path.
+//! Inputs the fuzz targets in fuzz/ found, replayed as plain tests. Each drives the server's own
+//! framer (`http::framing::Framer`, the code `Conn` runs) with the exact bytes and asserts the
+//! property, then runs the fuzz target's whole check on the fuzzer's input. The checks are the
+//! fuzz targets' own code, included by path.
 
 #[allow(dead_code)]
 #[path = "../fuzz/src/checks.rs"]
 mod checks;
 mod support;
 
-use muxserve::http::request::{self, Limits, Parsed, RequestError};
+use std::time::Instant;
+
+use muxserve::http::framing::{Framer, Rules, Step};
+use muxserve::http::request::Limits;
 
 /// The limits the server runs with by default (and the `/` config byte of the request target).
 const LIMITS: Limits = Limits {
@@ -18,40 +21,27 @@ const LIMITS: Limits = Limits {
     max_headers: 100,
 };
 
-/// What `Conn::answer` does with the bytes buffered so far: parse, and on an error parse again
-/// after rewriting an `HTTP/1.x` request line to `HTTP/1.1`.
-fn parse_like_conn(buf: &mut [u8]) -> Result<Option<usize>, RequestError> {
-    let first = request::parse(buf, &LIMITS).map(|p| match p {
-        Parsed::Complete { len, .. } => Some(len),
-        Parsed::Partial => None,
-    });
-    match first {
-        Err(e) => {
-            if request::normalize_minor_version(buf) {
-                request::parse(buf, &LIMITS).map(|p| match p {
-                    Parsed::Complete { len, .. } => Some(len),
-                    Parsed::Partial => None,
-                })
-            } else {
-                Err(e)
-            }
-        }
-        other => other,
+/// What a new connection's framer makes of `buf` as its first read: `Some(len)` for a head,
+/// `None` to wait for more; anything else fails the test.
+fn first_read(buf: &[u8]) -> Option<usize> {
+    let mut buf = buf.to_vec();
+    let rules = Rules {
+        limits: &LIMITS,
+        draining: false,
+    };
+    match Framer::accepted(Instant::now()).advance(&mut buf, rules, Instant::now, |_, _| ()) {
+        Step::Request { len, .. } => Some(len),
+        Step::NeedMore => None,
+        other => panic!("first read {:?}: {other:?}", String::from_utf8_lossy(&buf)),
     }
 }
 
 /// `whole` in one read is one accepted head; every shorter first read must wait for more, never
 /// refuse.
 fn accepted_whole_and_waits_on_every_prefix(whole: &[u8]) {
-    assert_eq!(parse_like_conn(&mut whole.to_vec()), Ok(Some(whole.len())));
+    assert_eq!(first_read(whole), Some(whole.len()));
     for k in 1..whole.len() {
-        let mut prefix = whole[..k].to_vec();
-        assert_eq!(
-            parse_like_conn(&mut prefix),
-            Ok(None),
-            "first read {:?}",
-            String::from_utf8_lossy(&whole[..k])
-        );
+        assert_eq!(first_read(&whole[..k]), None);
     }
 }
 
@@ -68,7 +58,9 @@ fn minor_version_above_one_split_before_line_end() {
 /// one byte at a time), and hand-minimised.
 #[test]
 fn minor_version_above_one_split_fuzzer_inputs() {
-    checks::request::check(b"/0POST / HTTP/1.2\r\nHost: h\r\nContent-Length: 3, 3\r\n\r\nabcGET[ / HTTP/1.1\r\nHost: h\r\n\r\n");
+    checks::request::check(
+        b"/0POST / HTTP/1.2\r\nHost: h\r\nContent-Length: 3, 3\r\n\r\nabcGET[ / HTTP/1.1\r\nHost: h\r\n\r\n",
+    );
     checks::request::check(b"/0GET / HTTP/1.2\r\nHost: h\r\n\r\n");
 }
 
@@ -128,9 +120,11 @@ fn seeds_pass() {
             .map(|p| (p.clone(), std::fs::read(p).unwrap()))
     };
     for (p, data) in read("request") {
-        // The seeds hold an HTTP/1.2 request line read in pieces: finding 1 is tolerated here.
-        let r =
-            std::panic::catch_unwind(|| checks::request::check_with(&data, checks::request::KNOWN));
+        let r = std::panic::catch_unwind(|| checks::request::check(&data));
+        assert!(r.is_ok(), "{}", p.display());
+    }
+    for (p, data) in read("framing") {
+        let r = std::panic::catch_unwind(|| checks::request::check_framing(&data));
         assert!(r.is_ok(), "{}", p.display());
     }
     for (p, data) in read("resolve") {

@@ -61,6 +61,27 @@ req("leading_crlf", "\r\n\r\nGET /lead HTTP/1.1\r\nHost: h\r\n\r\n")
 req("small_limits", "GET /0123456789 HTTP/1.1\r\nHost: h\r\nX-Long: " + "a" * 80 + "\r\n\r\n", cfg=b"\x11")
 req("chunked_big_size", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n", cfg=b"\x3f")
 
+
+# framing: [cfg][flags: bit 0 draining, bits 1-7 k][k little-endian u16 split points] data.
+def framing(name, data, points=(), draining=False, cfg=b"/"):
+    if isinstance(data, str):
+        data = data.encode()
+    flags = (len(points) << 1) | (1 if draining else 0)
+    body = b"".join(p.to_bytes(2, "little") for p in points)
+    write("framing", name, cfg + bytes([flags]) + body + data)
+
+
+framing("pipelined", "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n", (5, 27, 28, 40))
+framing("body_then_head",
+        "POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+        (47, 49, 50))
+framing("chunked_split",
+        "POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwiki\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+        (58, 59, 60, 66, 70))
+framing("draining", "GET / HTTP/1.1\r\nHost: h\r\n\r\nGET /never HTTP/1.1\r\n\r\n", (10,), draining=True)
+framing("minor_version", "\r\nGET / HTTP/1.7\r\nHost: h\r\n\r\n", (16, 17, 18))
+framing("expect", "PUT /p HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok", (30,))
+
 # resolve: the raw request path.
 for i, p in enumerate([
     "/", "/index.html", "/a/b/c.txt", "/a/./b/../x.txt", "/caf%C3%A9.txt", "/a%20b.txt",

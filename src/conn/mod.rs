@@ -1,0 +1,378 @@
+//! One client connection and the loop a worker runs on it: read into the worker's buffer, let
+//! the [`Framer`] find each request (pipelining, bodies, keep-alive), ask the site, write the
+//! head ([`head`]) and send the body ([`send`]), until the socket would block; then say what the
+//! connection waits for next. The connection's place in its request stream is one [`Phase`],
+//! replaced whole. It is also the one place that decides how a connection ends: at once, or
+//! half-closed and lingering until the peer's close ([`Conn::end`]).
+//!
+//! A parked connection holds only the bytes it could not finish with (a partial request, an
+//! unsent response); the large buffers belong to the worker ([`Scratch`]). This is the only
+//! module that does socket I/O; it must never touch the poller.
+
+mod head;
+mod scratch;
+mod send;
+
+use std::io::{self, Read};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::Instant;
+
+use crate::http::framing::{Framer, Rules, Step};
+use crate::http::request::{Method, Version};
+use crate::site::Reply;
+use crate::worker::Context;
+use head::{Exchange, write_head};
+pub use scratch::Scratch;
+use scratch::{BATCH, WriteBuf};
+use send::Sending;
+
+/// Bytes read and thrown away while lingering before the connection is closed anyway.
+const LINGER_MAX: usize = 1024 * 1024;
+
+/// What a connection waits for after a worker has driven it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Readability: it needs request bytes (or, lingering, the peer's close).
+    Read,
+    /// Writability: the socket is full and a response is unfinished.
+    Write,
+    /// Nothing: close it.
+    Close,
+}
+
+/// What a parked connection is waiting for, which decides its deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// A request head that began (or a connection that was accepted) at `since`.
+    Head {
+        /// When the head's first byte arrived, or the connection was accepted.
+        since: Instant,
+    },
+    /// Between requests on a keep-alive connection.
+    Idle,
+    /// More bytes of a request body being discarded, which began at `since`.
+    Body {
+        /// When the body began.
+        since: Instant,
+    },
+    /// Room in the socket to go on writing.
+    Write,
+    /// The peer's close after ours, so our last response is not destroyed by a reset.
+    Linger {
+        /// When lingering began.
+        since: Instant,
+    },
+}
+
+/// Where the connection stands; the write side (`output`, `sending`) is orthogonal to it.
+#[derive(Debug)]
+enum Phase {
+    /// Reading requests: the framer knows whether a head, a body or nothing more is expected.
+    Framing(Framer),
+    /// Half-closed after the last response; reading and dropping until the peer's FIN,
+    /// [`LINGER_MAX`] bytes, or the linger deadline.
+    Lingering {
+        /// When the half-close was sent.
+        since: Instant,
+        /// Bytes dropped so far.
+        read: usize,
+    },
+}
+
+enum Fill {
+    Data,
+    Eof,
+    Blocked,
+}
+
+/// One client connection.
+#[derive(Debug)]
+pub struct Conn {
+    stream: TcpStream,
+    peer: SocketAddr,
+    /// Unprocessed request bytes kept while parked.
+    input: Vec<u8>,
+    /// Unsent response bytes kept while parked.
+    output: Vec<u8>,
+    sending: Option<Sending>,
+    phase: Phase,
+    peer_eof: bool,
+}
+
+impl Conn {
+    /// Wraps an accepted, non-blocking stream.
+    pub fn new(stream: TcpStream, peer: SocketAddr, accepted: Instant) -> Self {
+        Conn {
+            stream,
+            peer,
+            input: Vec::new(),
+            output: Vec::new(),
+            sending: None,
+            phase: Phase::Framing(Framer::accepted(accepted)),
+            peer_eof: false,
+        }
+    }
+
+    /// The socket, for registration with the poller.
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// What the connection waits for while parked.
+    pub fn wait(&self) -> Wait {
+        match self.phase {
+            Phase::Lingering { since, .. } => Wait::Linger { since },
+            _ if !self.output.is_empty() || self.sending.is_some() => Wait::Write,
+            Phase::Framing(Framer::Body { since, .. }) => Wait::Body { since },
+            Phase::Framing(Framer::Head { since: Some(since) }) => Wait::Head { since },
+            Phase::Framing(Framer::Head { since: None }) => Wait::Idle,
+            // Parked only while its last response is unsent, which the arm above catches.
+            Phase::Framing(Framer::Done { .. }) => Wait::Write,
+        }
+    }
+
+    /// Whether part of a request has arrived and is waiting for the rest.
+    pub fn mid_request(&self) -> bool {
+        !self.input.is_empty() || matches!(self.phase, Phase::Framing(Framer::Body { .. }))
+    }
+
+    /// Reads, answers and writes until the socket would block; says what to wait for next.
+    pub fn drive(&mut self, s: &mut Scratch, ctx: &Context) -> Next {
+        self.load(s);
+        let next = self.run(s, ctx).unwrap_or(Next::Close);
+        self.park(s, next)
+    }
+
+    /// Ends a connection whose deadline passed. While draining, one whose last response is
+    /// written but may not have reached the peer (the socket still holds it) is half-closed and
+    /// lingers instead: the process is about to exit, and in a container its network namespace
+    /// goes with it, dropping those bytes; the peer's close says it has everything.
+    pub fn end(&mut self, s: &mut Scratch, draining: bool) -> Next {
+        let delivered_here = self.input.is_empty()
+            && self.output.is_empty()
+            && self.sending.is_none()
+            && matches!(self.phase, Phase::Framing(Framer::Head { .. }));
+        if !(draining && delivered_here && has_unsent(&self.stream)) {
+            return Next::Close;
+        }
+        self.load(s);
+        let next = self.begin_linger().and_then(|()| self.linger(s));
+        self.park(s, next.unwrap_or(Next::Close))
+    }
+
+    fn load(&mut self, s: &mut Scratch) {
+        s.read.load(&self.input);
+        self.input.clear();
+        s.out.load(&self.output);
+        self.output.clear();
+    }
+
+    fn park(&mut self, s: &Scratch, next: Next) -> Next {
+        if next != Next::Close {
+            self.input.extend_from_slice(s.read.pending());
+            self.output.extend_from_slice(s.out.unsent());
+        }
+        next
+    }
+
+    fn run(&mut self, s: &mut Scratch, ctx: &Context) -> io::Result<Next> {
+        if let Phase::Lingering { .. } = self.phase {
+            return self.linger(s);
+        }
+        let draining = ctx.draining.is_set();
+        let mut answered = false;
+        loop {
+            let need_input = self.answer_buffered(s, ctx, draining, &mut answered);
+            if !send::flush(&self.stream, &mut s.out, &mut self.sending)? {
+                return Ok(Next::Write);
+            }
+            if let Phase::Framing(Framer::Done { linger }) = self.phase {
+                return self.close(s, linger, draining);
+            }
+            if !need_input {
+                continue;
+            }
+            // Skip the read that would almost surely find nothing: after a response the client
+            // has not seen it yet. Level-triggered re-arming reports bytes that did arrive.
+            let idle = matches!(self.phase, Phase::Framing(Framer::Head { .. }));
+            if answered && idle && s.read.is_empty() && !self.peer_eof {
+                return Ok(Next::Read);
+            }
+            if self.peer_eof {
+                return Ok(Next::Close);
+            }
+            match self.fill(s)? {
+                Fill::Data => {}
+                Fill::Eof => self.peer_eof = true,
+                Fill::Blocked => return Ok(Next::Read),
+            }
+        }
+    }
+
+    /// Answers every complete request buffered, gathering small responses until a body needs
+    /// sending on its own or the batch is full; true if it stopped for want of bytes.
+    fn answer_buffered(
+        &mut self,
+        s: &mut Scratch,
+        ctx: &Context,
+        draining: bool,
+        answered: &mut bool,
+    ) -> bool {
+        let Phase::Framing(framer) = &mut self.phase else {
+            return false;
+        };
+        let rules = Rules {
+            limits: &ctx.limits,
+            draining,
+        };
+        let Scratch { read, out, site } = s;
+        let peer = self.peer;
+        while self.sending.is_none() && out.len() < BATCH {
+            let sending = &mut self.sending;
+            let step = framer.advance(
+                read.pending_mut(),
+                rules,
+                Instant::now,
+                |head, keep_alive| {
+                    let reply = ctx.site.respond(head, site, draining);
+                    let exchange = Exchange {
+                        method: head.method,
+                        version: head.version,
+                        keep_alive,
+                        extra_headers: ctx.site.extra_headers(),
+                    };
+                    let status = reply.status;
+                    let bytes = queue(out, sending, reply, &exchange);
+                    ctx.log.request(peer, Some(head), status, bytes);
+                },
+            );
+            match step {
+                Step::Request { len, .. } => {
+                    read.consume(len);
+                    *answered = true;
+                }
+                Step::Body { len } => read.consume(len),
+                Step::NeedMore => return true,
+                Step::Refused(e) => {
+                    read.clear();
+                    let exchange = Exchange {
+                        method: Method::Get,
+                        version: Version::Http11,
+                        keep_alive: false,
+                        extra_headers: ctx.site.extra_headers(),
+                    };
+                    let bytes = queue(out, &mut self.sending, Reply::page(e.status()), &exchange);
+                    ctx.log.request(peer, None, e.status(), bytes);
+                }
+                // What was answered before still goes out; the rest is not ours to frame.
+                Step::BadBody(_) => read.clear(),
+                Step::Done => return false,
+            }
+        }
+        false
+    }
+
+    /// Ends the connection after the last response: at once, or after lingering.
+    fn close(&mut self, s: &mut Scratch, linger: bool, draining: bool) -> io::Result<Next> {
+        let unsent = draining && has_unsent(&self.stream);
+        if !linger && !unsent && s.read.is_empty() {
+            return Ok(Next::Close);
+        }
+        // Closing with unread bytes makes the kernel send a reset, which can destroy the
+        // response the client has not read yet: half-close, then drain until the peer closes.
+        // While draining, also when the socket still holds bytes the peer has not acknowledged
+        // (see `end`).
+        self.begin_linger()?;
+        self.linger(s)
+    }
+
+    /// Half-closes the connection (a FIN after what is queued) and waits for the peer's close.
+    fn begin_linger(&mut self) -> io::Result<()> {
+        self.stream.shutdown(Shutdown::Write)?;
+        self.phase = Phase::Lingering {
+            since: Instant::now(),
+            read: 0,
+        };
+        Ok(())
+    }
+
+    fn linger(&mut self, s: &mut Scratch) -> io::Result<Next> {
+        let Phase::Lingering { read, .. } = &mut self.phase else {
+            return Ok(Next::Close);
+        };
+        let space = s.read.discard_space();
+        loop {
+            match (&self.stream).read(space) {
+                Ok(0) => return Ok(Next::Close),
+                Ok(n) => {
+                    *read += n;
+                    if *read > LINGER_MAX {
+                        return Ok(Next::Close);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Next::Read),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn fill(&mut self, s: &mut Scratch) -> io::Result<Fill> {
+        let space = s.read.spare_mut();
+        if space.is_empty() {
+            // Only a head larger than the limit fills the buffer, and the parser refuses that.
+            return Err(io::ErrorKind::InvalidData.into());
+        }
+        loop {
+            match (&self.stream).read(space) {
+                Ok(0) => return Ok(Fill::Eof),
+                Ok(n) => {
+                    if let Phase::Framing(framer) = &mut self.phase {
+                        framer.bytes_arrived(Instant::now);
+                    }
+                    s.read.filled(n);
+                    return Ok(Fill::Data);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Fill::Blocked),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Appends the head of `reply` (and a small body) to the output, or plans the body to be sent
+/// after it; returns the body bytes the response carries, for the access log.
+fn queue(
+    out: &mut WriteBuf,
+    sending: &mut Option<Sending>,
+    reply: Reply<'_>,
+    exchange: &Exchange<'_>,
+) -> u64 {
+    write_head(out.queue(), &reply, exchange);
+    if !exchange.sends_body(reply.status) {
+        return 0;
+    }
+    let len = reply.body.len();
+    *sending = send::plan(out.queue(), reply.body);
+    len
+}
+
+/// Whether the socket still holds bytes the peer has not acknowledged (where the system cannot
+/// say, it assumes so).
+fn has_unsent(stream: &TcpStream) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let mut queued: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ on a TCP socket writes one c_int, the bytes not yet acknowledged;
+        // `queued` is that c_int and the descriptor is ours and open.
+        let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+        rc != 0 || queued > 0
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = stream;
+        true
+    }
+}

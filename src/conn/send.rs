@@ -1,0 +1,229 @@
+//! Body transport: the plan for a response's body (copied behind its head when small, else sent
+//! after it from shared bytes or from the file with `sendfile`), and [`flush`], which writes the
+//! gathered heads and then the body until the socket is full. File bytes go out at most
+//! [`FILE_TURN`] per turn, so one large download cannot hold a worker. It decides nothing about
+//! HTTP; it only moves bytes that were planned.
+
+use std::io;
+use std::net::TcpStream;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use rustix::io::Errno;
+use rustix::net::SendFlags;
+
+use super::scratch::WriteBuf;
+use crate::site::{Body, Part};
+
+/// Run-time bodies up to this size are copied into the output buffer and sent with the head.
+const INLINE_MAX: usize = 16 * 1024;
+/// File bytes sent per turn of a connection on a worker.
+const FILE_TURN: u64 = 256 * 1024;
+
+/// A body being sent after the bytes in the output buffer.
+#[derive(Debug)]
+pub(crate) enum Sending {
+    /// File ranges: the current one, then more parts (each with its head), then a tail.
+    File {
+        fd: OwnedFd,
+        offset: u64,
+        end: u64,
+        /// Kept in reverse, so that each next part is a cheap pop.
+        parts: Vec<Part>,
+        tail: Vec<u8>,
+    },
+    /// Bytes made at run time, too large to copy into the output buffer.
+    Shared {
+        bytes: Arc<[u8]>,
+        pos: usize,
+        end: usize,
+    },
+}
+
+/// Appends a small body to `out` behind its head, or returns how the rest is to be sent.
+pub(crate) fn plan(out: &mut Vec<u8>, body: Body) -> Option<Sending> {
+    match body {
+        Body::Empty => None,
+        Body::Static(bytes) => {
+            out.extend_from_slice(bytes);
+            None
+        }
+        Body::Shared { bytes, start, end } if end - start <= INLINE_MAX => {
+            out.extend_from_slice(&bytes[start..end]);
+            None
+        }
+        Body::Shared { bytes, start, end } => Some(Sending::Shared {
+            bytes,
+            pos: start,
+            end,
+        }),
+        Body::File { fd, start, len } => (len > 0).then(|| Sending::File {
+            fd,
+            offset: start,
+            end: start + len,
+            parts: Vec::new(),
+            tail: Vec::new(),
+        }),
+        Body::Parts {
+            fd,
+            mut parts,
+            tail,
+        } => {
+            parts.reverse();
+            let first = parts.pop()?;
+            out.extend_from_slice(&first.head);
+            Some(Sending::File {
+                fd,
+                offset: first.start,
+                end: first.end,
+                parts,
+                tail,
+            })
+        }
+    }
+}
+
+/// Writes the gathered bytes, then the body being sent; false if the socket filled (or the
+/// turn ended) first. An error means the response cannot be completed: the connection closes.
+pub(crate) fn flush(
+    stream: &TcpStream,
+    out: &mut WriteBuf,
+    sending: &mut Option<Sending>,
+) -> io::Result<bool> {
+    // A head and a shared body leave in one sendmsg: the one case where both are in memory
+    // and a second send would cost a second segment.
+    if let Some(Sending::Shared { bytes, pos, end }) = sending {
+        while !out.unsent().is_empty() {
+            let head = out.unsent();
+            let body = bytes.get(*pos..*end).unwrap_or_default();
+            match send_pair(stream, head, body)? {
+                Some(n) => {
+                    let in_head = n.min(head.len());
+                    out.sent(in_head);
+                    *pos += n - in_head;
+                }
+                None => return Ok(false),
+            }
+        }
+    }
+    let mut turn = FILE_TURN;
+    loop {
+        while !out.unsent().is_empty() {
+            // MSG_MORE: let the kernel put the head in the same segment as the body's start.
+            match send(stream, out.unsent(), sending.is_some())? {
+                Some(n) => out.sent(n),
+                None => return Ok(false),
+            }
+        }
+        let Some(body) = sending else {
+            return Ok(true);
+        };
+        match body {
+            Sending::Shared { bytes, pos, end } => {
+                while *pos < *end {
+                    match send(stream, &bytes[*pos..*end], false)? {
+                        Some(n) => *pos += n,
+                        None => return Ok(false),
+                    }
+                }
+            }
+            Sending::File {
+                fd,
+                offset,
+                end,
+                parts,
+                tail,
+            } => {
+                while *offset < *end {
+                    if turn == 0 {
+                        return Ok(false);
+                    }
+                    let count = (*end - *offset).min(turn) as usize;
+                    match rustix::fs::sendfile(stream, &*fd, Some(offset), count) {
+                        // The file shrank after its length was sent: the response cannot be
+                        // completed, and only closing tells the client so.
+                        Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                        Ok(n) => turn = turn.saturating_sub(n as u64),
+                        Err(Errno::AGAIN) => return Ok(false),
+                        Err(Errno::INTR) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                if let Some(part) = parts.pop() {
+                    out.queue().extend_from_slice(&part.head);
+                    *offset = part.start;
+                    *end = part.end;
+                    continue;
+                }
+                out.queue().append(tail);
+            }
+        }
+        *sending = None;
+    }
+}
+
+/// Sends `head` then `body` in one call, without SIGPIPE; `None` when the socket is full.
+fn send_pair(stream: &TcpStream, head: &[u8], body: &[u8]) -> io::Result<Option<usize>> {
+    let iov = [io::IoSlice::new(head), io::IoSlice::new(body)];
+    loop {
+        let mut control = rustix::net::SendAncillaryBuffer::default();
+        match rustix::net::sendmsg(stream, &iov, &mut control, SendFlags::NOSIGNAL) {
+            Ok(n) => return Ok(Some(n)),
+            Err(Errno::AGAIN) => return Ok(None),
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Sends `buf` without SIGPIPE; `None` when the socket is full. `more`: a body follows, so the
+/// kernel may hold this back to fill a segment (MSG_MORE).
+fn send(stream: &TcpStream, buf: &[u8], more: bool) -> io::Result<Option<usize>> {
+    let flags = if more {
+        SendFlags::NOSIGNAL | SendFlags::MORE
+    } else {
+        SendFlags::NOSIGNAL
+    };
+    loop {
+        match rustix::net::send(stream, buf, flags) {
+            Ok(n) => return Ok(Some(n)),
+            Err(Errno::AGAIN) => return Ok(None),
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_bodies_go_behind_the_head_and_large_ones_after_it() {
+        let mut out = b"HEAD".to_vec();
+        assert!(plan(&mut out, Body::Static(b"abc")).is_none());
+        assert_eq!(out, b"HEADabc");
+        let small: Arc<[u8]> = vec![7u8; INLINE_MAX].into();
+        let mut out = Vec::new();
+        let body = Body::Shared {
+            bytes: small.clone(),
+            start: 0,
+            end: INLINE_MAX,
+        };
+        assert!(plan(&mut out, body).is_none());
+        assert_eq!(out.len(), INLINE_MAX);
+        let large: Arc<[u8]> = vec![7u8; INLINE_MAX + 1].into();
+        let mut out = Vec::new();
+        let body = Body::Shared {
+            bytes: large,
+            start: 0,
+            end: INLINE_MAX + 1,
+        };
+        assert!(matches!(
+            plan(&mut out, body),
+            Some(Sending::Shared { pos: 0, end, .. }) if end == INLINE_MAX + 1
+        ));
+        assert!(out.is_empty());
+        assert!(plan(&mut out, Body::Empty).is_none());
+    }
+}

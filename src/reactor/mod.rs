@@ -1,0 +1,288 @@
+//! The multiplexing loop: one thread that owns the listener ([`accept`]), every parked
+//! connection and its deadline ([`slots`], [`deadlines`]), and the shutdown phase ([`drain`]).
+//! Each turn it lets the workers empty the job queue (see [`crate::pace`]), waits on the
+//! poller, takes back the connections workers return (already re-armed by them, oneshot),
+//! accepts until the listener would block, hands ready connections to the workers, hands
+//! connections whose deadline passed to a worker to be ended, and advances shutdown.
+//!
+//! A connection has exactly one owner: parked here in the slab, or moved into a job for one
+//! worker. The reactor registers every source in the poller (workers re-arm the one they hold,
+//! or delete and close it) and deletes a socket before dropping it. It never reads, writes or
+//! shuts down a connection's socket: deciding how a connection ends is the worker's.
+
+mod accept;
+mod deadlines;
+mod drain;
+mod slots;
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use polling::{Event, Events, Poller};
+
+use crate::conn::Conn;
+use crate::log;
+use crate::pace::Pace;
+use crate::shutdown::Draining;
+use crate::worker::{Intent, Job, Returned};
+use accept::{Acceptor, LISTENER};
+pub use deadlines::Timeouts;
+use deadlines::deadline_for;
+pub use drain::Outcome;
+use drain::Phase;
+use slots::Slots;
+
+/// Poller key of the shutdown pipe.
+const SHUTDOWN: usize = usize::MAX - 2;
+/// The longest the loop sleeps: re-armed connections returned without a wake-up get their
+/// deadlines at most this late.
+const TICK: Duration = Duration::from_millis(250);
+/// The longest the loop waits for the workers to empty the job queue before it polls anyway.
+const PACE_LIMIT: Duration = Duration::from_millis(2);
+
+/// The channels and the poller the reactor shares with the workers and the signal handler.
+#[derive(Debug)]
+pub(crate) struct Channels {
+    pub(crate) poller: Arc<Poller>,
+    pub(crate) jobs: Sender<Job>,
+    pub(crate) returns: Receiver<Returned>,
+    pub(crate) pace: Arc<Pace>,
+    /// The reading end of the shutdown pipe.
+    pub(crate) shutdown: UnixStream,
+    /// Set when the drain begins, for the workers.
+    pub(crate) draining: Draining,
+}
+
+/// The reactor's settings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReactorConfig {
+    pub(crate) timeouts: Timeouts,
+    pub(crate) max_connections: usize,
+}
+
+/// The multiplexing loop and everything it owns.
+#[derive(Debug)]
+pub(crate) struct Reactor {
+    acceptor: Acceptor,
+    slots: Slots,
+    phase: Phase,
+    ch: Channels,
+    config: ReactorConfig,
+}
+
+impl Reactor {
+    /// Registers the listener and the shutdown pipe; the loop starts with [`Reactor::run`].
+    pub(crate) fn new(
+        listener: TcpListener,
+        ch: Channels,
+        config: ReactorConfig,
+    ) -> io::Result<Reactor> {
+        let acceptor = Acceptor::new(listener, &ch.poller)?;
+        // SAFETY: polling requires a source to be deleted before it is dropped; the pipe is
+        // owned by the Reactor, whose Drop deletes it.
+        if let Err(e) = unsafe { ch.poller.add(&ch.shutdown, Event::readable(SHUTDOWN)) } {
+            let mut acceptor = acceptor;
+            acceptor.release(&ch.poller);
+            return Err(e);
+        }
+        Ok(Reactor {
+            acceptor,
+            slots: Slots::default(),
+            phase: Phase::Running,
+            ch,
+            config,
+        })
+    }
+
+    /// Runs until a shutdown completes.
+    pub(crate) fn run(mut self) -> io::Result<Outcome> {
+        let mut events = Events::new();
+        loop {
+            if !self.ch.jobs.is_empty() {
+                let limit = self
+                    .next_timeout(Instant::now())
+                    .map_or(PACE_LIMIT, |t| t.min(PACE_LIMIT));
+                self.ch.pace.wait_drained(|| self.ch.jobs.is_empty(), limit);
+            }
+            let timeout = self.next_timeout(Instant::now());
+            events.clear();
+            self.ch.poller.wait(&mut events, timeout)?;
+            let now = Instant::now();
+            // Returns first: a connection a worker re-armed may already have an event here.
+            while let Ok(returned) = self.ch.returns.try_recv() {
+                self.on_return(returned, now);
+            }
+            for ev in events.iter() {
+                match ev.key {
+                    LISTENER => self.accept(now),
+                    SHUTDOWN => {
+                        if self.on_shutdown_request(now) {
+                            self.close_parked();
+                            return Ok(Outcome::Forced);
+                        }
+                    }
+                    key => self.on_ready(key, now),
+                }
+            }
+            self.expire(now);
+            let room = self.has_room();
+            self.acceptor.resume(&self.ch.poller, now, room);
+            if let Some(outcome) = self.advance_shutdown(now) {
+                return Ok(outcome);
+            }
+        }
+    }
+
+    fn next_timeout(&self, now: Instant) -> Option<Duration> {
+        // Workers return re-armed connections without waking us, so their deadlines enter the
+        // heap at the next wake-up: never sleep longer than TICK.
+        [
+            self.slots.next_deadline(),
+            self.acceptor.wakes_at(),
+            self.phase.wakes_at(),
+            Some(now + TICK),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|at| at.saturating_duration_since(now))
+    }
+
+    /// Readiness of a connection. A connection still marked busy was re-armed by its worker,
+    /// which hands it back right after: wait for that, then dispatch. This, pacing and the
+    /// poller's wait are the only blocking calls on this thread; the wait is short because
+    /// the worker re-arms just before it sends.
+    fn on_ready(&mut self, key: usize, now: Instant) {
+        while self.slots.is_busy(key) {
+            match self.ch.returns.recv_timeout(TICK) {
+                Ok(returned) => self.on_return(returned, now),
+                // A worker that never returns it has died; the event is dropped with it.
+                Err(_) => return,
+            }
+        }
+        if let Some(conn) = self.slots.take(key) {
+            self.dispatch(key, conn, Intent::Drive);
+        }
+    }
+
+    fn dispatch(&mut self, key: usize, conn: Box<Conn>, intent: Intent) {
+        if let Err(crossbeam_channel::SendError(job)) = self.ch.jobs.send(Job { key, conn, intent })
+        {
+            // No worker is left to take it: put it back, to be closed here.
+            let _ = self.slots.park(key, job.conn, Instant::now());
+            self.close(key);
+        }
+    }
+
+    fn has_room(&self) -> bool {
+        self.slots.len() < self.config.max_connections
+    }
+
+    fn room(&self) -> usize {
+        self.config.max_connections.saturating_sub(self.slots.len())
+    }
+
+    fn accept(&mut self, now: Instant) {
+        let room = self.room();
+        let Reactor {
+            acceptor,
+            slots,
+            ch,
+            config,
+            ..
+        } = self;
+        acceptor.accept_batch(&ch.poller, now, room, |stream, peer| {
+            register(slots, &ch.poller, config, stream, peer, now)
+        });
+    }
+
+    fn on_return(&mut self, returned: Returned, now: Instant) {
+        let (key, conn) = match returned {
+            Returned::Closed { key } => {
+                if self.slots.free(key) {
+                    let room = self.has_room();
+                    self.acceptor.rearm(&self.ch.poller, room);
+                }
+                return;
+            }
+            Returned::Parked { key, conn } => (key, conn),
+        };
+        if let Phase::Cutting { cut, .. } = &mut self.phase {
+            *cut += 1;
+            let _ = self.slots.park(key, conn, now);
+            return self.close(key);
+        }
+        let draining = self.phase.is_draining();
+        let deadline = deadline_for(
+            conn.wait(),
+            conn.mid_request(),
+            now,
+            &self.config.timeouts,
+            draining,
+        );
+        if let Err(conn) = self.slots.park(key, conn, deadline) {
+            // Cannot happen while one owner holds each connection; be safe anyway.
+            let _ = self.ch.poller.delete(conn.stream());
+        }
+    }
+
+    /// Hands every connection whose deadline passed to a worker, which ends it: closed, or
+    /// while draining perhaps lingering first (`Conn::end`).
+    fn expire(&mut self, now: Instant) {
+        while let Some((key, conn)) = self.slots.take_expired(now) {
+            self.dispatch(key, conn, Intent::End);
+        }
+    }
+
+    /// Closes a parked connection here, on the one path that does (shutdown cuts, no workers).
+    fn close(&mut self, key: usize) {
+        self.slots.close(key, &self.ch.poller);
+        let room = self.has_room();
+        self.acceptor.rearm(&self.ch.poller, room);
+    }
+
+    fn close_parked(&mut self) {
+        for key in self.slots.parked() {
+            self.slots.close(key, &self.ch.poller);
+        }
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        self.close_parked();
+        self.acceptor.release(&self.ch.poller);
+        let _ = self.ch.poller.delete(&self.ch.shutdown);
+    }
+}
+
+/// Parks a newly accepted connection under the key it is registered with; false if the poller
+/// refused it (the stream is then dropped, closing it).
+fn register(
+    slots: &mut Slots,
+    poller: &Poller,
+    config: &ReactorConfig,
+    stream: TcpStream,
+    peer: SocketAddr,
+    now: Instant,
+) -> bool {
+    // Linux accepted sockets inherit TCP_NODELAY from the listener (server.rs); other systems
+    // need it set on each.
+    #[cfg(not(target_os = "linux"))]
+    let _ = stream.set_nodelay(true);
+    let key = slots.vacant_key();
+    // SAFETY: polling requires a source to be deleted before it is dropped. The stream is owned
+    // by the Conn stored in this slot, and every path that drops a Conn deletes it first
+    // (`Slots::close` here, or the worker that closes it).
+    if let Err(e) = unsafe { poller.add(&stream, Event::readable(key)) } {
+        log::error(format_args!("registering a connection: {e}"));
+        return false;
+    }
+    let deadline = now + config.timeouts.header;
+    slots.insert(Box::new(Conn::new(stream, peer, now)), deadline);
+    true
+}

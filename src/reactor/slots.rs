@@ -1,0 +1,187 @@
+//! The reactor's table of connections: a slab of slots, each a connection parked here or busy
+//! on a worker, with its generation (so a stale heap entry or a late return never touches a
+//! later connection in the same slot) and its deadline, kept in the heap with at most one live
+//! entry per slot. [`Slots::close`] is the one way a parked connection is closed on the reactor
+//! thread: deleted from the poller first, as polling requires, then dropped. It never reads,
+//! writes or shuts down a socket.
+
+use std::time::Instant;
+
+use polling::Poller;
+use slab::Slab;
+
+use super::deadlines::Deadlines;
+use crate::conn::Conn;
+
+#[derive(Debug)]
+enum State {
+    /// Boxed: one allocation per connection, and a pointer, not the whole state, moves
+    /// through the channels at every hand-off.
+    Parked(Box<Conn>),
+    /// Moved to a worker, which hands it back or closes it.
+    Busy,
+}
+
+#[derive(Debug)]
+struct Slot {
+    state: State,
+    generation: u64,
+    deadline: Instant,
+    /// The deadline this slot has in the heap, if any.
+    queued: Option<Instant>,
+}
+
+/// Every open connection, by poller key.
+#[derive(Debug, Default)]
+pub(super) struct Slots {
+    slab: Slab<Slot>,
+    heap: Deadlines,
+    generation: u64,
+}
+
+impl Slots {
+    /// Open connections, parked or busy.
+    pub(super) fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.slab.is_empty()
+    }
+
+    /// The key the next [`Slots::insert`] will use, to register the socket under it first.
+    pub(super) fn vacant_key(&self) -> usize {
+        self.slab.vacant_key()
+    }
+
+    /// Parks a new connection due at `deadline`.
+    pub(super) fn insert(&mut self, conn: Box<Conn>, deadline: Instant) -> usize {
+        self.generation += 1;
+        let key = self.slab.insert(Slot {
+            state: State::Parked(conn),
+            generation: self.generation,
+            deadline,
+            queued: None,
+        });
+        self.queue(key);
+        key
+    }
+
+    /// Whether `key` is a connection on a worker.
+    pub(super) fn is_busy(&self, key: usize) -> bool {
+        matches!(
+            self.slab.get(key),
+            Some(Slot {
+                state: State::Busy,
+                ..
+            })
+        )
+    }
+
+    /// Takes a parked connection to hand it to a worker; the slot stays, busy.
+    pub(super) fn take(&mut self, key: usize) -> Option<Box<Conn>> {
+        let slot = self.slab.get_mut(key)?;
+        match std::mem::replace(&mut slot.state, State::Busy) {
+            State::Parked(conn) => Some(conn),
+            State::Busy => None,
+        }
+    }
+
+    /// Parks a connection a worker handed back, due at `deadline`; gives it back if its slot
+    /// is gone (which one owner per connection rules out).
+    pub(super) fn park(
+        &mut self,
+        key: usize,
+        conn: Box<Conn>,
+        deadline: Instant,
+    ) -> Result<(), Box<Conn>> {
+        let Some(slot) = self.slab.get_mut(key) else {
+            return Err(conn);
+        };
+        slot.state = State::Parked(conn);
+        slot.deadline = deadline;
+        self.queue(key);
+        Ok(())
+    }
+
+    /// Frees the slot of a connection a worker closed.
+    pub(super) fn free(&mut self, key: usize) -> bool {
+        self.slab.try_remove(key).is_some()
+    }
+
+    /// Closes a parked connection (or frees a busy one's slot, whose worker then finds it
+    /// gone): deleted from the poller first, as polling requires, then dropped.
+    pub(super) fn close(&mut self, key: usize, poller: &Poller) {
+        if let Some(Slot {
+            state: State::Parked(conn),
+            ..
+        }) = self.slab.try_remove(key)
+        {
+            let _ = poller.delete(conn.stream());
+        }
+    }
+
+    /// Keys of every parked connection.
+    pub(super) fn parked(&self) -> Vec<usize> {
+        self.slab
+            .iter()
+            .filter(|(_, s)| matches!(s.state, State::Parked(_)))
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// Moves a parked connection's deadline to what `f` makes of it and its current one.
+    pub(super) fn reschedule(&mut self, key: usize, f: impl FnOnce(&Conn, Instant) -> Instant) {
+        if let Some(Slot {
+            state: State::Parked(conn),
+            deadline,
+            ..
+        }) = self.slab.get_mut(key)
+        {
+            *deadline = f(conn, *deadline);
+            self.queue(key);
+        }
+    }
+
+    /// The earliest deadline in the heap.
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        self.heap.next()
+    }
+
+    /// The next parked connection whose deadline has passed at `now`, taken out of its slot
+    /// (which stays, busy) to be ended. Stale entries are skipped, and a slot whose deadline
+    /// moved later is queued again.
+    pub(super) fn take_expired(&mut self, now: Instant) -> Option<(usize, Box<Conn>)> {
+        while let Some((at, key, generation)) = self.heap.pop_due(now) {
+            let Some(slot) = self.slab.get_mut(key) else {
+                continue;
+            };
+            if slot.generation != generation || slot.queued != Some(at) {
+                continue;
+            }
+            slot.queued = None;
+            // A busy connection gets a fresh deadline when its worker returns it.
+            if matches!(slot.state, State::Busy) {
+                continue;
+            }
+            if slot.deadline > now {
+                self.queue(key);
+                continue;
+            }
+            if let Some(conn) = self.take(key) {
+                return Some((key, conn));
+            }
+        }
+        None
+    }
+
+    /// Makes sure the heap holds an entry no later than the slot's deadline.
+    fn queue(&mut self, key: usize) {
+        if let Some(slot) = self.slab.get_mut(key)
+            && slot.queued.is_none_or(|q| q > slot.deadline)
+        {
+            self.heap.push(slot.deadline, key, slot.generation);
+            slot.queued = Some(slot.deadline);
+        }
+    }
+}
