@@ -62,7 +62,7 @@ impl AccessLogger {
     /// Logs one response to `head` (`None`: a head refused before it could be read).
     pub fn request(
         &self,
-        peer: std::net::SocketAddr,
+        peer: &std::net::SocketAddr,
         head: Option<&RequestHead<'_>>,
         status: Status,
         bytes: u64,

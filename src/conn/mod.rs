@@ -160,6 +160,7 @@ impl Conn {
         self.park(s, next.unwrap_or(Next::Close))
     }
 
+    #[inline]
     fn load(&mut self, s: &mut Scratch) {
         s.read.load(&self.input);
         self.input.clear();
@@ -167,10 +168,16 @@ impl Conn {
         self.output.clear();
     }
 
+    #[inline]
     fn park(&mut self, s: &Scratch, next: Next) -> Next {
+        // Usually both are empty: a keep-alive connection between requests keeps nothing.
         if next != Next::Close {
-            self.input.extend_from_slice(s.read.pending());
-            self.output.extend_from_slice(s.out.unsent());
+            if !s.read.is_empty() {
+                self.input.extend_from_slice(s.read.pending());
+            }
+            if !s.out.unsent().is_empty() {
+                self.output.extend_from_slice(s.out.unsent());
+            }
         }
         next
     }
@@ -226,7 +233,7 @@ impl Conn {
             draining,
         };
         let Scratch { read, out, site } = s;
-        let peer = self.peer;
+        let peer = &self.peer;
         while self.sending.is_none() && out.len() < BATCH {
             let sending = &mut self.sending;
             let step = framer.advance(
@@ -354,7 +361,11 @@ fn queue(
         return 0;
     }
     let len = reply.body.len();
-    *sending = send::plan(out.queue(), reply.body);
+    // Assigned only when there is a body to send after the head: `sending` is empty here, and
+    // overwriting it would still run its drop glue for every response.
+    if let Some(body) = send::plan(out.queue(), reply.body) {
+        *sending = Some(body);
+    }
     len
 }
 

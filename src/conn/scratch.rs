@@ -32,7 +32,9 @@ impl ReadBuf {
     /// connection never keeps more than one buffer holds; anything past that is dropped.
     pub(crate) fn load(&mut self, bytes: &[u8]) {
         let n = bytes.len().min(self.buf.len());
-        self.buf[..n].copy_from_slice(&bytes[..n]);
+        if n > 0 {
+            self.buf[..n].copy_from_slice(&bytes[..n]);
+        }
         self.start = 0;
         self.end = n;
     }
@@ -54,7 +56,8 @@ impl ReadBuf {
 
     /// Marks the first `n` pending bytes consumed.
     pub(crate) fn consume(&mut self, n: usize) {
-        self.start = self.start.saturating_add(n).min(self.end);
+        // `n` is at most what is pending (a step's length), so this cannot overflow.
+        self.start = (self.start + n).min(self.end);
     }
 
     /// Drops every pending byte.
@@ -78,7 +81,7 @@ impl ReadBuf {
 
     /// Marks `n` bytes just read into [`ReadBuf::spare_mut`] as pending.
     pub(crate) fn filled(&mut self, n: usize) {
-        self.end = self.end.saturating_add(n).min(self.buf.len());
+        self.end = (self.end + n).min(self.buf.len());
     }
 
     /// The whole buffer, emptied, for bytes that are read only to be thrown away.
@@ -106,7 +109,9 @@ impl WriteBuf {
     /// Starts over with `bytes` (what a parked connection kept) as the unsent bytes.
     pub(crate) fn load(&mut self, bytes: &[u8]) {
         self.bytes.clear();
-        self.bytes.extend_from_slice(bytes);
+        if !bytes.is_empty() {
+            self.bytes.extend_from_slice(bytes);
+        }
         self.sent = 0;
     }
 
@@ -127,8 +132,8 @@ impl WriteBuf {
 
     /// Marks `n` more bytes written; once all are, the buffer starts over.
     pub(crate) fn sent(&mut self, n: usize) {
-        self.sent = self.sent.saturating_add(n).min(self.bytes.len());
-        if self.sent == self.bytes.len() {
+        self.sent += n;
+        if self.sent >= self.bytes.len() {
             self.bytes.clear();
             self.sent = 0;
         }

@@ -115,32 +115,27 @@ impl Framer {
         now: impl FnOnce() -> Instant,
         answer: impl FnOnce(&RequestHead<'_>, bool) -> T,
     ) -> Step<T> {
-        match *self {
+        match self {
             Framer::Done { .. } => Step::Done,
-            Framer::Body { mut discard, since } => {
-                match discard.consume(buf, rules.limits.max_body) {
-                    Ok(len) => {
-                        *self = if !discard.is_done() {
-                            Framer::Body { discard, since }
-                        } else if len < buf.len() {
+            Framer::Body { discard, .. } => match discard.consume(buf, rules.limits.max_body) {
+                Ok(0) => Step::NeedMore,
+                Ok(len) => {
+                    if discard.is_done() {
+                        *self = if len < buf.len() {
                             // The next pipelined head began with the bytes already here.
                             Framer::Head { since: Some(now()) }
                         } else {
                             Framer::Head { since: None }
                         };
-                        if len == 0 {
-                            Step::NeedMore
-                        } else {
-                            Step::Body { len }
-                        }
                     }
-                    Err(e) => {
-                        // What follows a broken body cannot be framed; unread bytes may follow.
-                        *self = Framer::Done { linger: true };
-                        Step::BadBody(e)
-                    }
+                    Step::Body { len }
                 }
-            }
+                Err(e) => {
+                    // What follows a broken body cannot be framed; unread bytes may follow.
+                    *self = Framer::Done { linger: true };
+                    Step::BadBody(e)
+                }
+            },
             Framer::Head { .. } if buf.is_empty() => Step::NeedMore,
             Framer::Head { .. } => self.head(buf, rules, now, answer),
         }
