@@ -18,7 +18,7 @@
 //!    206, several → 206 multipart/byteranges, none satisfiable → 416.
 //! 8. Reply 200 with the whole representation.
 
-pub mod cache;
+pub mod cache_control;
 pub mod compress;
 pub mod conditional;
 pub mod encoding;
@@ -42,7 +42,7 @@ use rustix::io::Errno;
 use crate::config::Config;
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::Status;
-use cache::CachePolicy;
+use cache_control::CacheControl;
 use compress::CompressCache;
 use conditional::{Outcome, Preconditions, Validators};
 use encoding::{AcceptEncoding, Coding};
@@ -216,7 +216,7 @@ pub struct Site {
     precompressed: bool,
     compress: Option<CompressCache>,
     compress_min_size: u64,
-    cache: CachePolicy,
+    cache_control: CacheControl,
     extra_headers: Vec<u8>,
     health_path: Option<String>,
     files: Option<FileCache>,
@@ -241,8 +241,7 @@ impl Site {
                 Some(rel)
             }
         };
-        let cache = CachePolicy::new(&config.cache_rules, config.cache_control.clone())
-            .context("invalid --cache-rule pattern")?;
+        let cache_control = CacheControl::new(&config.cache_rules, config.cache_control.clone());
         let mut extra_headers = Vec::new();
         if config.nosniff {
             extra_headers.extend_from_slice(b"X-Content-Type-Options: nosniff\r\n");
@@ -264,7 +263,7 @@ impl Site {
                 )
             }),
             compress_min_size: config.compress_min_size,
-            cache,
+            cache_control,
             extra_headers,
             health_path: config.health_path.clone(),
             files: (config.file_cache_size > 0).then(|| {
@@ -440,7 +439,7 @@ impl Site {
                 return None;
             }
         }
-        let cache_control = self.cache.for_path(&entry.rel);
+        let cache_control = self.cache_control.for_path(&entry.rel);
         let vary = compressible || entry.sidecars;
         let repr = Repr::Memory(entry.bytes.clone(), entry.meta);
         Some(self.finish(req, repr, content_type, cache_control, vary))
@@ -491,7 +490,7 @@ impl Site {
         meta: FileMeta,
     ) -> Reply<'_> {
         let content_type = mime::for_extension(extension(rel));
-        let cache_control = self.cache.for_path(rel);
+        let cache_control = self.cache_control.for_path(rel);
 
         // 4. Representation.
         let accept = AcceptEncoding::parse(req.fields.accept_encoding.lines());
