@@ -13,6 +13,8 @@ use std::path::Path;
 
 use percent_encoding::{AsciiSet, CONTROLS, percent_encode};
 
+use super::resolve::Hidden;
+
 /// What to percent-encode in a name to make it one path segment of a relative reference: the
 /// WHATWG path-percent-encode set plus `\` (browsers treat it as `/`), `|`, `^`, and `:` (which
 /// would otherwise make `a:b` parse as a URL with scheme `a`, RFC 3986 §4.2). Non-ASCII bytes are
@@ -65,15 +67,15 @@ struct Row {
 
 /// The HTML listing of `dir` (found beneath the root) for the decoded URL path `url_path`.
 ///
-/// `url_path` starts and ends with `/`. Names starting with `.` are left out unless
-/// `show_hidden`. Fails only when `dir` itself cannot be read.
-pub fn render(url_path: &[u8], dir: &Path, show_hidden: bool) -> io::Result<Vec<u8>> {
+/// `url_path` starts and ends with `/`. Names starting with `.` are left out unless `hidden`
+/// serves them. Fails only when `dir` itself cannot be read.
+pub fn render(url_path: &[u8], dir: &Path, hidden: Hidden) -> io::Result<Vec<u8>> {
     let mut rows = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
         let name = name.as_bytes();
-        if name.first() == Some(&b'.') && !show_hidden {
+        if name.first() == Some(&b'.') && hidden == Hidden::Refuse {
             continue;
         }
         // `DirEntry::metadata` does not follow symlinks. An entry that vanished or cannot be
@@ -189,7 +191,7 @@ mod tests {
     use std::fs::File;
     use std::time::{Duration, SystemTime};
 
-    fn page(url: &str, dir: &Path, hidden: bool) -> String {
+    fn page(url: &str, dir: &Path, hidden: Hidden) -> String {
         let bytes = render(url.as_bytes(), dir, hidden).expect("render");
         String::from_utf8(bytes).expect("utf-8 page")
     }
@@ -216,7 +218,7 @@ mod tests {
     #[test]
     fn rows_are_escaped_and_encoded() {
         let dir = fixture();
-        let html = page("/docs/", dir.path(), false);
+        let html = page("/docs/", dir.path(), Hidden::Refuse);
         for expected in [
             "<meta charset=\"utf-8\">",
             "<title>Index of /docs/</title>",
@@ -241,7 +243,7 @@ mod tests {
     #[test]
     fn order() {
         let dir = fixture();
-        let html = page("/docs/", dir.path(), true);
+        let html = page("/docs/", dir.path(), Hidden::Serve);
         let order = [
             "href=\"../\"",
             "href=\".git/\"",
@@ -270,12 +272,12 @@ mod tests {
             ("/a/", true, "Index of /a/<"),
             ("/<x> & y/", true, "Index of /&lt;x&gt; &amp; y/<"),
         ] {
-            let html = page(url, dir.path(), false);
+            let html = page(url, dir.path(), Hidden::Refuse);
             assert_eq!(html.contains("href=\"../\""), parent, "{url}");
             assert_eq!(html.matches(title).count(), 2, "{url}\n{html}");
         }
         // Non-UTF-8 URL bytes are shown replaced.
-        let html = render(b"/caf\xe9/", dir.path(), false).expect("render");
+        let html = render(b"/caf\xe9/", dir.path(), Hidden::Refuse).expect("render");
         let html = String::from_utf8(html).expect("utf-8");
         assert!(html.contains("Index of /caf\u{FFFD}/<"));
     }
@@ -304,7 +306,7 @@ mod tests {
         let f = File::create(dir.path().join("t.txt")).expect("create");
         f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_709_251_199))
             .expect("set mtime");
-        let html = page("/", dir.path(), false);
+        let html = page("/", dir.path(), Hidden::Refuse);
         assert!(html.contains("<td>2024-02-29 23:59</td>"), "{html}");
     }
 
@@ -317,7 +319,7 @@ mod tests {
         // Some filesystems refuse names that are not UTF-8; the rest of the test still runs.
         let raw = OsStr::from_bytes(b"f\xff.txt");
         let raw_ok = fs::write(dir.path().join(raw), b"x").is_ok();
-        let html = page("/", dir.path(), false);
+        let html = page("/", dir.path(), Hidden::Refuse);
         for expected in ["href=\"link/\">link/<", "href=\"dangling\">dangling<"] {
             assert!(html.contains(expected), "missing {expected:?} in\n{html}");
         }
@@ -329,7 +331,7 @@ mod tests {
     #[test]
     fn missing_directory_is_an_error() {
         let dir = tempfile::TempDir::new().expect("tempdir");
-        let err = render(b"/x/", &dir.path().join("x"), false).expect_err("missing");
+        let err = render(b"/x/", &dir.path().join("x"), Hidden::Refuse).expect_err("missing");
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
     }
 }

@@ -45,12 +45,12 @@ use crate::http::response::Status;
 use cache_control::CacheControl;
 use compress::CompressCache;
 use conditional::{Outcome, Preconditions, Validators};
-use encoding::{AcceptEncoding, Coding};
+use encoding::{AcceptEncoding, Available, Coding};
 use file::{Etag, FileMeta};
 use memory::FileCache;
 use mime::ContentType;
 use range::{ByteRange, RangeSpec};
-use resolve::{Found, Refusal, Root};
+use resolve::{Found, Hidden, Refusal, Root, Symlinks};
 
 /// The methods every resource here supports (RFC 9110 §10.2.1).
 pub const ALLOW: &[u8] = b"GET, HEAD, OPTIONS";
@@ -211,8 +211,7 @@ pub struct Site {
     index: Vec<Vec<u8>>,
     fallback: Option<Vec<u8>>,
     dir_listing: bool,
-    hidden_files: bool,
-    follow_symlinks: bool,
+    hidden: Hidden,
     precompressed: bool,
     compress: Option<CompressCache>,
     compress_min_size: u64,
@@ -225,14 +224,24 @@ pub struct Site {
 impl Site {
     /// Opens the root and compiles the options.
     pub fn open(config: &Config) -> anyhow::Result<Site> {
-        let root = Root::open(&config.root)
+        let symlinks = if config.follow_symlinks {
+            Symlinks::Follow
+        } else {
+            Symlinks::Contained
+        };
+        let hidden = if config.hidden_files {
+            Hidden::Serve
+        } else {
+            Hidden::Refuse
+        };
+        let root = Root::open(&config.root, symlinks)
             .with_context(|| format!("cannot serve root {}", config.root.display()))?;
         let fallback = match &config.fallback {
             None => None,
             Some(f) => {
                 let mut rel = Vec::new();
                 let raw = format!("/{}", f.trim_start_matches('/'));
-                resolve::normalize_with(&raw, &mut rel, config.hidden_files)
+                resolve::normalize_with(&raw, &mut rel, hidden)
                     .ok()
                     .filter(|_| !rel.is_empty())
                     .with_context(|| {
@@ -254,8 +263,7 @@ impl Site {
             index: config.index.iter().map(|i| i.as_bytes().to_vec()).collect(),
             fallback,
             dir_listing: config.dir_listing,
-            hidden_files: config.hidden_files,
-            follow_symlinks: config.follow_symlinks,
+            hidden,
             precompressed: config.precompressed,
             compress: config.compress.then(|| {
                 CompressCache::new(
@@ -312,7 +320,7 @@ impl Site {
             }
         }
         // 2. Normalise.
-        let slash = match resolve::normalize_with(req.path, scratch, self.hidden_files) {
+        let slash = match resolve::normalize_with(req.path, scratch, self.hidden) {
             Ok(n) => n.trailing_slash,
             Err(Refusal::BadRequest) => return Reply::page(Status::BadRequest),
             Err(Refusal::Forbidden) => return Reply::page(Status::Forbidden),
@@ -328,7 +336,7 @@ impl Site {
             return reply;
         }
         let key = Some(&key[..]);
-        match self.root.find(scratch, self.follow_symlinks) {
+        match self.root.find(scratch) {
             Ok(Found::File(_, _)) if slash => self.not_found(),
             Ok(Found::File(fd, st)) => self.serve(req, scratch, key, fd, FileMeta::from_stat(&st)),
             Ok(Found::Dir) if !slash && !scratch.is_empty() => {
@@ -344,7 +352,7 @@ impl Site {
                 scratch.clear();
                 scratch.extend_from_slice(fallback);
                 // Not cached: every unknown route would hold its own copy of the same file.
-                match self.root.find(scratch, self.follow_symlinks) {
+                match self.root.find(scratch) {
                     Ok(Found::File(fd, st)) => {
                         self.serve(req, scratch, None, fd, FileMeta::from_stat(&st))
                     }
@@ -375,7 +383,7 @@ impl Site {
                 scratch.push(b'/');
             }
             scratch.extend_from_slice(name);
-            match self.root.find(scratch, self.follow_symlinks) {
+            match self.root.find(scratch) {
                 Ok(Found::File(fd, st)) => {
                     return self.serve(req, scratch, key, fd, FileMeta::from_stat(&st));
                 }
@@ -394,7 +402,7 @@ impl Site {
             url.push(b'/');
         }
         let dir = self.root.path().join(std::ffi::OsStr::from_bytes(scratch));
-        match listing::render(&url, &dir, self.hidden_files) {
+        match listing::render(&url, &dir, self.hidden) {
             Ok(html) => {
                 let len = html.len();
                 let mut reply = Reply::page(Status::Ok);
@@ -429,7 +437,7 @@ impl Site {
         let content_type = mime::for_extension(extension(&entry.rel));
         let compressible = compress::compressible(content_type.essence);
         let accept = AcceptEncoding::parse(req.fields.accept_encoding.lines());
-        if accept.choose(false, false) != Some(Coding::Identity) {
+        if accept.choose(Available::default()) != Some(Coding::Identity) {
             return None;
         }
         if accept.weight(Coding::Br) > 0 || accept.weight(Coding::Gzip) > 0 {
@@ -468,10 +476,7 @@ impl Site {
             && [Coding::Br, Coding::Gzip].iter().any(|c| {
                 let len = rel.len();
                 rel.extend_from_slice(c.suffix().as_bytes());
-                let found = matches!(
-                    self.root.find(rel, self.follow_symlinks),
-                    Ok(Found::File(..))
-                );
+                let found = matches!(self.root.find(rel), Ok(Found::File(..)));
                 rel.truncate(len);
                 found
             });
@@ -508,8 +513,10 @@ impl Site {
             && meta.len >= self.compress_min_size
             && meta.len <= compress::MAX_INPUT;
         let vary = compressible || br.is_some() || gz.is_some();
-        let Some(coding) = accept.choose(br.is_some() || on_the_fly, gz.is_some() || on_the_fly)
-        else {
+        let Some(coding) = accept.choose(Available {
+            br: br.is_some() || on_the_fly,
+            gzip: gz.is_some() || on_the_fly,
+        }) else {
             let mut reply = Reply::page(Status::NotAcceptable);
             reply.vary = vary;
             return reply;
@@ -575,7 +582,7 @@ impl Site {
             || pre.if_modified_since.is_some()
             || pre.if_unmodified_since.is_some();
         let outcome = if any_precondition {
-            conditional::evaluate(&pre, &validators, true)
+            conditional::evaluate(&pre, &validators, req.method)
         } else {
             Outcome::Proceed
         };
@@ -644,7 +651,7 @@ impl Site {
         }
         let len = rel.len();
         rel.extend_from_slice(coding.suffix().as_bytes());
-        let found = self.root.find(rel, self.follow_symlinks);
+        let found = self.root.find(rel);
         rel.truncate(len);
         match found {
             Ok(Found::File(fd, st)) => Some((fd, FileMeta::from_stat(&st))),
@@ -690,7 +697,7 @@ impl Site {
     /// 404 with the site's own `404.html` when it has one.
     fn not_found(&self) -> Reply<'_> {
         let mut reply = Reply::page(Status::NotFound);
-        if let Ok(Found::File(fd, st)) = self.root.find(b"404.html", self.follow_symlinks) {
+        if let Ok(Found::File(fd, st)) = self.root.find(b"404.html") {
             let len = FileMeta::from_stat(&st).len;
             reply.body = Body::File { fd, start: 0, len };
         }
