@@ -435,7 +435,7 @@ impl Site {
             return None;
         }
         let content_type = mime::for_extension(extension(&entry.rel));
-        let compressible = compress::compressible(content_type.essence);
+        let compressible = content_type.compressible;
         let accept = AcceptEncoding::parse(req.fields.accept_encoding.lines());
         if accept.choose(Available::default()) != Some(Coding::Identity) {
             return None;
@@ -507,7 +507,7 @@ impl Site {
         } else {
             (None, None)
         };
-        let compressible = compress::compressible(content_type.essence);
+        let compressible = content_type.compressible;
         let on_the_fly = self.compress.is_some()
             && compressible
             && meta.len >= self.compress_min_size
