@@ -441,7 +441,7 @@ fn content(found: Found) -> Option<Vec<u8>> {
             fs::File::from(fd).read_to_end(&mut bytes).unwrap();
             Some(bytes)
         }
-        Found::Dir => None,
+        Found::Dir(_) => None,
     }
 }
 

@@ -1,17 +1,18 @@
 //! The HTML index of a directory that has no `index.html`: its entries (directories first, then
 //! files, each by name), with sizes and UTC modification times. It owns the page's markup and the
-//! escaping of names into it; it must never validate or resolve paths (the caller passes a
-//! directory already found beneath the root), follow anything but a symlink's own target to tell
-//! whether it is a directory, or put a name into the page unescaped.
+//! escaping of names into it. It reads the directory from the descriptor the caller opened beneath
+//! the root and stats each entry relative to it, so it must never resolve a path (nothing can be
+//! swapped in between), follow anything but a symlink's own target to tell whether it is a
+//! directory, or put a name into the page unescaped.
 
 use std::ffi::OsStr;
-use std::fs;
-use std::io::{self, Write};
+use std::io::Write;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 
 use percent_encoding::{AsciiSet, CONTROLS, percent_encode};
+use rustix::fs::{AtFlags, Dir, FileType};
+use rustix::io::Errno;
 
 use super::resolve::Hidden;
 
@@ -65,40 +66,43 @@ struct Row {
     mtime: i64,
 }
 
-/// The HTML listing of `dir` (found beneath the root) for the decoded URL path `url_path`.
+/// The HTML listing of the directory open as `dir` for the decoded URL path `url_path`.
 ///
 /// `url_path` starts and ends with `/`. Names starting with `.` are left out unless `hidden`
 /// serves them. Fails only when `dir` itself cannot be read.
-pub fn render(url_path: &[u8], dir: &Path, hidden: Hidden) -> io::Result<Vec<u8>> {
+pub fn render(url_path: &[u8], dir: OwnedFd, hidden: Hidden) -> Result<Vec<u8>, Errno> {
+    // Reading moves the stream; stats go through a duplicate of the same open directory.
+    let entries = Dir::new(rustix::io::fcntl_dupfd_cloexec(&dir, 0)?)?;
     let mut rows = Vec::new();
-    for entry in fs::read_dir(dir)? {
+    for entry in entries {
         let entry = entry?;
         let name = entry.file_name();
-        let name = name.as_bytes();
-        if name.first() == Some(&b'.') && hidden == Hidden::Refuse {
-            continue;
+        match name.to_bytes() {
+            // getdents reports the directory itself and its parent; `../` is a row of its own.
+            b"." | b".." => continue,
+            [b'.', ..] if hidden == Hidden::Refuse => continue,
+            _ => {}
         }
-        // `DirEntry::metadata` does not follow symlinks. An entry that vanished or cannot be
-        // stat'ed since `readdir` is left out rather than failing the whole page.
-        let Ok(meta) = entry.metadata() else {
+        // The entry itself, not a symlink's target. One that vanished or cannot be stat'ed since
+        // `getdents` is left out rather than failing the whole page.
+        let Ok(meta) = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) else {
             continue;
         };
-        let kind = meta.file_type();
-        let is_dir = if kind.is_symlink() {
+        let is_dir = match FileType::from_raw_mode(meta.st_mode) {
             // A link is listed as what following it gives (a dangling one as a file); its size and
             // time stay the link's own, so nothing about a target outside the root is revealed.
-            fs::metadata(entry.path()).is_ok_and(|m| m.is_dir())
-        } else if kind.is_dir() || kind.is_file() {
-            kind.is_dir()
-        } else {
+            FileType::Symlink => rustix::fs::statat(&dir, name, AtFlags::empty())
+                .is_ok_and(|t| FileType::from_raw_mode(t.st_mode) == FileType::Directory),
+            FileType::Directory => true,
+            FileType::RegularFile => false,
             // FIFOs, sockets, devices: the server answers 404 for them, so don't offer them.
-            continue;
+            _ => continue,
         };
         rows.push(Row {
-            name: name.into(),
+            name: name.to_bytes().into(),
             is_dir,
-            size: meta.len(),
-            mtime: meta.mtime(),
+            size: u64::try_from(meta.st_size).unwrap_or(0),
+            mtime: meta.st_mtime,
         });
     }
     // Directories first, then files; by name in byte order within each group.
@@ -134,7 +138,7 @@ pub fn render(url_path: &[u8], dir: &Path, hidden: Hidden) -> io::Result<Vec<u8>
             out.extend_from_slice(num.format(row.size).as_bytes());
         }
         out.extend_from_slice(b"</td><td>");
-        write_time(&mut out, row.mtime)?;
+        write_time(&mut out, row.mtime);
         out.extend_from_slice(b"</td></tr>\n");
     }
     out.extend_from_slice(TAIL.as_bytes());
@@ -157,16 +161,17 @@ fn escape_html(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Appends `secs` since the epoch as `YYYY-MM-DD HH:MM` in UTC.
-fn write_time(out: &mut Vec<u8>, secs: i64) -> io::Result<()> {
+fn write_time(out: &mut Vec<u8>, secs: i64) {
     let days = secs.div_euclid(86_400);
     let of_day = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    write!(
+    // Writing into a Vec cannot fail.
+    let _ = write!(
         out,
         "{y:04}-{m:02}-{d:02} {:02}:{:02}",
         of_day / 3600,
         of_day % 3600 / 60
-    )
+    );
 }
 
 /// The proleptic Gregorian (year, month, day) of a day count from 1970-01-01, after Howard
@@ -188,11 +193,18 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs::File;
+    use rustix::fs::{Mode, OFlags};
+    use std::fs::{self, File};
+    use std::path::Path;
     use std::time::{Duration, SystemTime};
 
+    fn open(dir: &Path) -> OwnedFd {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        rustix::fs::open(dir, flags, Mode::empty()).expect("open the directory")
+    }
+
     fn page(url: &str, dir: &Path, hidden: Hidden) -> String {
-        let bytes = render(url.as_bytes(), dir, hidden).expect("render");
+        let bytes = render(url.as_bytes(), open(dir), hidden).expect("render");
         String::from_utf8(bytes).expect("utf-8 page")
     }
 
@@ -277,7 +289,7 @@ mod tests {
             assert_eq!(html.matches(title).count(), 2, "{url}\n{html}");
         }
         // Non-UTF-8 URL bytes are shown replaced.
-        let html = render(b"/caf\xe9/", dir.path(), Hidden::Refuse).expect("render");
+        let html = render(b"/caf\xe9/", open(dir.path()), Hidden::Refuse).expect("render");
         let html = String::from_utf8(html).expect("utf-8");
         assert!(html.contains("Index of /caf\u{FFFD}/<"));
     }
@@ -295,7 +307,7 @@ mod tests {
             (253_402_300_799, "9999-12-31 23:59"),
         ] {
             let mut out = Vec::new();
-            write_time(&mut out, secs).expect("write");
+            write_time(&mut out, secs);
             assert_eq!(String::from_utf8_lossy(&out), expected, "{secs}");
         }
     }
@@ -329,9 +341,37 @@ mod tests {
     }
 
     #[test]
-    fn missing_directory_is_an_error() {
+    fn unreadable_directory_is_an_error() {
         let dir = tempfile::TempDir::new().expect("tempdir");
-        let err = render(b"/x/", &dir.path().join("x"), Hidden::Refuse).expect_err("missing");
-        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        fs::write(dir.path().join("f"), b"x").expect("write");
+        let file = rustix::fs::open(dir.path().join("f"), OFlags::RDONLY, Mode::empty())
+            .expect("open the file");
+        let err = render(b"/f/", file, Hidden::Refuse).expect_err("not a directory");
+        assert_eq!(err, Errno::NOTDIR);
+    }
+
+    #[test]
+    fn entries_come_from_the_descriptor_not_the_path() {
+        // The directory found beneath the root is renamed away and its path taken over by a
+        // symlink to a directory outside: the listing still shows what was opened, and stats
+        // entries there (a path-based stat of `kept` would now fail).
+        let base = tempfile::TempDir::new().expect("tempdir");
+        let (dir, outside) = (base.path().join("dir"), base.path().join("outside"));
+        fs::create_dir(&dir).expect("mkdir");
+        fs::create_dir(dir.join("sub")).expect("mkdir");
+        fs::write(dir.join("kept"), b"12345").expect("write");
+        fs::create_dir(&outside).expect("mkdir");
+        fs::write(outside.join("secret"), b"x").expect("write");
+        let fd = open(&dir);
+        fs::rename(&dir, base.path().join("moved")).expect("rename");
+        std::os::unix::fs::symlink(&outside, &dir).expect("symlink");
+        let html = String::from_utf8(render(b"/dir/", fd, Hidden::Refuse).expect("render"))
+            .expect("utf-8 page");
+        assert!(
+            html.contains("href=\"kept\">kept</a></td><td class=\"size\">5<"),
+            "{html}"
+        );
+        assert!(html.contains("href=\"sub/\">sub/<"), "{html}");
+        assert!(!html.contains("secret"), "{html}");
     }
 }

@@ -41,7 +41,6 @@ use std::fs::File;
 use std::io::Write;
 use std::ops::ControlFlow::{self, Break, Continue};
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
@@ -284,10 +283,10 @@ impl Site {
                 meta: FileMeta::from_stat(&st),
                 cacheable: true,
             }),
-            Ok(Found::Dir) if !slash && !rel.is_empty() => {
+            Ok(Found::Dir(_)) if !slash && !rel.is_empty() => {
                 Break(Reply::redirect(resolve::directory_url(rel, req.query)))
             }
-            Ok(Found::Dir) => self.directory(rel),
+            Ok(Found::Dir(dir)) => self.directory(rel, dir),
             Err(e @ (Errno::NOENT | Errno::NOTDIR)) => match &self.fallback {
                 // Only paths whose last segment has no extension: a missing asset stays a 404 a
                 // developer can see.
@@ -298,8 +297,9 @@ impl Site {
         }
     }
 
-    /// A directory asked for with its trailing slash: its first index file, a listing, or 403.
-    fn directory(&self, rel: &mut Vec<u8>) -> ControlFlow<Reply<'_>, Target> {
+    /// Directory `rel`, open as `dir`, asked for with its trailing slash: its first index file, a
+    /// listing, or 403.
+    fn directory(&self, rel: &mut Vec<u8>, dir: OwnedFd) -> ControlFlow<Reply<'_>, Target> {
         let dir_len = rel.len();
         for name in &self.index {
             rel.truncate(dir_len);
@@ -315,16 +315,18 @@ impl Site {
                         cacheable: true,
                     });
                 }
-                Ok(Found::Dir) | Err(Errno::NOENT) => {}
+                Ok(Found::Dir(_)) | Err(Errno::NOENT) => {}
                 Err(e) => return Break(self.open_failed(e)),
             }
         }
         rel.truncate(dir_len);
-        Break(self.listing(rel))
+        Break(self.listing(rel, dir))
     }
 
-    /// The listing of directory `rel` when listings are on, else 403.
-    fn listing(&self, rel: &[u8]) -> Reply<'_> {
+    /// The listing of directory `rel` when listings are on, else 403. The entries are read from
+    /// `dir`, the descriptor step 3 opened beneath the root: the path is not resolved again, so
+    /// a directory swapped in since cannot be listed instead.
+    fn listing(&self, rel: &[u8], dir: OwnedFd) -> Reply<'_> {
         if !self.dir_listing {
             return Reply::page(Status::Forbidden);
         }
@@ -334,10 +336,9 @@ impl Site {
         if !rel.is_empty() {
             url.push(b'/');
         }
-        let dir = self.root.path().join(std::ffi::OsStr::from_bytes(rel));
-        match listing::render(&url, &dir, self.hidden) {
+        match listing::render(&url, dir, self.hidden) {
             Ok(html) => Reply::listing(html),
-            Err(e) => self.open_failed(Errno::from_io_error(&e).unwrap_or(Errno::IO)),
+            Err(e) => self.open_failed(e),
         }
     }
 

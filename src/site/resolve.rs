@@ -164,8 +164,8 @@ const OPEN_FLAGS: OFlags = OFlags::RDONLY
 pub enum Found {
     /// A regular file and its metadata.
     File(OwnedFd, rustix::fs::Stat),
-    /// A directory.
-    Dir,
+    /// A directory, open for reading its entries.
+    Dir(OwnedFd),
 }
 
 /// Where symlinks under the root may lead (`--follow-symlinks`).
@@ -205,11 +205,6 @@ impl Root {
         })
     }
 
-    /// The canonical path of the root.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Stats `rel` without opening it, to check a cached copy; only a regular file counts.
     pub fn stat(&self, rel: &[u8]) -> Result<rustix::fs::Stat, Errno> {
         let st = rustix::fs::statat(&self.fd, rel, rustix::fs::AtFlags::empty())?;
@@ -231,7 +226,7 @@ impl Root {
         let stat = rustix::fs::fstat(&fd)?;
         match FileType::from_raw_mode(stat.st_mode) {
             FileType::RegularFile => Ok(Found::File(fd, stat)),
-            FileType::Directory => Ok(Found::Dir),
+            FileType::Directory => Ok(Found::Dir(fd)),
             // FIFOs, sockets and devices are not content.
             _ => Err(Errno::NOENT),
         }
