@@ -71,6 +71,14 @@ struct Row {
 /// `url_path` starts and ends with `/`. Names starting with `.` are left out unless `hidden`
 /// serves them. Fails only when `dir` itself cannot be read.
 pub fn render(url_path: &[u8], dir: OwnedFd, hidden: Hidden) -> Result<Vec<u8>, Errno> {
+    let mut rows = rows(dir, hidden)?;
+    // Directories first, then files; by name in byte order within each group.
+    rows.sort_unstable_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
+    Ok(page(url_path, &rows))
+}
+
+/// The rows for the entries of `dir`, in directory order.
+fn rows(dir: OwnedFd, hidden: Hidden) -> Result<Vec<Row>, Errno> {
     // Reading moves the stream; stats go through a duplicate of the same open directory.
     let entries = Dir::new(rustix::io::fcntl_dupfd_cloexec(&dir, 0)?)?;
     let mut rows = Vec::new();
@@ -105,9 +113,11 @@ pub fn render(url_path: &[u8], dir: OwnedFd, hidden: Hidden) -> Result<Vec<u8>, 
             mtime: meta.st_mtime,
         });
     }
-    // Directories first, then files; by name in byte order within each group.
-    rows.sort_unstable_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
+    Ok(rows)
+}
 
+/// The page for `url_path` with `rows`.
+fn page(url_path: &[u8], rows: &[Row]) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024 + rows.len() * 160);
     let title = String::from_utf8_lossy(url_path);
     out.extend_from_slice(HEAD.as_bytes());
@@ -119,7 +129,7 @@ pub fn render(url_path: &[u8], dir: OwnedFd, hidden: Hidden) -> Result<Vec<u8>, 
         out.extend_from_slice(PARENT.as_bytes());
     }
     let mut num = itoa::Buffer::new();
-    for row in &rows {
+    for row in rows {
         let slash = if row.is_dir { "/" } else { "" };
         out.extend_from_slice(b"<tr><td><a href=\"");
         // The percent-encoded form is ASCII, but `&` and `'` survive encoding and still need
@@ -142,7 +152,7 @@ pub fn render(url_path: &[u8], dir: OwnedFd, hidden: Hidden) -> Result<Vec<u8>, 
         out.extend_from_slice(b"</td></tr>\n");
     }
     out.extend_from_slice(TAIL.as_bytes());
-    Ok(out)
+    out
 }
 
 /// Appends `s` with the five HTML-significant characters replaced by references, so it is safe

@@ -1,10 +1,12 @@
-//! URL path → an open file under the root, or the reason there is none. The path is decoded
-//! once, segment by segment; encoded `/` or `\`, NUL, malformed escapes and dotfiles are
-//! refused; `..` is applied but refused where it would climb above the root (never silently
-//! dropped). The file is then opened relative to the root's descriptor with `openat2` and
-//! `RESOLVE_BENEATH`, so no symlink can lead outside the root either; where the kernel lacks
-//! `openat2` the canonical path is checked against the root instead. It must never open
-//! anything for writing, and never return a descriptor for a path outside the root.
+//! URL path → an open file or directory under the root, or the reason there is none. The path
+//! is decoded once, segment by segment; encoded `/` or `\`, NUL, malformed escapes and dotfiles
+//! (unless [`Hidden::Serve`]) are refused; `..` is applied but refused where it would climb above
+//! the root (never silently dropped). The file is then opened relative to the root's descriptor
+//! with `openat2` and `RESOLVE_BENEATH`, so no symlink can lead outside the root either; where the
+//! kernel lacks `openat2` the canonical path is checked against the root instead. [`Root`] owns
+//! that policy; only [`Symlinks::Follow`] lets symlinks lead elsewhere. It must never open
+//! anything for writing, and never return a descriptor for a path outside the root that the
+//! policy does not allow.
 
 // Parses bytes a client chose: no indexing or arithmetic that input could make panic.
 #![cfg_attr(
