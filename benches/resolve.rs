@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use muxserve::site::encoding::AcceptEncoding;
+use muxserve::site::encoding::{AcceptEncoding, Available};
 use muxserve::site::range;
 use muxserve::site::resolve::normalize;
 
@@ -61,7 +61,10 @@ fn bench_accept_encoding(c: &mut Criterion) {
             b.iter(|| {
                 let lines: [&[u8]; 1] = [black_box(value)];
                 let ae = AcceptEncoding::parse(&lines);
-                ae.choose(true, true)
+                ae.choose(Available {
+                    br: true,
+                    gzip: true,
+                })
             })
         });
     }

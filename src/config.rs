@@ -87,10 +87,19 @@ pub struct Config {
 /// A `Cache-Control` value for the files whose URL path matches a pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CacheRule {
-    /// A glob over the decoded URL path (`*` crosses `/`), or `hashed` for content-hashed names.
-    pub pattern: String,
+    /// Which files the rule is for.
+    pub pattern: CachePattern,
     /// The `Cache-Control` value.
     pub value: String,
+}
+
+/// The files a [`CacheRule`] matches, parsed once from the rule's text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CachePattern {
+    /// `hashed`: names carrying a content hash as bundlers write them.
+    Hashed,
+    /// A glob over the decoded root-relative path (`*` crosses `/`), a leading `/` dropped.
+    Glob(globset::Glob),
 }
 
 impl CacheRule {
@@ -103,12 +112,19 @@ impl CacheRule {
         if pattern.is_empty() {
             return Err(format!("cache rule {s:?} has an empty pattern"));
         }
-        if pattern != "hashed" {
-            globset::Glob::new(pattern).map_err(|e| format!("cache rule {s:?}: {e}"))?;
-        }
+        let pattern = if pattern == "hashed" {
+            CachePattern::Hashed
+        } else {
+            // Paths are matched relative to the root, so a leading `/` anchors nothing.
+            let glob = globset::GlobBuilder::new(pattern.trim_start_matches('/'))
+                .literal_separator(false)
+                .build()
+                .map_err(|e| format!("cache rule {s:?}: {e}"))?;
+            CachePattern::Glob(glob)
+        };
         check_header_value(value).map_err(|e| format!("cache rule {s:?}: {e}"))?;
         Ok(CacheRule {
-            pattern: pattern.to_string(),
+            pattern,
             value: value.to_string(),
         })
     }
@@ -179,7 +195,7 @@ impl Default for Config {
             cache_control: Some("no-cache".to_string()),
             // Content-hashed names never change content: a year and `immutable` is safe there.
             cache_rules: vec![CacheRule {
-                pattern: "hashed".to_string(),
+                pattern: CachePattern::Hashed,
                 value: "public, max-age=31536000, immutable".to_string(),
             }],
             headers: Vec::new(),
@@ -504,10 +520,10 @@ mod tests {
     #[test]
     fn rules_and_headers() {
         let r = CacheRule::parse("*.html = no-cache").unwrap();
-        assert_eq!(
-            (r.pattern.as_str(), r.value.as_str()),
-            ("*.html", "no-cache")
-        );
+        let CachePattern::Glob(glob) = &r.pattern else {
+            panic!("{r:?}");
+        };
+        assert_eq!((glob.glob(), r.value.as_str()), ("*.html", "no-cache"));
         assert!(CacheRule::parse("no-equals").is_err());
         assert!(CacheRule::parse("[=x").is_err());
         assert!(CacheRule::parse("*=a\nb").is_err());

@@ -11,7 +11,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path};
 
 use muxserve::site::range::{self, ByteRange, MAX_RANGES, RangeSpec};
-use muxserve::site::resolve::{self, Found, Root};
+use muxserve::site::resolve::{self, Found, Hidden, Root, Symlinks};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRunner};
 
@@ -407,7 +407,7 @@ proptest! {
         if resolve::normalize(&raw, &mut out).is_ok() {
             check_relative(&out, false)?;
         }
-        if resolve::normalize_with(&raw, &mut out, true).is_ok() {
+        if resolve::normalize_with(&raw, &mut out, Hidden::Serve).is_ok() {
             check_relative(&out, true)?;
         }
     }
@@ -430,7 +430,7 @@ fn fixture() -> (tempfile::TempDir, Root) {
     std::os::unix::fs::symlink(&secret, root.join("abs")).unwrap();
     std::os::unix::fs::symlink("../../secret", root.join("sub/up")).unwrap();
     std::os::unix::fs::symlink("..", root.join("dirlink")).unwrap();
-    let opened = Root::open(&root).unwrap();
+    let opened = Root::open(&root, Symlinks::Contained).unwrap();
     (dir, opened)
 }
 
@@ -441,7 +441,7 @@ fn content(found: Found) -> Option<Vec<u8>> {
             fs::File::from(fd).read_to_end(&mut bytes).unwrap();
             Some(bytes)
         }
-        Found::Dir => None,
+        Found::Dir(_) => None,
     }
 }
 
@@ -449,10 +449,10 @@ fn content(found: Found) -> Option<Vec<u8>> {
 fn found_files_are_never_outside_the_root() {
     let (_dir, root) = fixture();
     // The fixture works: the public file is found, the symlinks to the secret are not.
-    let public = root.find(b"file.txt", false).ok().and_then(content);
+    let public = root.find(b"file.txt").ok().and_then(content);
     assert_eq!(public.as_deref(), Some(&b"public"[..]));
     for escape in [&b"link"[..], b"abs", b"sub/up", b"dirlink/secret"] {
-        let got = root.find(escape, false).ok().and_then(content);
+        let got = root.find(escape).ok().and_then(content);
         assert_ne!(got.as_deref(), Some(SECRET), "{escape:?}");
     }
     let mut runner = TestRunner::new(config(FS_CASES));
@@ -462,7 +462,7 @@ fn found_files_are_never_outside_the_root() {
             if resolve::normalize(&raw, &mut out).is_err() {
                 return Ok(());
             }
-            let got = root.find(&out, false).ok().and_then(content);
+            let got = root.find(&out).ok().and_then(content);
             prop_assert_ne!(got.as_deref(), Some(SECRET), "{:?}", raw);
             Ok(())
         })

@@ -1,7 +1,8 @@
-//! On-the-fly compression of files that have no precompressed sidecar: which media types are worth
-//! it, and a bounded, least-recently-used in-memory cache of compressed bodies keyed by one version
-//! of one file. It must never move a file's cursor (the fd is shared with the sendfile path), never
-//! hold its lock while reading or compressing, and never grow past its byte budget.
+//! On-the-fly compression of files that have no precompressed sidecar: a bounded,
+//! least-recently-used in-memory cache of compressed bodies keyed by one version of one file.
+//! Which types are worth compressing is the content type's to say (`mime`). It must never move a
+//! file's cursor (the fd is shared with the sendfile path), never hold its lock while reading or
+//! compressing, and never grow past its byte budget.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -26,58 +27,6 @@ const GZIP_LEVEL: u32 = 6;
 /// Brotli quality 6 and a 4 MiB window: close to gzip -9 speed, clearly smaller output.
 const BROTLI_QUALITY: i32 = 6;
 const BROTLI_LGWIN: i32 = 22;
-
-/// Whether a media type (essence, e.g. `text/css`) is text-like enough to be worth compressing.
-///
-/// Yes: `text/*`, JavaScript, JSON and XML (with `+json` / `+xml` suffixes), SVG, wasm, raw
-/// fonts (ttf, otf, eot). No: other images, video, audio, archives, woff/woff2, unknown types.
-pub fn compressible(essence: &str) -> bool {
-    // Tolerate a full Content-Type value: only the essence matters.
-    let essence = essence.split(';').next().unwrap_or("").trim();
-    let Some((top, sub)) = essence.split_once('/') else {
-        return false;
-    };
-    let is = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-    let ends = |s: &str, suffix: &str| {
-        s.len() >= suffix.len()
-            && s.is_char_boundary(s.len() - suffix.len())
-            && is(&s[s.len() - suffix.len()..], suffix)
-    };
-    if is(top, "text") {
-        return true;
-    }
-    if is(top, "image") {
-        // SVG is XML text; every other image format is already entropy-coded.
-        return is(sub, "svg+xml");
-    }
-    if is(top, "font") {
-        // woff and woff2 are compressed containers; raw sfnt fonts are not.
-        return ["ttf", "otf", "sfnt", "collection"]
-            .iter()
-            .any(|s| is(sub, s));
-    }
-    if is(top, "application") {
-        // Structured-syntax suffixes (RFC 6839): manifest+json, ld+json, rss+xml, xhtml+xml, ….
-        if ends(sub, "+json") || ends(sub, "+xml") {
-            return true;
-        }
-        return [
-            "javascript",
-            "x-javascript",
-            "ecmascript",
-            "json",
-            "xml",
-            "wasm",
-            "vnd.ms-fontobject",
-            "x-font-ttf",
-            "x-font-otf",
-        ]
-        .iter()
-        .any(|s| is(sub, s));
-    }
-    // video/*, audio/*, multipart/*, and anything unknown.
-    false
-}
 
 /// One cached result: the compressed body, or None when compression did not make it smaller.
 struct Entry {
@@ -342,44 +291,6 @@ mod tests {
             Coding::Identity => out.extend_from_slice(data),
         }
         out
-    }
-
-    #[test]
-    fn media_types() {
-        for (essence, expected) in [
-            ("text/html", true),
-            ("text/css", true),
-            ("TEXT/Plain", true),
-            ("text/html; charset=utf-8", true),
-            ("text/javascript", true),
-            ("application/javascript", true),
-            ("application/json", true),
-            ("application/manifest+json", true),
-            ("application/ld+json", true),
-            ("application/xml", true),
-            ("application/rss+xml", true),
-            ("application/wasm", true),
-            ("application/vnd.ms-fontobject", true),
-            ("image/svg+xml", true),
-            ("font/ttf", true),
-            ("font/otf", true),
-            ("font/woff", false),
-            ("font/woff2", false),
-            ("image/png", false),
-            ("image/jpeg", false),
-            ("image/avif", false),
-            ("video/mp4", false),
-            ("audio/mpeg", false),
-            ("application/zip", false),
-            ("application/gzip", false),
-            ("application/x-7z-compressed", false),
-            ("application/pdf", false),
-            ("application/octet-stream", false),
-            ("", false),
-            ("text", false),
-        ] {
-            assert_eq!(compressible(essence), expected, "{essence:?}");
-        }
     }
 
     #[test]

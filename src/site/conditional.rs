@@ -14,6 +14,8 @@
 
 use std::time::UNIX_EPOCH;
 
+use crate::http::request::Method;
+
 /// The precondition header fields of a request; each list field is the values of all its header lines.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Preconditions<'a> {
@@ -47,8 +49,10 @@ pub enum Outcome {
     PreconditionFailed,
 }
 
-/// `get_or_head`: whether the method is GET or HEAD (304 applies only to them; otherwise a matching If-None-Match is 412).
-pub fn evaluate(p: &Preconditions<'_>, v: &Validators<'_>, get_or_head: bool) -> Outcome {
+/// What the preconditions of a `method` request decide (304 is for GET and HEAD only: for other
+/// methods a matching If-None-Match is 412, and If-Modified-Since does not apply).
+pub fn evaluate(p: &Preconditions<'_>, v: &Validators<'_>, method: Method) -> Outcome {
+    let get_or_head = matches!(method, Method::Get | Method::Head);
     let own = EntityTag::parse_whole(v.etag);
     // §13.2.2 step 1: If-Match, strong comparison (§13.1.1). `*` matches because a selected
     // representation exists whenever there are validators to compare.
@@ -231,6 +235,10 @@ mod tests {
     };
 
     use Outcome::{NotModified as N304, PreconditionFailed as P412, Proceed as OK};
+
+    const GET: Method = Method::Get;
+    // POST, PUT and the rest parse as `NotAllowed`.
+    const POST: Method = Method::NotAllowed;
 
     struct Case {
         name: &'static str,
@@ -490,8 +498,8 @@ mod tests {
                 if_modified_since: c.ims,
                 if_unmodified_since: c.ius,
             };
-            assert_eq!(evaluate(&p, &V, true), c.get, "{} (GET)", c.name);
-            assert_eq!(evaluate(&p, &V, false), c.post, "{} (POST)", c.name);
+            assert_eq!(evaluate(&p, &V, GET), c.get, "{} (GET)", c.name);
+            assert_eq!(evaluate(&p, &V, POST), c.post, "{} (POST)", c.name);
         }
     }
 
@@ -505,7 +513,7 @@ mod tests {
             etag: b"W/\"abc\"",
             last_modified: T,
         };
-        assert_eq!(evaluate(&p, &weak, true), P412);
+        assert_eq!(evaluate(&p, &weak, GET), P412);
         let star = Preconditions {
             if_match: &[b"*"],
             ..Preconditions::default()
@@ -514,17 +522,17 @@ mod tests {
             etag: b"abc",
             last_modified: T,
         };
-        assert_eq!(evaluate(&star, &junk, true), OK);
+        assert_eq!(evaluate(&star, &junk, GET), OK);
         let inm = Preconditions {
             if_none_match: &[b"abc", b"\"abc\""],
             ..Preconditions::default()
         };
-        assert_eq!(evaluate(&inm, &junk, true), OK);
+        assert_eq!(evaluate(&inm, &junk, GET), OK);
         let weak_inm = Preconditions {
             if_none_match: &[b"\"abc\""],
             ..Preconditions::default()
         };
-        assert_eq!(evaluate(&weak_inm, &weak, true), N304);
+        assert_eq!(evaluate(&weak_inm, &weak, GET), N304);
     }
 
     #[test]

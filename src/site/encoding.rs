@@ -40,6 +40,15 @@ impl Coding {
     }
 }
 
+/// The codings a representation can be sent in besides identity, which always can.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Available {
+    /// Brotli.
+    pub br: bool,
+    /// gzip.
+    pub gzip: bool,
+}
+
 /// The weight of q=1.
 const FULL: u16 = 1000;
 
@@ -117,13 +126,13 @@ impl AcceptEncoding {
         }
     }
 
-    /// The best acceptable coding among br/gzip (if available) and identity; None → 406.
-    pub fn choose(&self, br: bool, gzip: bool) -> Option<Coding> {
+    /// The best acceptable coding among those `available` and identity; None → 406.
+    pub fn choose(&self, available: Available) -> Option<Coding> {
         // In order of preference on equal weight: br compresses best, identity costs nothing to
         // the server but the most on the wire.
         let candidates = [
-            (Coding::Br, br),
-            (Coding::Gzip, gzip),
+            (Coding::Br, available.br),
+            (Coding::Gzip, available.gzip),
             (Coding::Identity, true),
         ];
         let mut best: Option<(Coding, u16)> = None;
@@ -269,7 +278,13 @@ mod tests {
         let ae = AcceptEncoding::parse(&[b"gzip;q=0.5", b"", b"br;q=0.7"]);
         assert_eq!(ae.weight(Coding::Gzip), 500);
         assert_eq!(ae.weight(Coding::Br), 700);
-        assert_eq!(ae.choose(true, true), Some(Coding::Br));
+        assert_eq!(
+            ae.choose(Available {
+                br: true,
+                gzip: true
+            }),
+            Some(Coding::Br)
+        );
     }
 
     #[test]
@@ -303,7 +318,7 @@ mod tests {
             (Some("identity;q=1, gzip;q=0.9"), true, true, Some(Identity)),
         ] {
             assert_eq!(
-                parse(header).choose(br, gzip),
+                parse(header).choose(Available { br, gzip }),
                 expected,
                 "{header:?} br={br} gzip={gzip}"
             );

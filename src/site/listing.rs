@@ -1,17 +1,20 @@
 //! The HTML index of a directory that has no `index.html`: its entries (directories first, then
 //! files, each by name), with sizes and UTC modification times. It owns the page's markup and the
-//! escaping of names into it; it must never validate or resolve paths (the caller passes a
-//! directory already found beneath the root), follow anything but a symlink's own target to tell
-//! whether it is a directory, or put a name into the page unescaped.
+//! escaping of names into it. It reads the directory from the descriptor the caller opened beneath
+//! the root and stats each entry relative to it, so it must never resolve a path (nothing can be
+//! swapped in between), follow anything but a symlink's own target to tell whether it is a
+//! directory, or put a name into the page unescaped.
 
 use std::ffi::OsStr;
-use std::fs;
-use std::io::{self, Write};
+use std::io::Write;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 
 use percent_encoding::{AsciiSet, CONTROLS, percent_encode};
+use rustix::fs::{AtFlags, Dir, FileType};
+use rustix::io::Errno;
+
+use super::resolve::Hidden;
 
 /// What to percent-encode in a name to make it one path segment of a relative reference: the
 /// WHATWG path-percent-encode set plus `\` (browsers treat it as `/`), `|`, `^`, and `:` (which
@@ -63,45 +66,58 @@ struct Row {
     mtime: i64,
 }
 
-/// The HTML listing of `dir` (found beneath the root) for the decoded URL path `url_path`.
+/// The HTML listing of the directory open as `dir` for the decoded URL path `url_path`.
 ///
-/// `url_path` starts and ends with `/`. Names starting with `.` are left out unless
-/// `show_hidden`. Fails only when `dir` itself cannot be read.
-pub fn render(url_path: &[u8], dir: &Path, show_hidden: bool) -> io::Result<Vec<u8>> {
-    let mut rows = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let name = name.as_bytes();
-        if name.first() == Some(&b'.') && !show_hidden {
-            continue;
-        }
-        // `DirEntry::metadata` does not follow symlinks. An entry that vanished or cannot be
-        // stat'ed since `readdir` is left out rather than failing the whole page.
-        let Ok(meta) = entry.metadata() else {
-            continue;
-        };
-        let kind = meta.file_type();
-        let is_dir = if kind.is_symlink() {
-            // A link is listed as what following it gives (a dangling one as a file); its size and
-            // time stay the link's own, so nothing about a target outside the root is revealed.
-            fs::metadata(entry.path()).is_ok_and(|m| m.is_dir())
-        } else if kind.is_dir() || kind.is_file() {
-            kind.is_dir()
-        } else {
-            // FIFOs, sockets, devices: the server answers 404 for them, so don't offer them.
-            continue;
-        };
-        rows.push(Row {
-            name: name.into(),
-            is_dir,
-            size: meta.len(),
-            mtime: meta.mtime(),
-        });
-    }
+/// `url_path` starts and ends with `/`. Names starting with `.` are left out unless `hidden`
+/// serves them. Fails only when `dir` itself cannot be read.
+pub fn render(url_path: &[u8], dir: OwnedFd, hidden: Hidden) -> Result<Vec<u8>, Errno> {
+    let mut rows = rows(dir, hidden)?;
     // Directories first, then files; by name in byte order within each group.
     rows.sort_unstable_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
+    Ok(page(url_path, &rows))
+}
 
+/// The rows for the entries of `dir`, in directory order.
+fn rows(dir: OwnedFd, hidden: Hidden) -> Result<Vec<Row>, Errno> {
+    // Reading moves the stream; stats go through a duplicate of the same open directory.
+    let entries = Dir::new(rustix::io::fcntl_dupfd_cloexec(&dir, 0)?)?;
+    let mut rows = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        match name.to_bytes() {
+            // getdents reports the directory itself and its parent; `../` is a row of its own.
+            b"." | b".." => continue,
+            [b'.', ..] if hidden == Hidden::Refuse => continue,
+            _ => {}
+        }
+        // The entry itself, not a symlink's target. One that vanished or cannot be stat'ed since
+        // `getdents` is left out rather than failing the whole page.
+        let Ok(meta) = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) else {
+            continue;
+        };
+        let is_dir = match FileType::from_raw_mode(meta.st_mode) {
+            // A link is listed as what following it gives (a dangling one as a file); its size and
+            // time stay the link's own, so nothing about a target outside the root is revealed.
+            FileType::Symlink => rustix::fs::statat(&dir, name, AtFlags::empty())
+                .is_ok_and(|t| FileType::from_raw_mode(t.st_mode) == FileType::Directory),
+            FileType::Directory => true,
+            FileType::RegularFile => false,
+            // FIFOs, sockets, devices: the server answers 404 for them, so don't offer them.
+            _ => continue,
+        };
+        rows.push(Row {
+            name: name.to_bytes().into(),
+            is_dir,
+            size: u64::try_from(meta.st_size).unwrap_or(0),
+            mtime: meta.st_mtime,
+        });
+    }
+    Ok(rows)
+}
+
+/// The page for `url_path` with `rows`.
+fn page(url_path: &[u8], rows: &[Row]) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024 + rows.len() * 160);
     let title = String::from_utf8_lossy(url_path);
     out.extend_from_slice(HEAD.as_bytes());
@@ -113,7 +129,7 @@ pub fn render(url_path: &[u8], dir: &Path, show_hidden: bool) -> io::Result<Vec<
         out.extend_from_slice(PARENT.as_bytes());
     }
     let mut num = itoa::Buffer::new();
-    for row in &rows {
+    for row in rows {
         let slash = if row.is_dir { "/" } else { "" };
         out.extend_from_slice(b"<tr><td><a href=\"");
         // The percent-encoded form is ASCII, but `&` and `'` survive encoding and still need
@@ -132,11 +148,11 @@ pub fn render(url_path: &[u8], dir: &Path, show_hidden: bool) -> io::Result<Vec<
             out.extend_from_slice(num.format(row.size).as_bytes());
         }
         out.extend_from_slice(b"</td><td>");
-        write_time(&mut out, row.mtime)?;
+        write_time(&mut out, row.mtime);
         out.extend_from_slice(b"</td></tr>\n");
     }
     out.extend_from_slice(TAIL.as_bytes());
-    Ok(out)
+    out
 }
 
 /// Appends `s` with the five HTML-significant characters replaced by references, so it is safe
@@ -155,16 +171,17 @@ fn escape_html(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Appends `secs` since the epoch as `YYYY-MM-DD HH:MM` in UTC.
-fn write_time(out: &mut Vec<u8>, secs: i64) -> io::Result<()> {
+fn write_time(out: &mut Vec<u8>, secs: i64) {
     let days = secs.div_euclid(86_400);
     let of_day = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    write!(
+    // Writing into a Vec cannot fail.
+    let _ = write!(
         out,
         "{y:04}-{m:02}-{d:02} {:02}:{:02}",
         of_day / 3600,
         of_day % 3600 / 60
-    )
+    );
 }
 
 /// The proleptic Gregorian (year, month, day) of a day count from 1970-01-01, after Howard
@@ -186,11 +203,18 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs::File;
+    use rustix::fs::{Mode, OFlags};
+    use std::fs::{self, File};
+    use std::path::Path;
     use std::time::{Duration, SystemTime};
 
-    fn page(url: &str, dir: &Path, hidden: bool) -> String {
-        let bytes = render(url.as_bytes(), dir, hidden).expect("render");
+    fn open(dir: &Path) -> OwnedFd {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        rustix::fs::open(dir, flags, Mode::empty()).expect("open the directory")
+    }
+
+    fn page(url: &str, dir: &Path, hidden: Hidden) -> String {
+        let bytes = render(url.as_bytes(), open(dir), hidden).expect("render");
         String::from_utf8(bytes).expect("utf-8 page")
     }
 
@@ -216,7 +240,7 @@ mod tests {
     #[test]
     fn rows_are_escaped_and_encoded() {
         let dir = fixture();
-        let html = page("/docs/", dir.path(), false);
+        let html = page("/docs/", dir.path(), Hidden::Refuse);
         for expected in [
             "<meta charset=\"utf-8\">",
             "<title>Index of /docs/</title>",
@@ -241,7 +265,7 @@ mod tests {
     #[test]
     fn order() {
         let dir = fixture();
-        let html = page("/docs/", dir.path(), true);
+        let html = page("/docs/", dir.path(), Hidden::Serve);
         let order = [
             "href=\"../\"",
             "href=\".git/\"",
@@ -270,12 +294,12 @@ mod tests {
             ("/a/", true, "Index of /a/<"),
             ("/<x> & y/", true, "Index of /&lt;x&gt; &amp; y/<"),
         ] {
-            let html = page(url, dir.path(), false);
+            let html = page(url, dir.path(), Hidden::Refuse);
             assert_eq!(html.contains("href=\"../\""), parent, "{url}");
             assert_eq!(html.matches(title).count(), 2, "{url}\n{html}");
         }
         // Non-UTF-8 URL bytes are shown replaced.
-        let html = render(b"/caf\xe9/", dir.path(), false).expect("render");
+        let html = render(b"/caf\xe9/", open(dir.path()), Hidden::Refuse).expect("render");
         let html = String::from_utf8(html).expect("utf-8");
         assert!(html.contains("Index of /caf\u{FFFD}/<"));
     }
@@ -293,7 +317,7 @@ mod tests {
             (253_402_300_799, "9999-12-31 23:59"),
         ] {
             let mut out = Vec::new();
-            write_time(&mut out, secs).expect("write");
+            write_time(&mut out, secs);
             assert_eq!(String::from_utf8_lossy(&out), expected, "{secs}");
         }
     }
@@ -304,7 +328,7 @@ mod tests {
         let f = File::create(dir.path().join("t.txt")).expect("create");
         f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_709_251_199))
             .expect("set mtime");
-        let html = page("/", dir.path(), false);
+        let html = page("/", dir.path(), Hidden::Refuse);
         assert!(html.contains("<td>2024-02-29 23:59</td>"), "{html}");
     }
 
@@ -317,7 +341,7 @@ mod tests {
         // Some filesystems refuse names that are not UTF-8; the rest of the test still runs.
         let raw = OsStr::from_bytes(b"f\xff.txt");
         let raw_ok = fs::write(dir.path().join(raw), b"x").is_ok();
-        let html = page("/", dir.path(), false);
+        let html = page("/", dir.path(), Hidden::Refuse);
         for expected in ["href=\"link/\">link/<", "href=\"dangling\">dangling<"] {
             assert!(html.contains(expected), "missing {expected:?} in\n{html}");
         }
@@ -327,9 +351,37 @@ mod tests {
     }
 
     #[test]
-    fn missing_directory_is_an_error() {
+    fn unreadable_directory_is_an_error() {
         let dir = tempfile::TempDir::new().expect("tempdir");
-        let err = render(b"/x/", &dir.path().join("x"), false).expect_err("missing");
-        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        fs::write(dir.path().join("f"), b"x").expect("write");
+        let file = rustix::fs::open(dir.path().join("f"), OFlags::RDONLY, Mode::empty())
+            .expect("open the file");
+        let err = render(b"/f/", file, Hidden::Refuse).expect_err("not a directory");
+        assert_eq!(err, Errno::NOTDIR);
+    }
+
+    #[test]
+    fn entries_come_from_the_descriptor_not_the_path() {
+        // The directory found beneath the root is renamed away and its path taken over by a
+        // symlink to a directory outside: the listing still shows what was opened, and stats
+        // entries there (a path-based stat of `kept` would now fail).
+        let base = tempfile::TempDir::new().expect("tempdir");
+        let (dir, outside) = (base.path().join("dir"), base.path().join("outside"));
+        fs::create_dir(&dir).expect("mkdir");
+        fs::create_dir(dir.join("sub")).expect("mkdir");
+        fs::write(dir.join("kept"), b"12345").expect("write");
+        fs::create_dir(&outside).expect("mkdir");
+        fs::write(outside.join("secret"), b"x").expect("write");
+        let fd = open(&dir);
+        fs::rename(&dir, base.path().join("moved")).expect("rename");
+        std::os::unix::fs::symlink(&outside, &dir).expect("symlink");
+        let html = String::from_utf8(render(b"/dir/", fd, Hidden::Refuse).expect("render"))
+            .expect("utf-8 page");
+        assert!(
+            html.contains("href=\"kept\">kept</a></td><td class=\"size\">5<"),
+            "{html}"
+        );
+        assert!(html.contains("href=\"sub/\">sub/<"), "{html}");
+        assert!(!html.contains("secret"), "{html}");
     }
 }

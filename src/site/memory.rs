@@ -1,14 +1,16 @@
 //! Small files kept in memory, so a hit costs one `fstatat` instead of open, fstat, sendfile and
 //! close, and the response is one write of head and body. Entries are keyed by the normalised
-//! request path and hold the resolved file's bytes and validators (mtime, size, inode); the caller
-//! checks every hit against the disk, so a changed file is never served stale. The byte budget is
-//! bounded; over it, entries are evicted. It never decides what a request may see: only files the
-//! normal path resolved and served get in.
+//! request path and hold the resolved file's bytes, validators (mtime, size, inode) and which
+//! sidecars it had; every lookup checks the validators against the disk, so a changed file is
+//! never served stale. The byte budget is bounded; over it, entries are evicted. It never decides
+//! what a request may see: only files the normal path resolved and served get in.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::encoding::Available;
 use super::file::FileMeta;
+use super::resolve::Root;
 
 /// Largest file kept. Beyond it, copying the body into the socket costs more than the three
 /// syscalls sendfile's path adds (docs/ARCHITECTURE.md has the measurements).
@@ -25,8 +27,8 @@ pub struct Entry {
     pub bytes: Arc<[u8]>,
     /// Its validators when read.
     pub meta: FileMeta,
-    /// Whether a `.br` or `.gz` sidecar existed beside it when it was read.
-    pub sidecars: bool,
+    /// The `.br` and `.gz` sidecars beside it when it was read.
+    pub sidecars: Available,
 }
 
 #[derive(Debug, Default)]
@@ -56,26 +58,30 @@ impl FileCache {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The entry for `key`, whatever the disk holds now: the caller compares `meta`.
-    pub fn get(&self, key: &[u8]) -> Option<Arc<Entry>> {
+    /// The entry for `key` if the file it was read from is unchanged: one `fstatat` from the
+    /// root compares mtime, size and inode. A path whose symlinks changed since resolves to
+    /// another inode and misses.
+    pub fn lookup(&self, root: &Root, key: &[u8]) -> Option<Arc<Entry>> {
+        let entry = self.get(key)?;
+        let now = root
+            .stat(&entry.rel)
+            .ok()
+            .map(|st| FileMeta::from_stat(&st));
+        (now == Some(entry.meta)).then_some(entry)
+    }
+
+    /// The entry for `key`, whatever the disk holds now.
+    fn get(&self, key: &[u8]) -> Option<Arc<Entry>> {
         self.lock().map.get(key).cloned()
     }
 
     /// Stores a file read just now under `key`, evicting others to stay within the budget.
-    pub fn insert(&self, key: &[u8], rel: &[u8], bytes: Arc<[u8]>, meta: FileMeta, sidecars: bool) {
-        let cost = bytes
-            .len()
-            .saturating_add(key.len())
-            .saturating_add(OVERHEAD);
+    pub fn fill(&self, key: &[u8], entry: Entry) {
+        let cost = cost_of(key, &entry);
         if cost > self.budget {
             return;
         }
-        let entry = Arc::new(Entry {
-            rel: rel.into(),
-            bytes,
-            meta,
-            sidecars,
-        });
+        let entry = Arc::new(entry);
         let mut inner = self.lock();
         if let Some(old) = inner.map.remove(key) {
             inner.used = inner.used.saturating_sub(cost_of(key, &old));
@@ -112,6 +118,15 @@ fn cost_of(key: &[u8], entry: &Entry) -> usize {
 mod tests {
     use super::*;
 
+    fn entry(bytes: &[u8], meta: FileMeta) -> Entry {
+        Entry {
+            rel: b"x"[..].into(),
+            bytes: bytes.into(),
+            meta,
+            sidecars: Available::default(),
+        }
+    }
+
     fn meta(len: u64) -> FileMeta {
         FileMeta {
             len,
@@ -125,10 +140,10 @@ mod tests {
     fn inserted_then_replaced() {
         let cache = FileCache::new(1 << 20);
         assert!(cache.get(b"a").is_none());
-        cache.insert(b"a", b"a", Arc::from(&b"hello"[..]), meta(5), false);
+        cache.fill(b"a", entry(b"hello", meta(5)));
         let hit = cache.get(b"a").unwrap();
         assert_eq!((&*hit.bytes, hit.meta), (&b"hello"[..], meta(5)));
-        cache.insert(b"a", b"a", Arc::from(&b"bye"[..]), meta(3), false);
+        cache.fill(b"a", entry(b"bye", meta(3)));
         assert_eq!(&*cache.get(b"a").unwrap().bytes, b"bye");
         assert_eq!(cache.used(), 3 + 1 + OVERHEAD);
     }
@@ -137,22 +152,10 @@ mod tests {
     fn stays_within_budget() {
         let cache = FileCache::new(4 * (1000 + OVERHEAD + 2));
         for i in 0..50u8 {
-            cache.insert(
-                &[b'k', i],
-                b"x",
-                Arc::from(vec![i; 1000]),
-                meta(1000),
-                false,
-            );
+            cache.fill(&[b'k', i], entry(&[i; 1000], meta(1000)));
             assert!(cache.used() <= 4 * (1000 + OVERHEAD + 2));
         }
-        cache.insert(
-            b"big",
-            b"x",
-            Arc::from(vec![0; 10_000]),
-            meta(10_000),
-            false,
-        );
+        cache.fill(b"big", entry(&[0; 10_000], meta(10_000)));
         assert!(cache.get(b"big").is_none());
     }
 }

@@ -1,5 +1,6 @@
 //! Content types by file extension: mime_guess's table, with the few types browsers are strict
-//! about pinned here, and `charset=utf-8` on text. It must never look inside a file.
+//! about pinned here, `charset=utf-8` on text, and whether the type is worth compressing. It must
+//! never look inside a file.
 
 /// A `Content-Type` value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -8,12 +9,15 @@ pub struct ContentType {
     pub essence: &'static str,
     /// Whether `; charset=utf-8` follows.
     pub utf8: bool,
+    /// Whether bodies of this type are text-like enough to be worth compressing.
+    pub compressible: bool,
 }
 
 /// `text/html; charset=utf-8`, for index and error pages.
 pub const HTML: ContentType = ContentType {
     essence: "text/html",
     utf8: true,
+    compressible: true,
 };
 
 /// The type for a file whose name ends in `.{ext}` (no dot; any case).
@@ -32,32 +36,39 @@ pub fn for_extension(ext: &[u8]) -> ContentType {
     ContentType {
         essence,
         utf8: is_text(essence),
+        compressible: is_compressible(essence),
     }
 }
 
-/// The types of most files on most sites, for lower-case extensions.
+/// The types of most files on most sites, for lower-case extensions: (essence, utf8,
+/// compressible).
 fn common(ext: &[u8]) -> Option<ContentType> {
-    let (essence, utf8) = match ext {
-        b"html" => ("text/html", true),
-        b"css" => ("text/css", true),
-        b"js" => ("text/javascript", true),
-        b"json" => ("application/json", true),
-        b"txt" => ("text/plain", true),
-        b"svg" => ("image/svg+xml", true),
-        b"png" => ("image/png", false),
-        b"jpg" | b"jpeg" => ("image/jpeg", false),
-        b"webp" => ("image/webp", false),
-        b"woff2" => ("font/woff2", false),
-        b"ico" => ("image/x-icon", false),
+    let (essence, utf8, compressible) = match ext {
+        b"html" => ("text/html", true, true),
+        b"css" => ("text/css", true, true),
+        b"js" => ("text/javascript", true, true),
+        b"json" => ("application/json", true, true),
+        b"txt" => ("text/plain", true, true),
+        b"svg" => ("image/svg+xml", true, true),
+        b"png" => ("image/png", false, false),
+        b"jpg" | b"jpeg" => ("image/jpeg", false, false),
+        b"webp" => ("image/webp", false, false),
+        b"woff2" => ("font/woff2", false, false),
+        b"ico" => ("image/x-icon", false, false),
         _ => return None,
     };
-    Some(ContentType { essence, utf8 })
+    Some(ContentType {
+        essence,
+        utf8,
+        compressible,
+    })
 }
 
 fn octet_stream() -> ContentType {
     ContentType {
         essence: "application/octet-stream",
         utf8: false,
+        compressible: false,
     }
 }
 
@@ -98,6 +109,58 @@ fn is_text(essence: &str) -> bool {
         )
 }
 
+/// Whether a media type (essence, e.g. `text/css`) is text-like enough to be worth compressing.
+///
+/// Yes: `text/*`, JavaScript, JSON and XML (with `+json` / `+xml` suffixes), SVG, wasm, raw
+/// fonts (ttf, otf, eot). No: other images, video, audio, archives, woff/woff2, unknown types.
+fn is_compressible(essence: &str) -> bool {
+    // Tolerate a full Content-Type value: only the essence matters.
+    let essence = essence.split(';').next().unwrap_or("").trim();
+    let Some((top, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    let is = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    let ends = |s: &str, suffix: &str| {
+        s.len() >= suffix.len()
+            && s.is_char_boundary(s.len() - suffix.len())
+            && is(&s[s.len() - suffix.len()..], suffix)
+    };
+    if is(top, "text") {
+        return true;
+    }
+    if is(top, "image") {
+        // SVG is XML text; every other image format is already entropy-coded.
+        return is(sub, "svg+xml");
+    }
+    if is(top, "font") {
+        // woff and woff2 are compressed containers; raw sfnt fonts are not.
+        return ["ttf", "otf", "sfnt", "collection"]
+            .iter()
+            .any(|s| is(sub, s));
+    }
+    if is(top, "application") {
+        // Structured-syntax suffixes (RFC 6839): manifest+json, ld+json, rss+xml, xhtml+xml, ….
+        if ends(sub, "+json") || ends(sub, "+xml") {
+            return true;
+        }
+        return [
+            "javascript",
+            "x-javascript",
+            "ecmascript",
+            "json",
+            "xml",
+            "wasm",
+            "vnd.ms-fontobject",
+            "x-font-ttf",
+            "x-font-otf",
+        ]
+        .iter()
+        .any(|s| is(sub, s));
+    }
+    // video/*, audio/*, multipart/*, and anything unknown.
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,7 +178,8 @@ mod tests {
                 fast,
                 ContentType {
                     essence,
-                    utf8: is_text(essence)
+                    utf8: is_text(essence),
+                    compressible: is_compressible(essence),
                 },
                 "{ext}"
             );
@@ -141,11 +205,46 @@ mod tests {
             ("unknownext", "application/octet-stream", false),
             ("", "application/octet-stream", false),
         ] {
-            assert_eq!(
-                for_extension(ext.as_bytes()),
-                ContentType { essence, utf8 },
-                "{ext}"
-            );
+            let ct = for_extension(ext.as_bytes());
+            assert_eq!((ct.essence, ct.utf8), (essence, utf8), "{ext}");
+        }
+    }
+
+    #[test]
+    fn media_types() {
+        for (essence, expected) in [
+            ("text/html", true),
+            ("text/css", true),
+            ("TEXT/Plain", true),
+            ("text/html; charset=utf-8", true),
+            ("text/javascript", true),
+            ("application/javascript", true),
+            ("application/json", true),
+            ("application/manifest+json", true),
+            ("application/ld+json", true),
+            ("application/xml", true),
+            ("application/rss+xml", true),
+            ("application/wasm", true),
+            ("application/vnd.ms-fontobject", true),
+            ("image/svg+xml", true),
+            ("font/ttf", true),
+            ("font/otf", true),
+            ("font/woff", false),
+            ("font/woff2", false),
+            ("image/png", false),
+            ("image/jpeg", false),
+            ("image/avif", false),
+            ("video/mp4", false),
+            ("audio/mpeg", false),
+            ("application/zip", false),
+            ("application/gzip", false),
+            ("application/x-7z-compressed", false),
+            ("application/pdf", false),
+            ("application/octet-stream", false),
+            ("", false),
+            ("text", false),
+        ] {
+            assert_eq!(is_compressible(essence), expected, "{essence:?}");
         }
     }
 }

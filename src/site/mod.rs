@@ -1,6 +1,6 @@
 //! What to answer for a parsed request, as a [`Reply`] plan the connection then writes. `site`
-//! never touches the network: it opens and stats files and decides, so each step can be tested
-//! without a socket. [`Site::respond`] follows these steps, top-down:
+//! never touches the network: it opens, stats and reads files and decides, so the steps are tested
+//! below without a socket. [`Site::respond`] follows these steps, top-down, one function each:
 //!
 //! 0. The `--health-path`, if set: 200 `ok` (503 while draining), never touching the disk.
 //! 1. Method: OPTIONS → 204 with `Allow`; methods other than GET and HEAD → 405 with `Allow`.
@@ -11,14 +11,18 @@
 //!    paths, else 404 with the site's `404.html`.
 //! 4. Representation (RFC 9110 §12.5.3): a `.br` / `.gz` sidecar or an on-the-fly compressed
 //!    body when Accept-Encoding prefers it; 406 when nothing acceptable exists. `Vary:
-//!    Accept-Encoding` on every response of a resource that has or could have encodings.
+//!    Accept-Encoding` when the type is compressible or the client accepts a sidecar it has.
 //! 5. Validators of the representation chosen: strong ETag, Last-Modified (`file`).
 //! 6. Preconditions (`conditional`, RFC 9110 §13.2.2): 412 or 304 — before ranges.
 //! 7. Range, GET only (`range`, RFC 9110 §14): If-Range decides whether it applies; one range →
 //!    206, several → 206 multipart/byteranges, none satisfiable → 416.
 //! 8. Reply 200 with the whole representation.
+//!
+//! The memory cache (`memory`) is a layer over steps 3 and 4: a small file it holds as the disk
+//! has it now, when negotiation picks the original, goes from step 2 straight to step 5; step 4
+//! fills it.
 
-pub mod cache;
+pub mod cache_control;
 pub mod compress;
 pub mod conditional;
 pub mod encoding;
@@ -28,11 +32,15 @@ pub mod memory;
 pub mod mime;
 pub mod pages;
 pub mod range;
+mod reply;
 pub mod resolve;
 
+pub use reply::{Body, ContentRange, Part, Reply};
+
+use std::fs::File;
 use std::io::Write;
+use std::ops::ControlFlow::{self, Break, Continue};
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
@@ -42,158 +50,22 @@ use rustix::io::Errno;
 use crate::config::Config;
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::Status;
-use cache::CachePolicy;
+use cache_control::CacheControl;
 use compress::CompressCache;
 use conditional::{Outcome, Preconditions, Validators};
-use encoding::{AcceptEncoding, Coding};
+use encoding::{AcceptEncoding, Available, Coding};
 use file::{Etag, FileMeta};
-use memory::FileCache;
+use memory::{Entry, FileCache};
 use mime::ContentType;
-use range::{ByteRange, RangeSpec};
-use resolve::{Found, Refusal, Root};
+use range::RangeSpec;
+use reply::{Content, Described};
+use resolve::{Found, Hidden, Refusal, Root, Symlinks};
 
 /// The methods every resource here supports (RFC 9110 §10.2.1).
 pub const ALLOW: &[u8] = b"GET, HEAD, OPTIONS";
 
-/// One part of a `multipart/byteranges` body: its header lines, then a range of the file.
-#[derive(Debug)]
-pub struct Part {
-    /// Delimiter and part header fields.
-    pub head: Vec<u8>,
-    /// First byte of the range.
-    pub start: u64,
-    /// One past the last byte.
-    pub end: u64,
-}
-
-/// A response body.
-#[derive(Debug)]
-pub enum Body {
-    /// No content.
-    Empty,
-    /// Bytes built into the binary.
-    Static(&'static [u8]),
-    /// Bytes made at run time (a listing, a compressed file), from `start` to `end`.
-    Shared {
-        /// The bytes.
-        bytes: Arc<[u8]>,
-        /// First byte sent.
-        start: usize,
-        /// One past the last byte sent.
-        end: usize,
-    },
-    /// `len` bytes of an open file from `start`.
-    File {
-        /// The open file.
-        fd: OwnedFd,
-        /// First byte sent.
-        start: u64,
-        /// Bytes sent.
-        len: u64,
-    },
-    /// A `multipart/byteranges` body over an open file.
-    Parts {
-        /// The open file.
-        fd: OwnedFd,
-        /// The parts, in order.
-        parts: Vec<Part>,
-        /// The closing delimiter.
-        tail: Vec<u8>,
-    },
-}
-
-impl Body {
-    /// The body's length in bytes.
-    pub fn len(&self) -> u64 {
-        match self {
-            Body::Empty => 0,
-            Body::Static(b) => b.len() as u64,
-            Body::Shared { start, end, .. } => (end - start) as u64,
-            Body::File { len, .. } => *len,
-            Body::Parts { parts, tail, .. } => parts
-                .iter()
-                .map(|p| p.head.len() as u64 + (p.end - p.start))
-                .sum::<u64>()
-                .saturating_add(tail.len() as u64),
-        }
-    }
-
-    /// Whether the body has no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// `Content-Range` of a 206 or 416 (RFC 9110 §14.4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ContentRange {
-    /// `bytes first-last/len`
-    Bytes(ByteRange, u64),
-    /// `bytes */len`
-    Unsatisfied(u64),
-}
-
-/// A response plan: status, the headers that vary, and the body.
-#[derive(Debug)]
-pub struct Reply<'s> {
-    /// The status.
-    pub status: Status,
-    /// The representation's content type.
-    pub content_type: Option<ContentType>,
-    /// The multipart boundary, when the body is `multipart/byteranges`.
-    pub boundary: Option<String>,
-    /// `Location`, for redirects.
-    pub location: Option<String>,
-    /// Whether to send `Allow` (405 and OPTIONS).
-    pub allow: bool,
-    /// `ETag` and `Last-Modified` (unix seconds) of the representation.
-    pub validators: Option<(Etag, u64)>,
-    /// `Cache-Control`.
-    pub cache_control: Option<&'s str>,
-    /// Whether to send `Vary: Accept-Encoding`.
-    pub vary: bool,
-    /// `Content-Encoding`, when not identity.
-    pub encoding: Option<Coding>,
-    /// Whether to send `Accept-Ranges: bytes`.
-    pub accept_ranges: bool,
-    /// `Content-Range`.
-    pub content_range: Option<ContentRange>,
-    /// The body.
-    pub body: Body,
-}
-
-impl Reply<'_> {
-    /// A reply with a built-in HTML page for `status`.
-    pub fn page(status: Status) -> Self {
-        let page = pages::for_status(status);
-        Reply {
-            status,
-            content_type: (!page.is_empty()).then_some(mime::HTML),
-            boundary: None,
-            location: None,
-            allow: false,
-            validators: None,
-            cache_control: None,
-            vary: false,
-            encoding: None,
-            accept_ranges: false,
-            content_range: None,
-            body: if page.is_empty() {
-                Body::Empty
-            } else {
-                Body::Static(page)
-            },
-        }
-    }
-}
-
-/// The representation chosen in step 4: a file (the original, or a sidecar in some coding),
-/// bytes compressed on the fly from the original, or the original from the memory cache.
-enum Repr {
-    File(OwnedFd, FileMeta, Option<Coding>),
-    Bytes(Arc<[u8]>, FileMeta, Coding),
-    Memory(Arc<[u8]>, FileMeta),
-}
+/// The site's own page for 404, at the top of the root; without it the built-in page is sent.
+const NOT_FOUND_PAGE: &[u8] = b"404.html";
 
 /// A worker's reusable buffers for [`Site::respond`].
 #[derive(Debug, Default)]
@@ -204,19 +76,57 @@ pub struct Scratch {
     pub key: Vec<u8>,
 }
 
-/// The site being served: the root, its options, and the compressed-body cache.
+/// The file step 3 found to represent; the scratch path names it.
+struct Target {
+    fd: OwnedFd,
+    meta: FileMeta,
+    /// Whether the memory cache may keep it under the request's key. Not the fallback: every
+    /// unknown route would hold its own copy of the same file.
+    cacheable: bool,
+}
+
+/// The bytes of the representation step 4 chose: a file (the original, or a sidecar in some
+/// coding), bytes compressed on the fly from the original, or the original from memory.
+enum Repr {
+    File(OwnedFd, FileMeta, Option<Coding>),
+    Bytes(Arc<[u8]>, FileMeta, Coding),
+    Memory(Arc<[u8]>, FileMeta),
+}
+
+/// Step 4's result: the representation, and the header values its path and alternatives decide.
+struct Chosen<'s> {
+    repr: Repr,
+    content_type: ContentType,
+    cache_control: Option<&'s str>,
+    vary: bool,
+}
+
+/// Step 5's result, all that steps 6 to 8 need.
+struct Validated<'s> {
+    described: Described<'s>,
+    len: u64,
+    content: Content,
+}
+
+/// What negotiation decided: the coding (`None`: nothing acceptable, 406) and whether the answer
+/// varies with Accept-Encoding.
+struct Negotiated {
+    coding: Option<Coding>,
+    vary: bool,
+}
+
+/// The site being served: the root, its options, and the caches.
 #[derive(Debug)]
 pub struct Site {
     root: Root,
     index: Vec<Vec<u8>>,
     fallback: Option<Vec<u8>>,
     dir_listing: bool,
-    hidden_files: bool,
-    follow_symlinks: bool,
+    hidden: Hidden,
     precompressed: bool,
     compress: Option<CompressCache>,
     compress_min_size: u64,
-    cache: CachePolicy,
+    cache_control: CacheControl,
     extra_headers: Vec<u8>,
     health_path: Option<String>,
     files: Option<FileCache>,
@@ -225,14 +135,24 @@ pub struct Site {
 impl Site {
     /// Opens the root and compiles the options.
     pub fn open(config: &Config) -> anyhow::Result<Site> {
-        let root = Root::open(&config.root)
+        let symlinks = if config.follow_symlinks {
+            Symlinks::Follow
+        } else {
+            Symlinks::Contained
+        };
+        let hidden = if config.hidden_files {
+            Hidden::Serve
+        } else {
+            Hidden::Refuse
+        };
+        let root = Root::open(&config.root, symlinks)
             .with_context(|| format!("cannot serve root {}", config.root.display()))?;
         let fallback = match &config.fallback {
             None => None,
             Some(f) => {
                 let mut rel = Vec::new();
                 let raw = format!("/{}", f.trim_start_matches('/'));
-                resolve::normalize_with(&raw, &mut rel, config.hidden_files)
+                resolve::normalize_with(&raw, &mut rel, hidden)
                     .ok()
                     .filter(|_| !rel.is_empty())
                     .with_context(|| {
@@ -241,8 +161,7 @@ impl Site {
                 Some(rel)
             }
         };
-        let cache = CachePolicy::new(&config.cache_rules, config.cache_control.clone())
-            .context("invalid --cache-rule pattern")?;
+        let cache_control = CacheControl::new(&config.cache_rules, config.cache_control.clone());
         let mut extra_headers = Vec::new();
         if config.nosniff {
             extra_headers.extend_from_slice(b"X-Content-Type-Options: nosniff\r\n");
@@ -255,8 +174,7 @@ impl Site {
             index: config.index.iter().map(|i| i.as_bytes().to_vec()).collect(),
             fallback,
             dir_listing: config.dir_listing,
-            hidden_files: config.hidden_files,
-            follow_symlinks: config.follow_symlinks,
+            hidden,
             precompressed: config.precompressed,
             compress: config.compress.then(|| {
                 CompressCache::new(
@@ -264,7 +182,7 @@ impl Site {
                 )
             }),
             compress_min_size: config.compress_min_size,
-            cache,
+            cache_control,
             extra_headers,
             health_path: config.health_path.clone(),
             files: (config.file_cache_size > 0).then(|| {
@@ -278,374 +196,240 @@ impl Site {
         &self.extra_headers
     }
 
-    /// Plans the response to `req`; `scratch` is a reused buffer for the decoded path;
+    /// Plans the response to `req`, with `s` for the decoded path and the memory-cache key;
     /// `draining` says whether the server is shutting down.
     pub fn respond(&self, req: &RequestHead<'_>, s: &mut Scratch, draining: bool) -> Reply<'_> {
-        let Scratch { rel: scratch, key } = s;
-        // 0. The probe path: no disk, and 503 while draining so a load balancer stops sending.
-        if self.health_path.as_deref() == Some(req.path)
-            && req.query.is_none()
-            && matches!(req.method, Method::Get | Method::Head)
-        {
-            let (status, body): (Status, &'static [u8]) = if draining {
-                (Status::ServiceUnavailable, b"draining\n")
-            } else {
-                (Status::Ok, b"ok\n")
-            };
-            let mut reply = Reply::page(status);
-            reply.content_type = Some(mime::for_extension(b"txt"));
-            reply.cache_control = Some("no-store");
-            reply.body = Body::Static(body);
-            return reply;
-        }
-        // 1. Method.
-        match req.method {
-            Method::Get | Method::Head => {}
-            Method::Options => {
-                let mut reply = Reply::page(Status::NoContent);
-                reply.allow = true;
-                return reply;
+        let (Break(reply) | Continue(reply)) = self.steps(req, s, draining);
+        reply
+    }
+
+    /// The steps of the module's doc; a step that `Break`s has decided the answer.
+    fn steps<'s>(
+        &'s self,
+        req: &RequestHead<'_>,
+        s: &mut Scratch,
+        draining: bool,
+    ) -> ControlFlow<Reply<'s>, Reply<'s>> {
+        let Scratch { rel, key } = s;
+        self.health(req, draining)?; // 0.
+        method(req.method)?; // 1.
+        let slash = self.normalize(req.path, rel)?; // 2.
+        memory_key(key, rel, slash);
+        let chosen = match self.remembered(req, key) {
+            Some(chosen) => chosen,
+            None => {
+                let target = self.find(req, rel, slash)?; // 3.
+                self.represent(req, rel, key, target)? // 4.
             }
-            Method::NotAllowed => {
-                let mut reply = Reply::page(Status::MethodNotAllowed);
-                reply.allow = true;
-                return reply;
-            }
-        }
-        // 2. Normalise.
-        let slash = match resolve::normalize_with(req.path, scratch, self.hidden_files) {
-            Ok(n) => n.trailing_slash,
-            Err(Refusal::BadRequest) => return Reply::page(Status::BadRequest),
-            Err(Refusal::Forbidden) => return Reply::page(Status::Forbidden),
-            Err(Refusal::NotFound) => return self.not_found(),
         };
-        // 3. Find: in memory first, then on disk.
-        key.clear();
-        key.extend_from_slice(scratch);
-        if slash {
-            key.push(b'/');
+        let v = chosen.validate(); // 5.
+        preconditions(req, &v.described)?; // 6.
+        let v = ranges(req, v)?; // 7.
+        Continue(Reply::whole(&v.described, v.content, v.len)) // 8.
+    }
+
+    /// Step 0, the probe path: no disk, and 503 while draining so a load balancer stops sending.
+    fn health(&self, req: &RequestHead<'_>, draining: bool) -> ControlFlow<Reply<'_>> {
+        if self.health_path.as_deref() != Some(req.path)
+            || req.query.is_some()
+            || !matches!(req.method, Method::Get | Method::Head)
+        {
+            return Continue(());
         }
-        if let Some(reply) = self.cached_reply(req, key) {
-            return reply;
+        Break(if draining {
+            Reply::no_store_text(Status::ServiceUnavailable, b"draining\n")
+        } else {
+            Reply::no_store_text(Status::Ok, b"ok\n")
+        })
+    }
+
+    /// Step 2, normalise: decodes `path` into `rel`; goes on with whether it ended in `/`.
+    fn normalize(&self, path: &str, rel: &mut Vec<u8>) -> ControlFlow<Reply<'_>, bool> {
+        match resolve::normalize_with(path, rel, self.hidden) {
+            Ok(n) => Continue(n.trailing_slash),
+            Err(Refusal::BadRequest) => Break(Reply::page(Status::BadRequest)),
+            Err(Refusal::Forbidden) => Break(Reply::page(Status::Forbidden)),
+            Err(Refusal::NotFound) => Break(self.not_found()),
         }
-        let key = Some(&key[..]);
-        match self.root.find(scratch, self.follow_symlinks) {
-            Ok(Found::File(_, _)) if slash => self.not_found(),
-            Ok(Found::File(fd, st)) => self.serve(req, scratch, key, fd, FileMeta::from_stat(&st)),
-            Ok(Found::Dir) if !slash && !scratch.is_empty() => {
-                let mut reply = Reply::page(Status::MovedPermanently);
-                reply.location = Some(resolve::directory_url(scratch, req.query));
-                reply
+    }
+
+    /// Steps 3 and 4 from the memory cache: when it holds the file `key` names as the disk has
+    /// it now, and negotiation picks the original. Anything else goes the long way.
+    fn remembered(&self, req: &RequestHead<'_>, key: &[u8]) -> Option<Chosen<'_>> {
+        let hit = self.files.as_ref()?.lookup(&self.root, key)?;
+        let content_type = mime::for_extension(extension(&hit.rel));
+        let accept = AcceptEncoding::parse(req.fields.accept_encoding.lines());
+        let n = self.negotiate(&accept, content_type, hit.meta.len, hit.sidecars);
+        (n.coding == Some(Coding::Identity)).then(|| Chosen {
+            repr: Repr::Memory(hit.bytes.clone(), hit.meta),
+            content_type,
+            cache_control: self.cache_control.for_path(&hit.rel),
+            vary: n.vary,
+        })
+    }
+
+    /// Step 3, find the file to represent: `rel` itself, a directory's index file or the
+    /// fallback, `rel` then naming it. Redirects, listings and errors are answers.
+    fn find(
+        &self,
+        req: &RequestHead<'_>,
+        rel: &mut Vec<u8>,
+        slash: bool,
+    ) -> ControlFlow<Reply<'_>, Target> {
+        match self.root.find(rel) {
+            Ok(Found::File(..)) if slash => Break(self.not_found()),
+            Ok(Found::File(fd, st)) => Continue(Target {
+                fd,
+                meta: FileMeta::from_stat(&st),
+                cacheable: true,
+            }),
+            Ok(Found::Dir(_)) if !slash && !rel.is_empty() => {
+                Break(Reply::redirect(resolve::directory_url(rel, req.query)))
             }
-            Ok(Found::Dir) => self.directory(req, scratch, key),
-            Err(Errno::NOENT | Errno::NOTDIR) if self.fallback_applies(scratch) => {
-                let Some(fallback) = &self.fallback else {
-                    return self.not_found();
-                };
-                scratch.clear();
-                scratch.extend_from_slice(fallback);
-                // Not cached: every unknown route would hold its own copy of the same file.
-                match self.root.find(scratch, self.follow_symlinks) {
-                    Ok(Found::File(fd, st)) => {
-                        self.serve(req, scratch, None, fd, FileMeta::from_stat(&st))
-                    }
-                    _ => self.not_found(),
+            Ok(Found::Dir(dir)) => self.directory(rel, dir),
+            Err(e @ (Errno::NOENT | Errno::NOTDIR)) => match &self.fallback {
+                // Only paths whose last segment has no extension: a missing asset stays a 404 a
+                // developer can see.
+                Some(fallback) if extension(rel).is_empty() => self.fallback(rel, fallback),
+                _ => Break(self.open_failed(e)),
+            },
+            Err(e) => Break(self.open_failed(e)),
+        }
+    }
+
+    /// Directory `rel`, open as `dir`, asked for with its trailing slash: its first index file, a
+    /// listing, or 403.
+    fn directory(&self, rel: &mut Vec<u8>, dir: OwnedFd) -> ControlFlow<Reply<'_>, Target> {
+        let dir_len = rel.len();
+        for name in &self.index {
+            rel.truncate(dir_len);
+            if dir_len > 0 {
+                rel.push(b'/');
+            }
+            rel.extend_from_slice(name);
+            match self.root.find(rel) {
+                Ok(Found::File(fd, st)) => {
+                    return Continue(Target {
+                        fd,
+                        meta: FileMeta::from_stat(&st),
+                        cacheable: true,
+                    });
                 }
+                Ok(Found::Dir(_)) | Err(Errno::NOENT) => {}
+                Err(e) => return Break(self.open_failed(e)),
             }
+        }
+        rel.truncate(dir_len);
+        Break(self.listing(rel, dir))
+    }
+
+    /// The listing of directory `rel` when listings are on, else 403. The entries are read from
+    /// `dir`, the descriptor step 3 opened beneath the root: the path is not resolved again, so
+    /// a directory swapped in since cannot be listed instead.
+    fn listing(&self, rel: &[u8], dir: OwnedFd) -> Reply<'_> {
+        if !self.dir_listing {
+            return Reply::page(Status::Forbidden);
+        }
+        let mut url = Vec::with_capacity(rel.len() + 2);
+        url.push(b'/');
+        url.extend_from_slice(rel);
+        if !rel.is_empty() {
+            url.push(b'/');
+        }
+        match listing::render(&url, dir, self.hidden) {
+            Ok(html) => Reply::listing(html),
             Err(e) => self.open_failed(e),
         }
     }
 
-    /// Whether an unknown path goes to the single-page-app fallback: only paths whose last
-    /// segment has no extension, so a missing asset stays a 404 a developer can see.
-    fn fallback_applies(&self, rel: &[u8]) -> bool {
-        self.fallback.is_some() && extension(rel).is_empty()
-    }
-
-    /// A directory asked for with its trailing slash: index file, listing, or 403.
-    fn directory(
-        &self,
-        req: &RequestHead<'_>,
-        scratch: &mut Vec<u8>,
-        key: Option<&[u8]>,
-    ) -> Reply<'_> {
-        let dir_len = scratch.len();
-        for name in &self.index {
-            scratch.truncate(dir_len);
-            if dir_len > 0 {
-                scratch.push(b'/');
-            }
-            scratch.extend_from_slice(name);
-            match self.root.find(scratch, self.follow_symlinks) {
-                Ok(Found::File(fd, st)) => {
-                    return self.serve(req, scratch, key, fd, FileMeta::from_stat(&st));
-                }
-                Ok(Found::Dir) | Err(Errno::NOENT) => {}
-                Err(e) => return self.open_failed(e),
-            }
-        }
-        scratch.truncate(dir_len);
-        if !self.dir_listing {
-            return Reply::page(Status::Forbidden);
-        }
-        let mut url = Vec::with_capacity(dir_len + 2);
-        url.push(b'/');
-        url.extend_from_slice(scratch);
-        if dir_len > 0 {
-            url.push(b'/');
-        }
-        let dir = self.root.path().join(std::ffi::OsStr::from_bytes(scratch));
-        match listing::render(&url, &dir, self.hidden_files) {
-            Ok(html) => {
-                let len = html.len();
-                let mut reply = Reply::page(Status::Ok);
-                reply.content_type = Some(mime::HTML);
-                reply.body = Body::Shared {
-                    bytes: html.into(),
-                    start: 0,
-                    end: len,
-                };
-                reply.cache_control = Some("no-cache");
-                reply
-            }
-            Err(e) => self.open_failed(Errno::from_io_error(&e).unwrap_or(Errno::IO)),
+    /// The single-page-app fallback in place of a missing `rel`.
+    fn fallback(&self, rel: &mut Vec<u8>, fallback: &[u8]) -> ControlFlow<Reply<'_>, Target> {
+        rel.clear();
+        rel.extend_from_slice(fallback);
+        match self.root.find(rel) {
+            Ok(Found::File(fd, st)) => Continue(Target {
+                fd,
+                meta: FileMeta::from_stat(&st),
+                cacheable: false,
+            }),
+            _ => Break(self.not_found()),
         }
     }
 
-    /// A reply from the memory cache, when it holds the file as it is on disk now (one fstatat
-    /// compares mtime, size and inode) and the client takes the original: a client that would
-    /// get a sidecar or an on-the-fly compressed body, or a 406, goes the long way. A path whose
-    /// symlinks changed since resolves to another inode and misses.
-    fn cached_reply(&self, req: &RequestHead<'_>, key: &[u8]) -> Option<Reply<'_>> {
-        let entry = self.files.as_ref()?.get(key)?;
-        if self
-            .root
-            .stat(&entry.rel)
-            .ok()
-            .map(|st| FileMeta::from_stat(&st))
-            != Some(entry.meta)
-        {
-            return None;
-        }
-        let content_type = mime::for_extension(extension(&entry.rel));
-        let compressible = compress::compressible(content_type.essence);
-        let accept = AcceptEncoding::parse(req.fields.accept_encoding.lines());
-        if accept.choose(false, false) != Some(Coding::Identity) {
-            return None;
-        }
-        if accept.weight(Coding::Br) > 0 || accept.weight(Coding::Gzip) > 0 {
-            let on_the_fly =
-                self.compress.is_some() && compressible && entry.meta.len >= self.compress_min_size;
-            if entry.sidecars || on_the_fly {
-                return None;
-            }
-        }
-        let cache_control = self.cache.for_path(&entry.rel);
-        let vary = compressible || entry.sidecars;
-        let repr = Repr::Memory(entry.bytes.clone(), entry.meta);
-        Some(self.finish(req, repr, content_type, cache_control, vary))
-    }
-
-    /// The original file as the representation: from memory when it is small enough to keep.
-    fn identity(&self, rel: &mut Vec<u8>, key: Option<&[u8]>, fd: OwnedFd, meta: FileMeta) -> Repr {
-        let (Some(files), Some(key)) = (&self.files, key) else {
-            return Repr::File(fd, meta, None);
-        };
-        if meta.len > memory::MAX_FILE {
-            return Repr::File(fd, meta, None);
-        }
-        if let Some(entry) = files.get(key)
-            && entry.meta == meta
-            && *entry.rel == **rel
-        {
-            return Repr::Memory(entry.bytes.clone(), meta);
-        }
-        let file = std::fs::File::from(fd);
-        let mut bytes = vec![0; usize::try_from(meta.len).unwrap_or(0)];
-        if file.read_exact_at(&mut bytes, 0).is_err() {
-            return Repr::File(file.into(), meta, None);
-        }
-        let sidecars = self.precompressed
-            && [Coding::Br, Coding::Gzip].iter().any(|c| {
-                let len = rel.len();
-                rel.extend_from_slice(c.suffix().as_bytes());
-                let found = matches!(
-                    self.root.find(rel, self.follow_symlinks),
-                    Ok(Found::File(..))
-                );
-                rel.truncate(len);
-                found
-            });
-        let bytes: Arc<[u8]> = bytes.into();
-        files.insert(key, rel, bytes.clone(), meta, sidecars);
-        Repr::Memory(bytes, meta)
-    }
-
-    /// Steps 4 to 8 for the file at `rel`, opened as `fd`; `key` names it in the memory cache.
-    fn serve(
+    /// Step 4, the representation of `target` (at `rel`) the client prefers; 406 if none is
+    /// acceptable. The original itself fills the memory cache under `key`.
+    fn represent(
         &self,
         req: &RequestHead<'_>,
         rel: &mut Vec<u8>,
-        key: Option<&[u8]>,
-        fd: OwnedFd,
-        meta: FileMeta,
-    ) -> Reply<'_> {
+        key: &[u8],
+        target: Target,
+    ) -> ControlFlow<Reply<'_>, Chosen<'_>> {
         let content_type = mime::for_extension(extension(rel));
-        let cache_control = self.cache.for_path(rel);
-
-        // 4. Representation.
         let accept = AcceptEncoding::parse(req.fields.accept_encoding.lines());
-        let (br, gz) = if self.precompressed {
-            (
-                self.sidecar(rel, Coding::Br, &accept),
-                self.sidecar(rel, Coding::Gzip, &accept),
-            )
-        } else {
-            (None, None)
+        // A sidecar in a coding the client refuses cannot be chosen: not looked up.
+        let mut beside = |coding| {
+            (accept.weight(coding) > 0)
+                .then(|| self.sidecar(rel, coding))
+                .flatten()
         };
-        let compressible = compress::compressible(content_type.essence);
-        let on_the_fly = self.compress.is_some()
-            && compressible
-            && meta.len >= self.compress_min_size
-            && meta.len <= compress::MAX_INPUT;
-        let vary = compressible || br.is_some() || gz.is_some();
-        let Some(coding) = accept.choose(br.is_some() || on_the_fly, gz.is_some() || on_the_fly)
-        else {
-            let mut reply = Reply::page(Status::NotAcceptable);
-            reply.vary = vary;
-            return reply;
+        let (br, gzip) = (beside(Coding::Br), beside(Coding::Gzip));
+        let sidecars = Available {
+            br: br.is_some(),
+            gzip: gzip.is_some(),
         };
-        let repr = match (coding, br, gz) {
-            (Coding::Br, Some(side), _) | (Coding::Gzip, _, Some(side)) => {
-                Repr::File(side.0, side.1, Some(coding))
+        let n = self.negotiate(&accept, content_type, target.meta.len, sidecars);
+        let Some(coding) = n.coding else {
+            return Break(Reply::not_acceptable(n.vary));
+        };
+        let repr = match (coding, br, gzip) {
+            (Coding::Br, Some((fd, meta)), _) | (Coding::Gzip, _, Some((fd, meta))) => {
+                Repr::File(fd, meta, Some(coding))
             }
-            (Coding::Identity, _, _) => self.identity(rel, key, fd, meta),
-            (coding, _, _) => self.compressed(rel, fd, meta, coding),
+            (Coding::Identity, _, _) => self.identity(rel, target.cacheable.then_some(key), target),
+            (coding, _, _) => self.compressed(rel, target, coding),
         };
-        self.finish(req, repr, content_type, cache_control, vary)
+        Continue(Chosen {
+            repr,
+            content_type,
+            cache_control: self.cache_control.for_path(rel),
+            vary: n.vary,
+        })
     }
 
-    /// Steps 5 to 8: validators, preconditions, range, for the representation chosen.
-    fn finish<'s>(
-        &'s self,
-        req: &RequestHead<'_>,
-        repr: Repr,
-        content_type: ContentType,
-        cache_control: Option<&'s str>,
-        vary: bool,
-    ) -> Reply<'s> {
-        // 5. Validators of the representation sent.
-        let (etag, last_modified, encoding, len) = match &repr {
-            Repr::File(_, m, c) => (m.etag(), m.last_modified(), *c, m.len),
-            Repr::Bytes(b, m, c) => (
-                m.etag().with_suffix(c.token()),
-                m.last_modified(),
-                Some(*c),
-                b.len() as u64,
-            ),
-            Repr::Memory(b, m) => (m.etag(), m.last_modified(), None, b.len() as u64),
-        };
-        let mut reply = Reply {
-            status: Status::Ok,
-            content_type: Some(content_type),
-            boundary: None,
-            location: None,
-            allow: false,
-            validators: Some((etag, last_modified)),
-            cache_control,
-            vary,
-            encoding,
-            accept_ranges: true,
-            content_range: None,
-            body: Body::Empty,
-        };
-
-        // 6. Preconditions, before any range (RFC 9110 §13.2.2).
-        let pre = Preconditions {
-            if_match: req.fields.if_match.lines(),
-            if_none_match: req.fields.if_none_match.lines(),
-            if_modified_since: req.fields.if_modified_since,
-            if_unmodified_since: req.fields.if_unmodified_since,
-        };
-        let validators = Validators {
-            etag: etag.as_bytes(),
-            last_modified,
-        };
-        let any_precondition = !pre.if_match.is_empty()
-            || !pre.if_none_match.is_empty()
-            || pre.if_modified_since.is_some()
-            || pre.if_unmodified_since.is_some();
-        let outcome = if any_precondition {
-            conditional::evaluate(&pre, &validators, true)
-        } else {
-            Outcome::Proceed
-        };
-        match outcome {
-            Outcome::Proceed => {}
-            Outcome::NotModified => {
-                // RFC 9110 §15.4.5: ETag, Cache-Control and Vary as a 200 would have them;
-                // no content metadata.
-                reply.status = Status::NotModified;
-                reply.content_type = None;
-                reply.encoding = None;
-                reply.accept_ranges = false;
-                return reply;
-            }
-            Outcome::PreconditionFailed => return Reply::page(Status::PreconditionFailed),
-        }
-
-        // 7. Range: defined for GET only (RFC 9110 §14.2).
-        let spec = match (req.method, req.fields.range) {
-            (Method::Get, Some(value))
-                if req
-                    .fields
-                    .if_range
-                    .is_none_or(|ir| if_range_allows(ir, &etag, last_modified)) =>
-            {
-                range::parse(value, len)
-            }
-            _ => RangeSpec::Full,
-        };
-        match (spec, repr) {
-            (RangeSpec::Unsatisfiable, _) => {
-                let mut reply = Reply::page(Status::RangeNotSatisfiable);
-                reply.content_range = Some(ContentRange::Unsatisfied(len));
-                reply
-            }
-            (RangeSpec::Single(r), repr) => {
-                reply.status = Status::PartialContent;
-                reply.content_range = Some(ContentRange::Bytes(r, len));
-                reply.body = body_of(repr, r.start, r.len());
-                reply
-            }
-            (RangeSpec::Multi(ranges), repr) => {
-                let boundary = boundary_for(&etag);
-                reply.status = Status::PartialContent;
-                reply.body = multipart(repr, &ranges, &boundary, content_type, len);
-                reply.boundary = Some(boundary);
-                reply
-            }
-            // 8. The whole representation.
-            (RangeSpec::Full, repr) => {
-                reply.body = body_of(repr, 0, len);
-                reply
-            }
-        }
-    }
-
-    /// The `.br` / `.gz` file beside `rel`, if the client accepts that coding and it exists.
-    fn sidecar(
+    /// The coding of a `ct` file of `len` bytes that `accept` prefers, given the `sidecars`
+    /// beside it: the one rule of step 4, for the disk and the memory path alike.
+    fn negotiate(
         &self,
-        rel: &mut Vec<u8>,
-        coding: Coding,
         accept: &AcceptEncoding,
-    ) -> Option<(OwnedFd, FileMeta)> {
-        if accept.weight(coding) == 0 {
+        ct: ContentType,
+        len: u64,
+        sidecars: Available,
+    ) -> Negotiated {
+        let on_the_fly = self.compress.is_some()
+            && ct.compressible
+            && len >= self.compress_min_size
+            && len <= compress::MAX_INPUT;
+        // Only sidecars in codings the client accepts count, as the disk path looks up no others.
+        let br = sidecars.br && accept.weight(Coding::Br) > 0;
+        let gzip = sidecars.gzip && accept.weight(Coding::Gzip) > 0;
+        Negotiated {
+            coding: accept.choose(Available {
+                br: br || on_the_fly,
+                gzip: gzip || on_the_fly,
+            }),
+            vary: ct.compressible || br || gzip,
+        }
+    }
+
+    /// The `.br` / `.gz` file beside `rel`, when sidecars are served and it exists.
+    fn sidecar(&self, rel: &mut Vec<u8>, coding: Coding) -> Option<(OwnedFd, FileMeta)> {
+        if !self.precompressed {
             return None;
         }
         let len = rel.len();
         rel.extend_from_slice(coding.suffix().as_bytes());
-        let found = self.root.find(rel, self.follow_symlinks);
+        let found = self.root.find(rel);
         rel.truncate(len);
         match found {
             Ok(Found::File(fd, st)) => Some((fd, FileMeta::from_stat(&st))),
@@ -653,12 +437,45 @@ impl Site {
         }
     }
 
+    /// The original file as the representation. A small one with a `key` is read into memory and
+    /// kept there, with the sidecars beside it so the memory path negotiates as this one does.
+    fn identity(&self, rel: &mut Vec<u8>, key: Option<&[u8]>, target: Target) -> Repr {
+        let Target { fd, meta, .. } = target;
+        let (Some(files), Some(key)) = (&self.files, key) else {
+            return Repr::File(fd, meta, None);
+        };
+        if meta.len > memory::MAX_FILE {
+            return Repr::File(fd, meta, None);
+        }
+        let file = File::from(fd);
+        let mut bytes = vec![0; usize::try_from(meta.len).unwrap_or(0)];
+        if file.read_exact_at(&mut bytes, 0).is_err() {
+            return Repr::File(file.into(), meta, None);
+        }
+        let bytes: Arc<[u8]> = bytes.into();
+        let sidecars = Available {
+            br: self.sidecar(rel, Coding::Br).is_some(),
+            gzip: self.sidecar(rel, Coding::Gzip).is_some(),
+        };
+        files.fill(
+            key,
+            Entry {
+                rel: rel[..].into(),
+                bytes: bytes.clone(),
+                meta,
+                sidecars,
+            },
+        );
+        Repr::Memory(bytes, meta)
+    }
+
     /// The file compressed on the fly (cached), or the file itself if that does not pay.
-    fn compressed(&self, rel: &mut Vec<u8>, fd: OwnedFd, meta: FileMeta, coding: Coding) -> Repr {
+    fn compressed(&self, rel: &mut Vec<u8>, target: Target, coding: Coding) -> Repr {
+        let Target { fd, meta, .. } = target;
         let Some(cache) = &self.compress else {
             return Repr::File(fd, meta, None);
         };
-        let file = std::fs::File::from(fd);
+        let file = File::from(fd);
         // The key names one version of one file: path and strong ETag.
         let len = rel.len();
         rel.push(0);
@@ -688,14 +505,119 @@ impl Site {
         }
     }
 
-    /// 404 with the site's own `404.html` when it has one.
+    /// 404, with the site's [`NOT_FOUND_PAGE`] when it has one.
     fn not_found(&self) -> Reply<'_> {
-        let mut reply = Reply::page(Status::NotFound);
-        if let Ok(Found::File(fd, st)) = self.root.find(b"404.html", self.follow_symlinks) {
-            let len = FileMeta::from_stat(&st).len;
-            reply.body = Body::File { fd, start: 0, len };
+        match self.root.find(NOT_FOUND_PAGE) {
+            Ok(Found::File(fd, st)) => {
+                Reply::custom_page(Status::NotFound, fd, FileMeta::from_stat(&st).len)
+            }
+            _ => Reply::page(Status::NotFound),
         }
-        reply
+    }
+}
+
+impl<'s> Chosen<'s> {
+    /// Step 5, the validators of the representation sent: a file's own (a sidecar has its own
+    /// fstat), or for a body compressed here the original's, its ETag marked with the coding: a
+    /// different representation needs a different strong tag (RFC 9110 §8.8.3).
+    fn validate(self) -> Validated<'s> {
+        let (content, meta, etag, encoding, len) = match self.repr {
+            Repr::File(fd, m, c) => (Content::File(fd), m, m.etag(), c, m.len),
+            Repr::Bytes(b, m, c) => {
+                let len = b.len() as u64;
+                (
+                    Content::Bytes(b),
+                    m,
+                    m.etag().with_suffix(c.token()),
+                    Some(c),
+                    len,
+                )
+            }
+            Repr::Memory(b, m) => {
+                let len = b.len() as u64;
+                (Content::Bytes(b), m, m.etag(), None, len)
+            }
+        };
+        Validated {
+            described: Described {
+                content_type: self.content_type,
+                etag,
+                last_modified: meta.last_modified(),
+                cache_control: self.cache_control,
+                vary: self.vary,
+                encoding,
+            },
+            len,
+            content,
+        }
+    }
+}
+
+/// Step 1, method: only GET and HEAD go on; OPTIONS and the rest are answered with `Allow`.
+fn method<'s>(method: Method) -> ControlFlow<Reply<'s>> {
+    match method {
+        Method::Get | Method::Head => Continue(()),
+        Method::Options => Break(Reply::allow(Status::NoContent)),
+        Method::NotAllowed => Break(Reply::allow(Status::MethodNotAllowed)),
+    }
+}
+
+/// The memory cache's key for `rel`: a path asked for with and without `/` is answered
+/// differently.
+fn memory_key(key: &mut Vec<u8>, rel: &[u8], slash: bool) {
+    key.clear();
+    key.extend_from_slice(rel);
+    if slash {
+        key.push(b'/');
+    }
+}
+
+/// Step 6, preconditions, before any range (RFC 9110 §13.2.2): 304 or 412 answer.
+fn preconditions<'s>(req: &RequestHead<'_>, d: &Described<'s>) -> ControlFlow<Reply<'s>> {
+    let pre = Preconditions {
+        if_match: req.fields.if_match.lines(),
+        if_none_match: req.fields.if_none_match.lines(),
+        if_modified_since: req.fields.if_modified_since,
+        if_unmodified_since: req.fields.if_unmodified_since,
+    };
+    // Most requests carry none: don't parse our own tag for nothing.
+    if pre.if_match.is_empty()
+        && pre.if_none_match.is_empty()
+        && pre.if_modified_since.is_none()
+        && pre.if_unmodified_since.is_none()
+    {
+        return Continue(());
+    }
+    let validators = Validators {
+        etag: d.etag.as_bytes(),
+        last_modified: d.last_modified,
+    };
+    match conditional::evaluate(&pre, &validators, req.method) {
+        Outcome::Proceed => Continue(()),
+        Outcome::NotModified => Break(Reply::not_modified(d)),
+        Outcome::PreconditionFailed => Break(Reply::page(Status::PreconditionFailed)),
+    }
+}
+
+/// Step 7, range, defined for GET only (RFC 9110 §14.2), where If-Range lets it apply: 206 or 416
+/// answer; no range, or one to ignore, goes on to the whole representation.
+fn ranges<'s>(req: &RequestHead<'_>, v: Validated<'s>) -> ControlFlow<Reply<'s>, Validated<'s>> {
+    let (Method::Get, Some(value)) = (req.method, req.fields.range) else {
+        return Continue(v);
+    };
+    let d = &v.described;
+    if req
+        .fields
+        .if_range
+        .is_some_and(|ir| !if_range_allows(ir, &d.etag, d.last_modified))
+    {
+        return Continue(v);
+    }
+    match range::parse(value, v.len) {
+        RangeSpec::Full => Continue(v),
+        RangeSpec::Unsatisfiable => Break(Reply::unsatisfiable(v.len)),
+        RangeSpec::Single(r) => Break(Reply::partial(d, v.content, r, v.len)),
+        RangeSpec::Multi(rs) => Break(Reply::byteranges(d, v.content, &rs, v.len)),
     }
 }
 
@@ -714,81 +636,6 @@ fn if_range_allows(if_range: &[u8], etag: &Etag, last_modified: u64) -> bool {
         }
     }
     range::if_range_holds(if_range, etag.as_bytes(), last_modified)
-}
-
-/// The body for `len` bytes of a representation from `start`.
-fn body_of(repr: Repr, start: u64, len: u64) -> Body {
-    match repr {
-        Repr::File(fd, _, _) => Body::File { fd, start, len },
-        Repr::Bytes(bytes, _, _) | Repr::Memory(bytes, _) => {
-            let start = usize::try_from(start)
-                .unwrap_or(usize::MAX)
-                .min(bytes.len());
-            let end = usize::try_from(len)
-                .ok()
-                .and_then(|l| start.checked_add(l))
-                .unwrap_or(usize::MAX)
-                .min(bytes.len());
-            Body::Shared { bytes, start, end }
-        }
-    }
-}
-
-/// A boundary that cannot collide with the delimiters of another version of the file; a
-/// collision with the content itself would need these 16 hex digits to occur in it.
-fn boundary_for(etag: &Etag) -> String {
-    // FNV-1a over the tag: a fixed, well-spread 64-bit value without a hashing dependency.
-    let hash = etag
-        .as_bytes()
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-    format!("muxserve-{hash:016x}")
-}
-
-/// A `multipart/byteranges` body (RFC 9110 §14.6) over `ranges` of the representation: part
-/// heads between `sendfile` ranges for a file, one buffer for bytes already in memory.
-fn multipart(repr: Repr, ranges: &[ByteRange], boundary: &str, ct: ContentType, len: u64) -> Body {
-    let charset = if ct.utf8 { "; charset=utf-8" } else { "" };
-    let parts: Vec<Part> = ranges
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let mut head = Vec::with_capacity(128);
-            let lead = if i == 0 { "" } else { "\r\n" };
-            let _ = write!(
-                head,
-                "{lead}--{boundary}\r\nContent-Type: {}{charset}\r\nContent-Range: bytes {}-{}/{len}\r\n\r\n",
-                ct.essence, r.start, r.end
-            );
-            Part {
-                head,
-                start: r.start,
-                end: r.end.saturating_add(1),
-            }
-        })
-        .collect();
-    let tail = format!("\r\n--{boundary}--\r\n").into_bytes();
-    match repr {
-        Repr::File(fd, _, _) => Body::Parts { fd, parts, tail },
-        Repr::Bytes(bytes, _, _) | Repr::Memory(bytes, _) => {
-            let mut body = Vec::new();
-            for p in &parts {
-                body.extend_from_slice(&p.head);
-                let range = usize::try_from(p.start).unwrap_or(usize::MAX)
-                    ..usize::try_from(p.end).unwrap_or(usize::MAX);
-                body.extend_from_slice(bytes.get(range).unwrap_or_default());
-            }
-            body.extend_from_slice(&tail);
-            let end = body.len();
-            Body::Shared {
-                bytes: body.into(),
-                start: 0,
-                end,
-            }
-        }
-    }
 }
 
 /// The extension of the last segment of `rel`, without the dot.
@@ -836,21 +683,115 @@ mod tests {
         assert!(!if_range_allows(&fresh_date, &old.etag(), now));
     }
 
+    /// A site over a temp root: `a.txt`, `img.png` with a `.gz` sidecar, `style.css`, `sub/` with
+    /// no index, and the site's own `404.html`.
+    fn site(configure: impl FnOnce(&mut Config)) -> (tempfile::TempDir, Site) {
+        let dir = tempfile::TempDir::new().expect("tempdir");
+        for (name, body) in [
+            ("a.txt", &b"hello\n"[..]),
+            ("img.png", b"not really a png"),
+            ("img.png.gz", b"not really gzip"),
+            ("style.css", b"body { color: red }\n"),
+            ("404.html", b"<h1>gone</h1>\n"),
+            ("sub/b.txt", b"b\n"),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, body).expect("write");
+        }
+        let mut config = Config {
+            root: dir.path().to_path_buf(),
+            dir_listing: true,
+            ..Config::default()
+        };
+        configure(&mut config);
+        let site = Site::open(&config).expect("open the site");
+        (dir, site)
+    }
+
+    /// `f` of the request head `raw`.
+    fn with_head<T>(raw: &str, f: impl FnOnce(&RequestHead<'_>) -> T) -> T {
+        let limits = crate::http::request::Limits {
+            max_head: 16 * 1024,
+            max_uri: 8 * 1024,
+            max_body: 0,
+            max_headers: 100,
+        };
+        let parsed = crate::http::request::parse(raw.as_bytes(), &limits).expect("a valid head");
+        let crate::http::request::Parsed::Complete { head, .. } = parsed else {
+            panic!("incomplete head {raw:?}");
+        };
+        f(&head)
+    }
+
+    /// `site`'s reply to the request head `raw`.
+    fn ask<'s>(site: &'s Site, raw: &str) -> Reply<'s> {
+        with_head(raw, |head| {
+            site.respond(head, &mut Scratch::default(), false)
+        })
+    }
+
+    fn shared(body: &Body) -> &[u8] {
+        match body {
+            Body::Shared { bytes, start, end } => &bytes[*start..*end],
+            other => panic!("not shared bytes: {other:?}"),
+        }
+    }
+
     #[test]
-    fn boundaries_differ_per_version() {
-        let a = FileMeta {
-            len: 1,
-            mtime: 2,
-            mtime_nsec: 3,
-            inode: 4,
-        };
-        let b = FileMeta {
-            len: 1,
-            mtime: 2,
-            mtime_nsec: 3,
-            inode: 5,
-        };
-        assert_ne!(boundary_for(&a.etag()), boundary_for(&b.etag()));
-        assert_eq!(boundary_for(&a.etag()).len(), "muxserve-".len() + 16);
+    fn each_step_answers_without_a_socket() {
+        let (_dir, site) = site(|_| {});
+        let host = "Host: x\r\n\r\n";
+        let reply = ask(&site, &format!("OPTIONS / HTTP/1.1\r\n{host}"));
+        assert_eq!((reply.status, reply.allow), (Status::NoContent, true));
+        let reply = ask(&site, &format!("POST /a.txt HTTP/1.1\r\n{host}"));
+        assert_eq!(
+            (reply.status, reply.allow),
+            (Status::MethodNotAllowed, true)
+        );
+        let reply = ask(&site, &format!("GET /%zz HTTP/1.1\r\n{host}"));
+        assert_eq!(reply.status, Status::BadRequest);
+        let reply = ask(&site, &format!("GET /sub?q=1 HTTP/1.1\r\n{host}"));
+        assert_eq!(reply.status, Status::MovedPermanently);
+        assert_eq!(reply.location.as_deref(), Some("/sub/?q=1"));
+        let reply = ask(&site, &format!("GET /sub/ HTTP/1.1\r\n{host}"));
+        assert_eq!(reply.status, Status::Ok);
+        let page = String::from_utf8_lossy(shared(&reply.body)).into_owned();
+        assert!(page.contains("href=\"b.txt\""), "{page}");
+        let reply = ask(&site, &format!("GET /nope.txt HTTP/1.1\r\n{host}"));
+        assert_eq!(reply.status, Status::NotFound);
+        assert!(
+            matches!(reply.body, Body::File { len: 14, .. }),
+            "{reply:?}"
+        );
+        let reply = ask(
+            &site,
+            &format!("GET /a.txt HTTP/1.1\r\nRange: bytes=1-2\r\n{host}"),
+        );
+        assert_eq!(reply.status, Status::PartialContent);
+        let range = range::ByteRange { start: 1, end: 2 };
+        assert_eq!(reply.content_range, Some(ContentRange::Bytes(range, 6)));
+    }
+
+    #[test]
+    fn memory_and_disk_negotiate_alike() {
+        let (_dir, site) = site(|_| {});
+        let host = "Host: x\r\n";
+        for (path, accept) in [
+            // The png's sidecar is in a coding the client does not take: no Vary either way.
+            ("/img.png", ""),
+            ("/img.png", "Accept-Encoding: br\r\n"),
+            ("/img.png", "Accept-Encoding: gzip;q=0.5, identity\r\n"),
+            ("/style.css", ""),
+            ("/style.css", "Accept-Encoding: gzip;q=0.5, identity\r\n"),
+        ] {
+            let raw = format!("GET {path} HTTP/1.1\r\n{host}{accept}\r\n");
+            // The first request reads the file and fills the cache; then the cache answers.
+            let from_disk = ask(&site, &raw);
+            let key = &path.as_bytes()[1..];
+            let from_memory = with_head(&raw, |head| site.remembered(head, key).map(|c| c.vary));
+            assert_eq!(from_disk.encoding, None, "{raw:?}: {from_disk:?}");
+            assert_eq!(from_memory, Some(from_disk.vary), "{raw:?}: {from_disk:?}");
+        }
     }
 }

@@ -1,10 +1,12 @@
-//! URL path → an open file under the root, or the reason there is none. The path is decoded
-//! once, segment by segment; encoded `/` or `\`, NUL, malformed escapes and dotfiles are
-//! refused; `..` is applied but refused where it would climb above the root (never silently
-//! dropped). The file is then opened relative to the root's descriptor with `openat2` and
-//! `RESOLVE_BENEATH`, so no symlink can lead outside the root either; where the kernel lacks
-//! `openat2` the canonical path is checked against the root instead. It must never open
-//! anything for writing, and never return a descriptor for a path outside the root.
+//! URL path → an open file or directory under the root, or the reason there is none. The path
+//! is decoded once, segment by segment; encoded `/` or `\`, NUL, malformed escapes and dotfiles
+//! (unless [`Hidden::Serve`]) are refused; `..` is applied but refused where it would climb above
+//! the root (never silently dropped). The file is then opened relative to the root's descriptor
+//! with `openat2` and `RESOLVE_BENEATH`, so no symlink can lead outside the root either; where the
+//! kernel lacks `openat2` the canonical path is checked against the root instead. [`Root`] owns
+//! that policy; only [`Symlinks::Follow`] lets symlinks lead elsewhere. It must never open
+//! anything for writing, and never return a descriptor for a path outside the root that the
+//! policy does not allow.
 
 // Parses bytes a client chose: no indexing or arithmetic that input could make panic.
 #![cfg_attr(
@@ -30,6 +32,15 @@ pub enum Refusal {
     Forbidden,
     /// Not there, hidden, or not a name a file can have: 404.
     NotFound,
+}
+
+/// Whether dotfiles are served (`--hidden-files`); `/.well-known/` at the top always is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hidden {
+    /// Names starting with `.` are not found (and not listed).
+    Refuse,
+    /// They are served and listed like any other.
+    Serve,
 }
 
 /// A request path, decoded and normalised to a root-relative path without `.` or `..`.
@@ -61,15 +72,11 @@ const SEGMENT: &AsciiSet = &CONTROLS
 /// Decodes and normalises `raw` (percent-encoded, starting with `/`) into `out` as
 /// `seg/seg/seg` relative to the root (empty for the root itself), refusing dotfiles.
 pub fn normalize(raw: &str, out: &mut Vec<u8>) -> Result<Normalized, Refusal> {
-    normalize_with(raw, out, false)
+    normalize_with(raw, out, Hidden::Refuse)
 }
 
-/// [`normalize`], serving dotfiles too when `allow_hidden`.
-pub fn normalize_with(
-    raw: &str,
-    out: &mut Vec<u8>,
-    allow_hidden: bool,
-) -> Result<Normalized, Refusal> {
+/// [`normalize`], with dotfiles as `hidden` says.
+pub fn normalize_with(raw: &str, out: &mut Vec<u8>, hidden: Hidden) -> Result<Normalized, Refusal> {
     out.clear();
     let raw = raw.as_bytes();
     let Some(rest) = raw.strip_prefix(b"/") else {
@@ -104,7 +111,7 @@ pub fn normalize_with(
             // Dotfiles (.git, .env, .htpasswd) are never served; RFC 8615's /.well-known/ at
             // the top is.
             name if name.first() == Some(&b'.')
-                && !allow_hidden
+                && hidden == Hidden::Refuse
                 && !(start == 0 && name == b".well-known") =>
             {
                 return Err(Refusal::NotFound);
@@ -159,23 +166,33 @@ const OPEN_FLAGS: OFlags = OFlags::RDONLY
 pub enum Found {
     /// A regular file and its metadata.
     File(OwnedFd, rustix::fs::Stat),
-    /// A directory.
-    Dir,
+    /// A directory, open for reading its entries.
+    Dir(OwnedFd),
 }
 
-/// Opens root-relative paths without ever leaving the root.
+/// Where symlinks under the root may lead (`--follow-symlinks`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Symlinks {
+    /// Only to something beneath the root: the kernel checks every step of the resolution.
+    Contained,
+    /// Anywhere. The path itself still cannot climb out: [`normalize`] leaves no `..` in it.
+    Follow,
+}
+
+/// Opens root-relative paths without ever leaving the root, unless its symlinks may.
 #[derive(Debug)]
 pub struct Root {
     fd: OwnedFd,
     path: PathBuf,
+    symlinks: Symlinks,
     /// Whether `openat2` works here; cleared the first time the kernel or a seccomp filter
     /// refuses it.
     beneath: AtomicBool,
 }
 
 impl Root {
-    /// Opens the root directory.
-    pub fn open(path: &Path) -> std::io::Result<Root> {
+    /// Opens the root directory, whose symlinks are then resolved as `symlinks` says.
+    pub fn open(path: &Path, symlinks: Symlinks) -> std::io::Result<Root> {
         let path = std::fs::canonicalize(path)?;
         let fd = rustix::fs::open(
             &path,
@@ -185,13 +202,9 @@ impl Root {
         Ok(Root {
             fd,
             path,
+            symlinks,
             beneath: AtomicBool::new(cfg!(target_os = "linux")),
         })
-    }
-
-    /// The canonical path of the root.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Stats `rel` without opening it, to check a cached copy; only a regular file counts.
@@ -203,19 +216,19 @@ impl Root {
         }
     }
 
-    /// Opens `rel` (as made by [`normalize`]) and classifies it. With `follow_symlinks`,
-    /// symlinks may lead outside the root; `rel` itself never can.
-    pub fn find(&self, rel: &[u8], follow_symlinks: bool) -> Result<Found, Errno> {
-        let fd = if follow_symlinks {
-            let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
-            rustix::fs::openat(&self.fd, rel, OPEN_FLAGS, Mode::empty())?
-        } else {
-            self.open_beneath(rel)?
+    /// Opens `rel` (as made by [`normalize`]) and classifies it.
+    pub fn find(&self, rel: &[u8]) -> Result<Found, Errno> {
+        let fd = match self.symlinks {
+            Symlinks::Contained => self.open_beneath(rel)?,
+            Symlinks::Follow => {
+                let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
+                rustix::fs::openat(&self.fd, rel, OPEN_FLAGS, Mode::empty())?
+            }
         };
         let stat = rustix::fs::fstat(&fd)?;
         match FileType::from_raw_mode(stat.st_mode) {
             FileType::RegularFile => Ok(Found::File(fd, stat)),
-            FileType::Directory => Ok(Found::Dir),
+            FileType::Directory => Ok(Found::Dir(fd)),
             // FIFOs, sockets and devices are not content.
             _ => Err(Errno::NOENT),
         }

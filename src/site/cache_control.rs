@@ -6,9 +6,9 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use globset::{GlobBuilder, GlobMatcher};
+use globset::GlobMatcher;
 
-use crate::config::CacheRule;
+use crate::config::{CachePattern, CacheRule};
 
 #[derive(Debug)]
 enum Matcher {
@@ -18,32 +18,25 @@ enum Matcher {
 
 /// The compiled cache rules.
 #[derive(Debug)]
-pub struct CachePolicy {
+pub struct CacheControl {
     rules: Vec<(Matcher, String)>,
     default: Option<String>,
 }
 
-impl CachePolicy {
-    /// Compiles the rules; fails on an invalid glob.
-    pub fn new(rules: &[CacheRule], default: Option<String>) -> Result<Self, globset::Error> {
+impl CacheControl {
+    /// Compiles the rules, parsed and checked when the configuration was read.
+    pub fn new(rules: &[CacheRule], default: Option<String>) -> Self {
         let rules = rules
             .iter()
             .map(|r| {
-                let matcher = if r.pattern == "hashed" {
-                    Matcher::Hashed
-                } else {
-                    // Paths are matched relative to the root, so a leading `/` anchors nothing.
-                    Matcher::Glob(
-                        GlobBuilder::new(r.pattern.trim_start_matches('/'))
-                            .literal_separator(false)
-                            .build()?
-                            .compile_matcher(),
-                    )
+                let matcher = match &r.pattern {
+                    CachePattern::Hashed => Matcher::Hashed,
+                    CachePattern::Glob(glob) => Matcher::Glob(glob.compile_matcher()),
                 };
-                Ok((matcher, r.value.clone()))
+                (matcher, r.value.clone())
             })
-            .collect::<Result<_, globset::Error>>()?;
-        Ok(CachePolicy { rules, default })
+            .collect();
+        CacheControl { rules, default }
     }
 
     /// The value for the file at decoded root-relative path `path` (`assets/app.js`).
@@ -114,12 +107,12 @@ mod tests {
             CacheRule::parse("*.html=b").unwrap(),
             CacheRule::parse("hashed=c").unwrap(),
         ];
-        let p = CachePolicy::new(&rules, Some("d".into())).unwrap();
+        let p = CacheControl::new(&rules, Some("d".into()));
         assert_eq!(p.for_path(b"assets/x/y.html"), Some("a"));
         assert_eq!(p.for_path(b"index.html"), Some("b"));
         assert_eq!(p.for_path(b"sub/index.html"), Some("b"));
         assert_eq!(p.for_path(b"app.3f9a1c.js"), Some("c"));
         assert_eq!(p.for_path(b"style.css"), Some("d"));
-        assert_eq!(CachePolicy::new(&[], None).unwrap().for_path(b"x"), None);
+        assert_eq!(CacheControl::new(&[], None).for_path(b"x"), None);
     }
 }

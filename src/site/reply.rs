@@ -1,0 +1,398 @@
+//! The plan [`Site::respond`](super::Site::respond) returns: a status, the header values that vary
+//! per response, and a body of static bytes, shared bytes, a range of an open file, or
+//! `multipart/byteranges` parts over one. It owns one constructor per kind of answer and the
+//! multipart framing (RFC 9110 §14.6); it must never decide which answer a request gets, open a
+//! file, or write to a connection.
+
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use super::encoding::Coding;
+use super::file::Etag;
+use super::mime::{self, ContentType};
+use super::pages;
+use super::range::ByteRange;
+use crate::http::response::Status;
+
+/// One part of a `multipart/byteranges` body: its header lines, then a range of the file.
+#[derive(Debug)]
+pub struct Part {
+    /// Delimiter and part header fields.
+    pub head: Vec<u8>,
+    /// First byte of the range.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+}
+
+/// A response body.
+#[derive(Debug)]
+pub enum Body {
+    /// No content.
+    Empty,
+    /// Bytes built into the binary.
+    Static(&'static [u8]),
+    /// Bytes made at run time (a listing, a compressed file), from `start` to `end`.
+    Shared {
+        /// The bytes.
+        bytes: Arc<[u8]>,
+        /// First byte sent.
+        start: usize,
+        /// One past the last byte sent.
+        end: usize,
+    },
+    /// `len` bytes of an open file from `start`.
+    File {
+        /// The open file.
+        fd: OwnedFd,
+        /// First byte sent.
+        start: u64,
+        /// Bytes sent.
+        len: u64,
+    },
+    /// A `multipart/byteranges` body over an open file.
+    Parts {
+        /// The open file.
+        fd: OwnedFd,
+        /// The parts, in order.
+        parts: Vec<Part>,
+        /// The closing delimiter.
+        tail: Vec<u8>,
+    },
+}
+
+impl Body {
+    /// The body's length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Empty => 0,
+            Body::Static(b) => b.len() as u64,
+            Body::Shared { start, end, .. } => (end - start) as u64,
+            Body::File { len, .. } => *len,
+            Body::Parts { parts, tail, .. } => parts
+                .iter()
+                .map(|p| p.head.len() as u64 + (p.end - p.start))
+                .sum::<u64>()
+                .saturating_add(tail.len() as u64),
+        }
+    }
+
+    /// Whether the body has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// All of `bytes`.
+    fn shared(bytes: Vec<u8>) -> Body {
+        let end = bytes.len();
+        Body::Shared {
+            bytes: bytes.into(),
+            start: 0,
+            end,
+        }
+    }
+}
+
+/// `Content-Range` of a 206 or 416 (RFC 9110 §14.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentRange {
+    /// `bytes first-last/len`
+    Bytes(ByteRange, u64),
+    /// `bytes */len`
+    Unsatisfied(u64),
+}
+
+/// A response plan: status, the headers that vary, and the body.
+#[derive(Debug)]
+pub struct Reply<'s> {
+    /// The status.
+    pub status: Status,
+    /// The representation's content type.
+    pub content_type: Option<ContentType>,
+    /// The multipart boundary, when the body is `multipart/byteranges`.
+    pub boundary: Option<String>,
+    /// `Location`, for redirects.
+    pub location: Option<String>,
+    /// Whether to send `Allow` (405 and OPTIONS).
+    pub allow: bool,
+    /// `ETag` and `Last-Modified` (unix seconds) of the representation.
+    pub validators: Option<(Etag, u64)>,
+    /// `Cache-Control`.
+    pub cache_control: Option<&'s str>,
+    /// Whether to send `Vary: Accept-Encoding`.
+    pub vary: bool,
+    /// `Content-Encoding`, when not identity.
+    pub encoding: Option<Coding>,
+    /// Whether to send `Accept-Ranges: bytes`.
+    pub accept_ranges: bool,
+    /// `Content-Range`.
+    pub content_range: Option<ContentRange>,
+    /// The body.
+    pub body: Body,
+}
+
+/// What a representation's body is cut from: an open file, or bytes already in memory.
+pub(super) enum Content {
+    File(OwnedFd),
+    Bytes(Arc<[u8]>),
+}
+
+/// The header values a representation's 200, 206 and 304 share.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Described<'s> {
+    pub(super) content_type: ContentType,
+    pub(super) etag: Etag,
+    /// Unix seconds.
+    pub(super) last_modified: u64,
+    pub(super) cache_control: Option<&'s str>,
+    pub(super) vary: bool,
+    pub(super) encoding: Option<Coding>,
+}
+
+impl<'s> Reply<'s> {
+    /// A reply with a built-in HTML page for `status`.
+    pub fn page(status: Status) -> Self {
+        let page = pages::for_status(status);
+        Reply {
+            status,
+            content_type: (!page.is_empty()).then_some(mime::HTML),
+            boundary: None,
+            location: None,
+            allow: false,
+            validators: None,
+            cache_control: None,
+            vary: false,
+            encoding: None,
+            accept_ranges: false,
+            content_range: None,
+            body: if page.is_empty() {
+                Body::Empty
+            } else {
+                Body::Static(page)
+            },
+        }
+    }
+
+    /// 204 to OPTIONS or 405, with `Allow` (RFC 9110 §10.2.1).
+    pub(super) fn allow(status: Status) -> Self {
+        Reply {
+            allow: true,
+            ..Reply::page(status)
+        }
+    }
+
+    /// Built-in `text/plain` bytes that no cache may store: an answer about the server's state
+    /// right now (the health probe's).
+    pub(super) fn no_store_text(status: Status, body: &'static [u8]) -> Self {
+        Reply {
+            content_type: Some(mime::for_extension(b"txt")),
+            cache_control: Some("no-store"),
+            body: Body::Static(body),
+            ..Reply::page(status)
+        }
+    }
+
+    /// 301 to `location`.
+    pub(super) fn redirect(location: String) -> Self {
+        Reply {
+            location: Some(location),
+            ..Reply::page(Status::MovedPermanently)
+        }
+    }
+
+    /// 406; `vary` still tells caches the answer depends on Accept-Encoding.
+    pub(super) fn not_acceptable(vary: bool) -> Self {
+        Reply {
+            vary,
+            ..Reply::page(Status::NotAcceptable)
+        }
+    }
+
+    /// The built-in page for `status` replaced by the site's own: `len` bytes of HTML in `fd`.
+    pub(super) fn custom_page(status: Status, fd: OwnedFd, len: u64) -> Self {
+        Reply {
+            content_type: Some(mime::HTML),
+            body: Body::File { fd, start: 0, len },
+            ..Reply::page(status)
+        }
+    }
+
+    /// 200 with a directory listing; `no-cache`, as it changes whenever the directory does.
+    pub(super) fn listing(html: Vec<u8>) -> Self {
+        Reply {
+            content_type: Some(mime::HTML),
+            cache_control: Some("no-cache"),
+            body: Body::shared(html),
+            ..Reply::page(Status::Ok)
+        }
+    }
+
+    /// 416 for a representation of `len` bytes.
+    pub(super) fn unsatisfiable(len: u64) -> Self {
+        Reply {
+            content_range: Some(ContentRange::Unsatisfied(len)),
+            ..Reply::page(Status::RangeNotSatisfiable)
+        }
+    }
+
+    /// 304: ETag, Cache-Control and Vary as the 200 would have them, no content metadata
+    /// (RFC 9110 §15.4.5).
+    pub(super) fn not_modified(d: &Described<'s>) -> Self {
+        Reply {
+            content_type: None,
+            encoding: None,
+            accept_ranges: false,
+            ..Reply::described(Status::NotModified, d, Body::Empty)
+        }
+    }
+
+    /// 200 with all `len` bytes of the representation.
+    pub(super) fn whole(d: &Described<'s>, content: Content, len: u64) -> Self {
+        Reply::described(Status::Ok, d, body_of(content, 0, len))
+    }
+
+    /// 206 with range `r` of a representation of `len` bytes.
+    pub(super) fn partial(d: &Described<'s>, content: Content, r: ByteRange, len: u64) -> Self {
+        Reply {
+            content_range: Some(ContentRange::Bytes(r, len)),
+            ..Reply::described(
+                Status::PartialContent,
+                d,
+                body_of(content, r.start, r.len()),
+            )
+        }
+    }
+
+    /// 206 `multipart/byteranges` with `ranges` of a representation of `len` bytes.
+    pub(super) fn byteranges(
+        d: &Described<'s>,
+        content: Content,
+        ranges: &[ByteRange],
+        len: u64,
+    ) -> Self {
+        let boundary = boundary_for(&d.etag);
+        let body = multipart(content, ranges, &boundary, d.content_type, len);
+        Reply {
+            boundary: Some(boundary),
+            ..Reply::described(Status::PartialContent, d, body)
+        }
+    }
+
+    fn described(status: Status, d: &Described<'s>, body: Body) -> Self {
+        Reply {
+            status,
+            content_type: Some(d.content_type),
+            boundary: None,
+            location: None,
+            allow: false,
+            validators: Some((d.etag, d.last_modified)),
+            cache_control: d.cache_control,
+            vary: d.vary,
+            encoding: d.encoding,
+            accept_ranges: true,
+            content_range: None,
+            body,
+        }
+    }
+}
+
+/// The body for `len` bytes of `content` from `start`.
+fn body_of(content: Content, start: u64, len: u64) -> Body {
+    match content {
+        Content::File(fd) => Body::File { fd, start, len },
+        Content::Bytes(bytes) => {
+            let start = usize::try_from(start)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            let end = usize::try_from(len)
+                .ok()
+                .and_then(|l| start.checked_add(l))
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            Body::Shared { bytes, start, end }
+        }
+    }
+}
+
+/// A boundary that cannot collide with the delimiters of another version of the file; a
+/// collision with the content itself would need these 16 hex digits to occur in it.
+fn boundary_for(etag: &Etag) -> String {
+    // FNV-1a over the tag: a fixed, well-spread 64-bit value without a hashing dependency.
+    let hash = etag
+        .as_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("muxserve-{hash:016x}")
+}
+
+/// A `multipart/byteranges` body (RFC 9110 §14.6) over `ranges` of the representation: part
+/// heads between `sendfile` ranges for a file, one buffer for bytes already in memory.
+fn multipart(
+    content: Content,
+    ranges: &[ByteRange],
+    boundary: &str,
+    ct: ContentType,
+    len: u64,
+) -> Body {
+    let charset = if ct.utf8 { "; charset=utf-8" } else { "" };
+    let parts: Vec<Part> = ranges
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut head = Vec::with_capacity(128);
+            let lead = if i == 0 { "" } else { "\r\n" };
+            let _ = write!(
+                head,
+                "{lead}--{boundary}\r\nContent-Type: {}{charset}\r\nContent-Range: bytes {}-{}/{len}\r\n\r\n",
+                ct.essence, r.start, r.end
+            );
+            Part {
+                head,
+                start: r.start,
+                end: r.end.saturating_add(1),
+            }
+        })
+        .collect();
+    let tail = format!("\r\n--{boundary}--\r\n").into_bytes();
+    match content {
+        Content::File(fd) => Body::Parts { fd, parts, tail },
+        Content::Bytes(bytes) => {
+            let mut body = Vec::new();
+            for p in &parts {
+                body.extend_from_slice(&p.head);
+                let range = usize::try_from(p.start).unwrap_or(usize::MAX)
+                    ..usize::try_from(p.end).unwrap_or(usize::MAX);
+                body.extend_from_slice(bytes.get(range).unwrap_or_default());
+            }
+            body.extend_from_slice(&tail);
+            Body::shared(body)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::site::file::FileMeta;
+
+    #[test]
+    fn boundaries_differ_per_version() {
+        let a = FileMeta {
+            len: 1,
+            mtime: 2,
+            mtime_nsec: 3,
+            inode: 4,
+        };
+        let b = FileMeta {
+            len: 1,
+            mtime: 2,
+            mtime_nsec: 3,
+            inode: 5,
+        };
+        assert_ne!(boundary_for(&a.etag()), boundary_for(&b.etag()));
+        assert_eq!(boundary_for(&a.etag()).len(), "muxserve-".len() + 16);
+    }
+}
