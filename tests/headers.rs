@@ -34,7 +34,7 @@ fn nosniff_by_default() {
 
 #[test]
 fn nosniff_false_omits_it() {
-    let s = TestServer::with(|c| c.nosniff = false);
+    let s = TestServer::build().config(|c| c.nosniff = false).start();
     for path in ["/style.css", "/nope.html"] {
         let resp = s.get(path);
         assert_eq!(
@@ -47,12 +47,14 @@ fn nosniff_false_omits_it() {
 
 #[test]
 fn configured_headers_on_200_404_and_304() {
-    let s = TestServer::with(|c| {
-        c.headers = vec![
-            ("Access-Control-Allow-Origin".to_string(), "*".to_string()),
-            ("X-Frame-Options".to_string(), "DENY".to_string()),
-        ]
-    });
+    let s = TestServer::build()
+        .config(|c| {
+            c.headers = vec![
+                ("Access-Control-Allow-Origin".to_string(), "*".to_string()),
+                ("X-Frame-Options".to_string(), "DENY".to_string()),
+            ]
+        })
+        .start();
     let ok = s.get("/style.css");
     assert_eq!(ok.status, 200, "{ok}");
     let etag = strong_etag(&ok);
@@ -89,14 +91,13 @@ fn content_types_of_web_files() {
         ("font.woff2", "font/woff2"),
         ("UPPER.WASM", "application/wasm"),
     ];
-    let s = TestServer::with_site(
-        |site| {
+    let s = TestServer::build()
+        .site(|site| {
             for (name, _) in table {
                 fs::write(site.root().join(name), format!("content of {name}\n")).unwrap();
             }
-        },
-        |_| {},
-    );
+        })
+        .start();
     let mut failures = Vec::new();
     for (name, ctype) in table {
         let resp = s.get(&format!("/{name}"));
@@ -126,14 +127,13 @@ fn raw_head(s: &TestServer, target: &str) -> (Response, Vec<u8>) {
 
 #[test]
 fn encoded_crlf_never_splits_the_response() {
-    let s = TestServer::with_site(
-        |site| {
+    let s = TestServer::build()
+        .site(|site| {
             // A directory whose name holds CR LF, so a redirect to it would
             // echo the decoded name into Location.
             fs::create_dir(site.root().join("evil\r\nX-Injected: yes")).unwrap();
-        },
-        |_| {},
-    );
+        })
+        .start();
     for target in [
         "/evil%0D%0AX-Injected:%20yes",
         "/evil%0d%0aX-Injected:%20yes",
@@ -191,16 +191,16 @@ fn options_on_a_file() {
 
 #[test]
 fn head_equals_get_except_date_and_body() {
-    let s = TestServer::with_site(
-        |site| {
+    let s = TestServer::build()
+        .site(|site| {
             fs::write(
                 site.root().join("style.css.gz"),
                 gzip(&fixture("style.css")),
             )
             .unwrap();
-        },
-        |c| c.headers = vec![("X-Extra".to_string(), "1".to_string())],
-    );
+        })
+        .config(|c| c.headers = vec![("X-Extra".to_string(), "1".to_string())])
+        .start();
     let etag = strong_etag(&s.get("/image.png"));
     let rows: Vec<(&str, Vec<(&str, &str)>)> = vec![
         ("/style.css", vec![]),
@@ -244,17 +244,16 @@ fn head_equals_get_except_date_and_body() {
 #[test]
 fn command_line_flags() {
     let site = TempSite::new();
-    let srv = spawn_binary(binary_args(
-        site.root(),
-        &[
+    let srv = Binary::serving(site.root())
+        .args([
             "--header",
             "X-Frame-Options: DENY",
             "--header",
             "Access-Control-Allow-Origin: *",
             "--nosniff",
             "false",
-        ],
-    ));
+        ])
+        .spawn();
     for path in ["/style.css", "/nope.html"] {
         let resp = srv.request(&get_request(path));
         assert_once(&resp, "X-Frame-Options", "DENY", path);
@@ -266,7 +265,7 @@ fn command_line_flags() {
         );
     }
     drop(srv);
-    let srv = spawn_binary(binary_args(site.root(), &[]));
+    let srv = Binary::serving(site.root()).spawn();
     let resp = srv.request(&get_request("/style.css"));
     assert_once(&resp, "X-Content-Type-Options", "nosniff", "binary default");
     assert_eq!(resp.header("X-Frame-Options"), None);
@@ -278,10 +277,9 @@ fn command_line_rejects_header_values_with_control_characters() {
     // split or corrupt every response.
     let site = TempSite::new();
     for bad in ["X-A: b\rX-Injected: yes", "X-A: b\u{1}c", "X-A: b\u{7f}c"] {
-        let out = run_binary(
-            binary_args(site.root(), &["--header", bad]),
-            std::time::Duration::from_secs(10),
-        );
+        let out = Binary::serving(site.root())
+            .args(["--header", bad])
+            .run(std::time::Duration::from_secs(10));
         assert!(
             !out.status.success(),
             "--header {bad:?} must be refused; exit {:?}",
@@ -293,9 +291,11 @@ fn command_line_rejects_header_values_with_control_characters() {
 
 #[test]
 fn configured_headers_on_every_kind_of_response() {
-    let s = TestServer::with(|c| {
-        c.headers = vec![("X-Frame-Options".to_string(), "DENY".to_string())];
-    });
+    let s = TestServer::build()
+        .config(|c| {
+            c.headers = vec![("X-Frame-Options".to_string(), "DENY".to_string())];
+        })
+        .start();
     let cases: Vec<(u16, String)> = vec![
         (
             206,

@@ -28,17 +28,17 @@ fn site_with(configure: impl FnOnce(&mut muxserve::Config)) -> Site {
     let gz = gzip(GZ_TEXT);
     let br = brotli_compress(BR_TEXT);
     let (g, b) = (gz.clone(), br.clone());
-    let server = TestServer::with_site(
-        move |site| {
+    let server = TestServer::build()
+        .site(move |site| {
             let root = site.root();
             fs::write(root.join("pre.txt"), IDENTITY).unwrap();
             fs::write(root.join("pre.txt.gz"), &g).unwrap();
             fs::write(root.join("pre.txt.br"), &b).unwrap();
             fs::write(root.join("only.txt"), ONLY_GZ_IDENTITY).unwrap();
             fs::write(root.join("only.txt.gz"), gzip(ONLY_GZ_TEXT)).unwrap();
-        },
-        configure,
-    );
+        })
+        .config(configure)
+        .start();
     // Self-check of the fixture: the sidecars are real gzip/brotli streams.
     assert_eq!(gunzip(&gz), GZ_TEXT);
     assert_eq!(unbrotli(&br), BR_TEXT);

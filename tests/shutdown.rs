@@ -21,7 +21,7 @@ fn idle_keep_alive(addr: std::net::SocketAddr, n: usize) -> Vec<ResponseReader<T
         .map(|i| {
             let mut r = ResponseReader::new(connect_to(addr));
             r.send(get_request("/style.css"));
-            let resp = r.read_response(false);
+            let resp = r.read_response();
             assert_eq!(resp.status, 200, "warm-up request #{i}");
             r
         })
@@ -43,10 +43,9 @@ fn assert_all_closed(conns: &mut [ResponseReader<TcpStream>]) {
 fn sigterm_during_slow_download_finishes_it_and_refuses_new_connections() {
     let site = TempSite::new();
     let sha = write_random_file(&site.root().join("big.bin"), BIG, 0xdead_beef_cafe_f00d);
-    let mut server = spawn_binary(binary_args(
-        site.root(),
-        &["--shutdown-timeout", "30s", "--workers", "2"],
-    ));
+    let mut server = Binary::serving(site.root())
+        .args(["--shutdown-timeout", "30s", "--workers", "2"])
+        .spawn();
     let pid = server.pid();
     let addr = server.addr;
 
@@ -142,7 +141,7 @@ fn sigterm_during_slow_download_finishes_it_and_refuses_new_connections() {
 
 fn idle_only_signal_exits_quickly(sig: i32) {
     let site = TempSite::new();
-    let mut server = spawn_binary(binary_args(site.root(), &[]));
+    let mut server = Binary::serving(site.root()).spawn();
     let mut conns = idle_keep_alive(server.addr, 5);
     let sent = Instant::now();
     server.signal(sig);
@@ -175,7 +174,7 @@ fn sigint_with_only_idle_connections_exits_fast() {
 #[test]
 fn sigterm_with_no_connections_exits_zero() {
     let site = TempSite::new();
-    let mut server = spawn_binary(binary_args(site.root(), &[]));
+    let mut server = Binary::serving(site.root()).spawn();
     assert_eq!(server.request(&get_request("/")).status, 200);
     server.signal(libc::SIGTERM);
     let status = server
@@ -236,10 +235,10 @@ fn in_process_shutdown_handle_is_clone_and_send() {
 #[test]
 fn in_process_second_shutdown_stops_immediately() {
     let mut sha = String::new();
-    let mut s = TestServer::with_site(
-        |site| sha = write_random_file(&site.root().join("big.bin"), BIG, 7),
-        |c| c.shutdown_timeout = Duration::from_secs(60),
-    );
+    let mut s = TestServer::build()
+        .site(|site| sha = write_random_file(&site.root().join("big.bin"), BIG, 7))
+        .config(|c| c.shutdown_timeout = Duration::from_secs(60))
+        .start();
     assert!(!sha.is_empty());
     // A download that stalls (the client never reads the body).
     let mut stalled = s.reader();
@@ -272,10 +271,10 @@ fn in_process_second_shutdown_stops_immediately() {
 #[test]
 fn in_process_graceful_shutdown_completes_in_flight_download() {
     let mut sha = String::new();
-    let mut s = TestServer::with_site(
-        |site| sha = write_random_file(&site.root().join("big.bin"), BIG, 11),
-        |c| c.shutdown_timeout = Duration::from_secs(30),
-    );
+    let mut s = TestServer::build()
+        .site(|site| sha = write_random_file(&site.root().join("big.bin"), BIG, 11))
+        .config(|c| c.shutdown_timeout = Duration::from_secs(30))
+        .start();
     let running = s.take_running();
     let handle = running.shutdown_handle();
     let addr = s.addr();

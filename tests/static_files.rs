@@ -112,7 +112,7 @@ fn head_has_same_headers_and_no_body() {
     // HEAD and a GET pipelined: right after HEAD's head must come the GET's
     // status line, nothing else.
     r.send("HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\nGET /style.css HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    let head = r.read_response(true);
+    let head = r.read_head_response();
     assert_eq!(head.status, 200, "{head}");
     head.assert_common_headers();
     assert_eq!(head.header("Content-Length"), get.header("Content-Length"));
@@ -136,7 +136,7 @@ fn head_then_get_sequentially_next_bytes_are_status_line() {
     let s = TestServer::start();
     let mut r = s.reader();
     r.send("HEAD /image.png HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    let head = r.read_response(true);
+    let head = r.read_head_response();
     assert_eq!(head.status, 200, "{head}");
     assert_eq!(
         head.content_length(),
@@ -214,10 +214,9 @@ fn missing_file_serves_site_404_page() {
 
 #[test]
 fn missing_file_without_404_page_gets_builtin_body() {
-    let s = TestServer::with_site(
-        |site| fs::remove_file(site.root().join("404.html")).unwrap(),
-        |_| {},
-    );
+    let s = TestServer::build()
+        .site(|site| fs::remove_file(site.root().join("404.html")).unwrap())
+        .start();
     let resp = s.get("/nope.html");
     assert_eq!(resp.status, 404, "{resp}");
     resp.assert_common_headers();
@@ -273,9 +272,9 @@ fn options_keeps_connection_usable() {
     let s = TestServer::start();
     let mut r = s.reader();
     r.send("OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\nGET /style.css HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    let opt = r.read_response(false);
+    let opt = r.read_response();
     assert_eq!(opt.status, 204, "{opt}");
-    let get = r.read_response(false);
+    let get = r.read_response();
     assert_eq!(get.status, 200, "{get}");
     assert_eq!(get.body, fixture("style.css"));
 }

@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 use support::*;
 
 fn one_second_server() -> TestServer {
-    TestServer::with(|c| {
-        c.header_timeout = Duration::from_secs(1);
-        c.keep_alive_timeout = Duration::from_secs(1);
-    })
+    TestServer::build()
+        .config(|c| {
+            c.header_timeout = Duration::from_secs(1);
+            c.keep_alive_timeout = Duration::from_secs(1);
+        })
+        .start()
 }
 
 /// Waits (bounded by the socket's read timeout) until the server closes the
@@ -46,7 +48,7 @@ fn idle_keep_alive_connection_is_closed_after_timeout() {
     let s = one_second_server();
     let mut r = s.reader();
     r.send(get_request("/style.css"));
-    let resp = r.read_response(false);
+    let resp = r.read_response();
     assert_eq!(resp.status, 200);
     let idle_since = Instant::now();
     let waited = time_until_closed(&mut r, idle_since);
@@ -67,7 +69,7 @@ fn activity_resets_keep_alive_timer() {
     // 5 requests 600 ms apart: 3 s in total, each gap under the timeout.
     for i in 0..5 {
         r.send(get_request("/style.css"));
-        let resp = r.read_response(false);
+        let resp = r.read_response();
         assert_eq!(resp.status, 200, "request #{i}");
         thread::sleep(Duration::from_millis(600));
     }
@@ -103,10 +105,12 @@ fn partial_head_is_cut_off_after_header_timeout() {
 
 #[test]
 fn slowloris_is_cut_off_while_others_are_served() {
-    let s = TestServer::with(|c| {
-        c.header_timeout = Duration::from_secs(1);
-        c.keep_alive_timeout = Duration::from_secs(5);
-    });
+    let s = TestServer::build()
+        .config(|c| {
+            c.header_timeout = Duration::from_secs(1);
+            c.keep_alive_timeout = Duration::from_secs(5);
+        })
+        .start();
     let addr = s.addr();
     // Another client, in the middle of the trickle, must be served.
     let other = thread::spawn(move || {

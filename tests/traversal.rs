@@ -13,8 +13,9 @@ fn send(s: &TestServer, request_line: &[u8]) -> (Option<Response>, Vec<u8>) {
     let mut raw = request_line.to_vec();
     raw.extend_from_slice(b"\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     let bytes = s.raw(&raw);
-    let head = request_line.starts_with(b"HEAD ");
-    let resp = ResponseReader::new(&bytes[..]).try_read_response(head).ok();
+    let resp = ResponseReader::new(&bytes[..])
+        .try_read_response_to(request_line)
+        .ok();
     (resp, bytes)
 }
 
@@ -101,8 +102,8 @@ fn absolute_path_of_secret_is_not_served() {
 
 #[test]
 fn symlink_to_file_outside_root_is_not_served() {
-    let s = TestServer::with_site(
-        |site| {
+    let s = TestServer::build()
+        .site(|site| {
             symlink(site.outside().join("secret"), site.root().join("abs-link")).unwrap();
             symlink("../outside/secret", site.root().join("rel-link")).unwrap();
             symlink(
@@ -110,9 +111,8 @@ fn symlink_to_file_outside_root_is_not_served() {
                 site.root().join("dir").join("deep-link.txt"),
             )
             .unwrap();
-        },
-        |_| {},
-    );
+        })
+        .start();
     for line in [
         &b"GET /abs-link HTTP/1.1"[..],
         b"GET /rel-link HTTP/1.1",
@@ -125,13 +125,12 @@ fn symlink_to_file_outside_root_is_not_served() {
 
 #[test]
 fn symlink_to_directory_outside_root_is_not_served() {
-    let s = TestServer::with_site(
-        |site| {
+    let s = TestServer::build()
+        .site(|site| {
             symlink(site.outside(), site.root().join("out-dir")).unwrap();
             symlink("../../outside", site.root().join("dir").join("up")).unwrap();
-        },
-        |_| {},
-    );
+        })
+        .start();
     for line in [
         &b"GET /out-dir/secret HTTP/1.1"[..],
         b"GET /out-dir/ HTTP/1.1",
@@ -158,13 +157,12 @@ fn symlink_to_directory_outside_root_is_not_served() {
 
 #[test]
 fn symlink_inside_root_is_served() {
-    let s = TestServer::with_site(
-        |site| {
+    let s = TestServer::build()
+        .site(|site| {
             symlink("style.css", site.root().join("link.css")).unwrap();
             symlink(site.root().join("image.png"), site.root().join("abs.png")).unwrap();
-        },
-        |_| {},
-    );
+        })
+        .start();
     let resp = s.get("/link.css");
     assert_eq!(resp.status, 200, "{resp}");
     assert_eq!(resp.body, fixture("style.css"));
@@ -176,10 +174,9 @@ fn symlink_inside_root_is_served() {
 
 #[test]
 fn symlinked_directory_inside_root_is_served() {
-    let s = TestServer::with_site(
-        |site| symlink(site.root().join("dir"), site.root().join("dir-link")).unwrap(),
-        |_| {},
-    );
+    let s = TestServer::build()
+        .site(|site| symlink(site.root().join("dir"), site.root().join("dir-link")).unwrap())
+        .start();
     let resp = s.get("/dir-link/");
     assert_eq!(resp.status, 200, "{resp}");
     assert_eq!(resp.body, fixture("dir/index.html"));

@@ -539,10 +539,9 @@ fn sigterm_under_load_loses_no_request() {
             })
             .collect(),
     );
-    let mut server = spawn_binary(binary_args(
-        site.root(),
-        &["--shutdown-timeout", "10s", "--workers", "2"],
-    ));
+    let mut server = Binary::serving(site.root())
+        .args(["--shutdown-timeout", "10s", "--workers", "2"])
+        .spawn();
     let addr = server.addr;
 
     let modes = [
