@@ -166,13 +166,18 @@ fn access_log_output(fmt: &str) -> String {
     server.stdout()
 }
 
+/// The access-log line of that request, in `--access-log fmt`.
+fn access_log_line(fmt: &str) -> String {
+    let out = access_log_output(fmt);
+    out.lines()
+        .find(|l| l.contains("/style.css"))
+        .unwrap_or_else(|| panic!("no access log line in stdout: {out:?}"))
+        .to_string()
+}
+
 #[test]
 fn access_log_common() {
-    let out = access_log_output("common");
-    let line = out
-        .lines()
-        .find(|l| l.contains("/style.css"))
-        .unwrap_or_else(|| panic!("no access log line in stdout: {out:?}"));
+    let line = access_log_line("common");
     assert!(
         line.contains("\"GET /style.css HTTP/1.1\" 200"),
         "common log line: {line:?}"
@@ -182,11 +187,7 @@ fn access_log_common() {
 
 #[test]
 fn access_log_combined() {
-    let out = access_log_output("combined");
-    let line = out
-        .lines()
-        .find(|l| l.contains("/style.css"))
-        .unwrap_or_else(|| panic!("no access log line in stdout: {out:?}"));
+    let line = access_log_line("combined");
     assert!(
         line.contains("\"GET /style.css HTTP/1.1\" 200"),
         "combined log line: {line:?}"
@@ -203,11 +204,7 @@ fn access_log_combined() {
 
 #[test]
 fn access_log_json() {
-    let out = access_log_output("json");
-    let line = out
-        .lines()
-        .find(|l| l.contains("/style.css"))
-        .unwrap_or_else(|| panic!("no access log line in stdout: {out:?}"));
+    let line = access_log_line("json");
     let trimmed = line.trim();
     assert!(
         trimmed.starts_with('{') && trimmed.ends_with('}'),

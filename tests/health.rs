@@ -506,20 +506,7 @@ fn health_path_answers_503_draining_during_shutdown() {
 
     // The listener closes when the drain begins (after the draining flag is
     // set): wait for new connections to be refused.
-    let start = Instant::now();
-    let mut refused = false;
-    while start.elapsed() < Duration::from_secs(5) {
-        match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
-            Err(_) => {
-                refused = true;
-                break;
-            }
-            Ok(c) => {
-                drop(c);
-                thread::sleep(Duration::from_millis(10));
-            }
-        }
-    }
+    let refused = wait_until_refused(addr, Duration::from_secs(5));
 
     let resp = if refused {
         conn.send("\r\n");

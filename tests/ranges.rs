@@ -16,6 +16,14 @@ const HOUR_BEFORE: &str = "Thu, 04 Mar 2021 04:06:07 GMT";
 const HOUR_AFTER: &str = "Thu, 04 Mar 2021 06:06:07 GMT";
 
 /// A server whose root holds `data.bin`: 10 000 known bytes, pinned mtime.
+/// The Content-Type a plain GET /data.bin gets.
+fn content_type(s: &TestServer) -> String {
+    s.get("/data.bin")
+        .header("Content-Type")
+        .unwrap()
+        .to_string()
+}
+
 fn server() -> (TestServer, Vec<u8>) {
     let data = xorshift_bytes(LEN, SEED);
     let d = data.clone();
@@ -188,11 +196,7 @@ fn if_range_table() {
 #[test]
 fn multiple_ranges_are_multipart_byteranges() {
     let (s, data) = server();
-    let ctype = s
-        .get("/data.bin")
-        .header("Content-Type")
-        .unwrap()
-        .to_string();
+    let ctype = content_type(&s);
     for (spec, expected) in [
         ("bytes=0-9,20-29", vec![(0usize, 9usize), (20, 29)]),
         (
@@ -528,11 +532,7 @@ fn spec_strategy() -> impl proptest::strategy::Strategy<Value = Spec> {
 fn generated_range_sets_match_a_model() {
     use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRunner};
     let (s, data) = server();
-    let ctype = s
-        .get("/data.bin")
-        .header("Content-Type")
-        .unwrap()
-        .to_string();
+    let ctype = content_type(&s);
     let mut runner = TestRunner::new(Config {
         cases: 128,
         rng_algorithm: RngAlgorithm::XorShift,

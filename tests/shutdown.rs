@@ -90,20 +90,7 @@ fn sigterm_during_slow_download_finishes_it_and_refuses_new_connections() {
         thread::sleep(Duration::from_millis(5));
     }
     // New connection attempts must start failing quickly.
-    let signal_at = Instant::now();
-    let mut refused = false;
-    while signal_at.elapsed() < Duration::from_secs(3) {
-        match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
-            Err(_) => {
-                refused = true;
-                break;
-            }
-            Ok(c) => {
-                drop(c);
-                thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
+    let refused = wait_until_refused(addr, Duration::from_secs(3));
     received_at_refusal.store(received_now.load(Ordering::SeqCst), Ordering::SeqCst);
     let still_running = server.child.try_wait().unwrap().is_none();
     probe_done.store(true, Ordering::SeqCst);
