@@ -1,7 +1,6 @@
 //! Response headers: `X-Content-Type-Options`, configured extra headers on
-//! every kind of response, content types of modern web files, no response
-//! splitting through encoded CR/LF, OPTIONS on a file, and HEAD heads equal
-//! to GET heads.
+//! every kind of response, and no response splitting through encoded CR/LF.
+//! Content types, OPTIONS and HEAD = GET are in static_files.rs.
 
 mod support;
 
@@ -77,42 +76,6 @@ fn configured_headers_on_200_404_and_304() {
     assert_eq!(ok.body, fixture("style.css"));
 }
 
-#[test]
-fn content_types_of_web_files() {
-    let table = [
-        ("app.wasm", "application/wasm"),
-        ("module.mjs", "text/javascript; charset=utf-8"),
-        ("script.js", "text/javascript; charset=utf-8"),
-        (
-            "site.webmanifest",
-            "application/manifest+json; charset=utf-8",
-        ),
-        ("photo.avif", "image/avif"),
-        ("font.woff2", "font/woff2"),
-        ("UPPER.WASM", "application/wasm"),
-    ];
-    let s = TestServer::build()
-        .site(|site| {
-            for (name, _) in table {
-                fs::write(site.root().join(name), format!("content of {name}\n")).unwrap();
-            }
-        })
-        .start();
-    let mut failures = Vec::new();
-    for (name, ctype) in table {
-        let resp = s.get(&format!("/{name}"));
-        assert_eq!(resp.status, 200, "GET /{name}: {resp}");
-        assert_eq!(resp.body, format!("content of {name}\n").as_bytes());
-        if resp.header("Content-Type") != Some(ctype) {
-            failures.push(format!(
-                "/{name}: Content-Type {:?}, expected {ctype:?}",
-                resp.header("Content-Type")
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
 /// The raw response head for `target` on its own connection.
 fn raw_head(s: &TestServer, target: &str) -> (Response, Vec<u8>) {
     let req = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
@@ -175,70 +138,6 @@ fn encoded_crlf_never_splits_the_response() {
         resp.header("Location"),
         Some("/dir/?%0d%0aX-Injected:%20yes")
     );
-}
-
-#[test]
-fn options_on_a_file() {
-    let s = TestServer::start();
-    let raw = request_with("OPTIONS", "/style.css", &[]);
-    let (resp, next) = pipelined_pair(s.addr(), &raw, "/image.png");
-    assert_eq!(resp.status, 204, "{resp}");
-    assert_eq!(resp.header("Allow"), Some(ALLOW));
-    assert!(resp.body.is_empty());
-    assert_eq!(next.status, 200, "{next}");
-    assert_eq!(next.body, fixture("image.png"), "OPTIONS sent body bytes");
-}
-
-#[test]
-fn head_equals_get_except_date_and_body() {
-    let s = TestServer::build()
-        .site(|site| {
-            fs::write(
-                site.root().join("style.css.gz"),
-                gzip(&fixture("style.css")),
-            )
-            .unwrap();
-        })
-        .config(|c| c.headers = vec![("X-Extra".to_string(), "1".to_string())])
-        .start();
-    let etag = strong_etag(&s.get("/image.png"));
-    let rows: Vec<(&str, Vec<(&str, &str)>)> = vec![
-        ("/style.css", vec![]),
-        ("/style.css", vec![("Accept-Encoding", "gzip")]),
-        ("/", vec![]),
-        ("/image.png", vec![]),
-        ("/image.png", vec![("If-None-Match", &etag)]),
-        ("/image.png", vec![("If-Match", "\"nope\"")]),
-        ("/empty.txt", vec![]),
-        ("/file.unknownext", vec![]),
-        ("/nope.html", vec![]),
-        ("/dir", vec![]),
-        ("/noindex/", vec![]),
-    ];
-    let mut failures = Vec::new();
-    for (path, headers) in &rows {
-        let get = s.get_with(path, headers);
-        let raw = request_with("HEAD", path, headers);
-        let (head, next) = pipelined_pair(s.addr(), &raw, "/image.png");
-        assert_eq!(
-            next.body,
-            fixture("image.png"),
-            "HEAD {path} sent body bytes"
-        );
-        if head.status != get.status
-            || head.reason != get.reason
-            || headers_without_date(&head) != headers_without_date(&get)
-        {
-            failures.push(format!(
-                "{path} {headers:?}:\nGET:\n{:?} {:?}\nHEAD:\n{:?} {:?}",
-                get.status,
-                headers_without_date(&get),
-                head.status,
-                headers_without_date(&head)
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Health checking: the `muxserve health` subcommand (a one-request HTTP
 //! client whose exit status is the verdict) and the server's `--health-path`
-//! (200 `ok` without touching the disk, 503 `draining` during shutdown).
+//! (200 `ok` without touching the disk). Its 503 `draining` during shutdown
+//! is tested in shutdown.rs.
 
 mod support;
 
@@ -13,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-const HEALTH: &str = "/healthz";
 /// Upper bound for one `muxserve health` run (it is killed after this).
 const CLI_LIMIT: Duration = Duration::from_secs(20);
 
@@ -393,23 +393,6 @@ fn health_server() -> TestServer {
         .start()
 }
 
-fn assert_ok_probe(resp: &Response, body: bool) {
-    resp.assert_common_headers();
-    assert_eq!(resp.status, 200, "{resp}");
-    assert_eq!(
-        resp.header("Content-Type"),
-        Some("text/plain; charset=utf-8"),
-        "{resp}"
-    );
-    assert_eq!(resp.header("Cache-Control"), Some("no-store"), "{resp}");
-    assert_eq!(resp.content_length(), Some(3), "{resp}");
-    if body {
-        assert_eq!(resp.body, b"ok\n", "{resp}");
-    } else {
-        assert!(resp.body.is_empty(), "{resp}");
-    }
-}
-
 #[test]
 fn health_path_get_answers_ok() {
     let s = health_server();
@@ -477,77 +460,4 @@ fn health_path_works_after_the_root_is_removed() {
     assert_ok_probe(&s.request(&request_with("HEAD", HEALTH, &[])), false);
     // Files really are gone: only the probe still answers 200.
     assert_ne!(s.get("/index.html").status, 200);
-}
-
-#[test]
-fn health_path_answers_503_draining_during_shutdown() {
-    let mut s = health_server();
-    let addr = s.addr();
-    let mut conn = s.reader();
-    conn.set_read_timeout(Duration::from_secs(10));
-    conn.send(get_request(HEALTH));
-    let warm = conn.read_response();
-    assert_ok_probe(&warm, true);
-    assert!(!warm.has_token("Connection", "close"), "{warm}");
-
-    // The next request, all but its final CRLF: it completes only once the
-    // server is provably draining. A connection in the middle of a request
-    // keeps its header timeout (15 s) through the drain, so this does not
-    // race the 300 ms grace given to idle connections.
-    conn.send(format!("GET {HEALTH} HTTP/1.1\r\nHost: localhost\r\n"));
-
-    let running = s.take_running();
-    let handle = running.shutdown_handle();
-    let (tx, rx) = mpsc::channel();
-    let joiner = thread::spawn(move || {
-        let _ = tx.send(running.join().is_ok());
-    });
-    handle.shutdown();
-
-    // The listener closes when the drain begins (after the draining flag is
-    // set): wait for new connections to be refused.
-    let refused = wait_until_refused(addr, Duration::from_secs(5));
-
-    let resp = if refused {
-        conn.send("\r\n");
-        Some(conn.try_read_response())
-    } else {
-        None
-    };
-    let closed = resp.as_ref().map(|_| conn.poll());
-
-    // Stop the server whatever happened above, bounded.
-    let joined = rx.recv_timeout(Duration::from_secs(5));
-    if joined.is_err() {
-        handle.shutdown();
-    }
-    let _ = joiner.join();
-
-    assert!(refused, "still accepting connections 5 s after shutdown()");
-    let resp = resp
-        .unwrap()
-        .expect("no response to the probe while draining");
-    resp.assert_common_headers();
-    assert_eq!(resp.status, 503, "{resp}");
-    assert_eq!(resp.body, b"draining\n", "{resp}");
-    assert_eq!(
-        resp.header("Content-Type"),
-        Some("text/plain; charset=utf-8"),
-        "{resp}"
-    );
-    assert_eq!(resp.header("Cache-Control"), Some("no-store"), "{resp}");
-    assert!(
-        resp.has_token("Connection", "close"),
-        "a response while draining must close the connection: {resp}"
-    );
-    let closed = closed.unwrap();
-    assert!(
-        closed.is_closed(),
-        "connection not closed after the draining answer: {closed:?}"
-    );
-    assert_eq!(
-        joined,
-        Ok(true),
-        "join() must return Ok within 5 s once the last connection closed"
-    );
 }

@@ -1,6 +1,6 @@
 //! Site options: index file names, the single-page-app fallback, directory
-//! listings (escaped), hidden files and `/.well-known/`, and following
-//! symlinks out of the root.
+//! listings (escaped), and following symlinks out of the root. Hidden files
+//! and `/.well-known/` are in traversal.rs.
 
 mod support;
 
@@ -196,59 +196,6 @@ fn dir_listing_off_by_default_is_403() {
         assert_eq!(resp.status, 403, "GET {path}: {resp}");
         assert!(!contains(&resp.body, b"a.txt"), "{resp}");
         assert!(!contains(&resp.body, b"inner.txt"), "{resp}");
-    }
-}
-
-// ---------------------------------------------------------------------------
-// hidden files and /.well-known/
-// ---------------------------------------------------------------------------
-
-fn well_known(site: &TempSite) {
-    let dir = site.root().join(".well-known");
-    fs::create_dir(&dir).unwrap();
-    fs::write(dir.join("x.txt"), b"WELL-KNOWN-X\n").unwrap();
-    fs::write(dir.join("security.txt"), b"Contact: mailto:a@example.com\n").unwrap();
-}
-
-#[test]
-fn hidden_files_option_serves_dotfiles() {
-    let s = TestServer::build()
-        .site(well_known)
-        .config(|c| c.hidden_files = true)
-        .start();
-    let resp = s.get("/.hidden");
-    assert_eq!(resp.status, 200, "{resp}");
-    assert_eq!(resp.body, fixture(".hidden"));
-    assert!(contains(&resp.body, HIDDEN_MARKER.as_bytes()));
-    let resp = s.get("/dir/.secret");
-    assert_eq!(resp.status, 200, "{resp}");
-    assert_eq!(resp.body, fixture("dir/.secret"));
-    // still confined to the root
-    let resp = s.get("/../outside/secret");
-    assert!(!contains(&resp.body, OUTSIDE_MARKER.as_bytes()), "{resp}");
-}
-
-#[test]
-fn dotfiles_hidden_by_default_but_well_known_served() {
-    let s = TestServer::build().site(well_known).start();
-    for path in ["/.hidden", "/dir/.secret"] {
-        let resp = s.get(path);
-        assert_eq!(resp.status, 404, "GET {path}: {resp}");
-    }
-    for (path, body) in [
-        ("/.well-known/x.txt", &b"WELL-KNOWN-X\n"[..]),
-        (
-            "/.well-known/security.txt",
-            b"Contact: mailto:a@example.com\n",
-        ),
-    ] {
-        let resp = s.get(path);
-        assert_eq!(resp.status, 200, "GET {path} (default config): {resp}");
-        assert_eq!(resp.body, body, "{path}");
-        assert_eq!(
-            resp.header("Content-Type"),
-            Some("text/plain; charset=utf-8")
-        );
     }
 }
 
@@ -476,28 +423,5 @@ fn symlink_loops_get_an_answer() {
         }
         // and the server still works
         assert_eq!(s.get("/style.css").body, fixture("style.css"));
-    }
-}
-
-#[test]
-fn dot_directories_hidden_by_default() {
-    let s = TestServer::build()
-        .site(|site| {
-            well_known(site);
-            let git = site.root().join(".git");
-            fs::create_dir(&git).unwrap();
-            fs::write(git.join("config"), b"GIT-CONFIG-MARKER\n").unwrap();
-        })
-        .start();
-    for path in [
-        "/.git/config",
-        "/.git/",
-        "/.well-known/../.git/config",
-        "/.well-known/%2e%2e/.hidden",
-    ] {
-        let resp = s.get(path);
-        assert_eq!(resp.status, 404, "GET {path}: {resp}");
-        assert!(!contains(&resp.body, b"GIT-CONFIG-MARKER"), "{path}");
-        assert!(!contains(&resp.body, HIDDEN_MARKER.as_bytes()), "{path}");
     }
 }

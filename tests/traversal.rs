@@ -1,8 +1,11 @@
-//! Requests must never escape the document root. The temp layout is
-//! `<tmp>/site` (root) and `<tmp>/outside/secret` (a unique marker).
+//! Requests must never escape the document root, nor reach hidden files
+//! (dotfiles and dot-directories, except `/.well-known/`) unless
+//! `hidden_files` is on. The temp layout is `<tmp>/site` (root) and
+//! `<tmp>/outside/secret` (a unique marker).
 
 mod support;
 
+use std::fs;
 use std::os::unix::fs::symlink;
 
 use support::*;
@@ -201,5 +204,95 @@ fn dot_segments_inside_root_do_not_reach_dotfiles() {
             "{:?}: {status}",
             String::from_utf8_lossy(line)
         );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Hidden files: dotfiles, dot-directories, `/.well-known/`
+// ---------------------------------------------------------------------------
+
+#[test]
+fn dotfiles_are_not_found() {
+    let s = TestServer::start();
+    for path in ["/.hidden", "/dir/.secret", "/%2ehidden", "/dir/%2Esecret"] {
+        let resp = s.get(path);
+        assert_eq!(resp.status, 404, "GET {path}: {resp}");
+        assert!(!contains(&resp.body, HIDDEN_MARKER.as_bytes()), "{path}");
+        assert!(
+            !contains(&resp.body, DIR_SECRET_MARKER.as_bytes()),
+            "{path}"
+        );
+    }
+}
+
+fn well_known(site: &TempSite) {
+    let dir = site.root().join(".well-known");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("x.txt"), b"WELL-KNOWN-X\n").unwrap();
+    fs::write(dir.join("security.txt"), b"Contact: mailto:a@example.com\n").unwrap();
+}
+
+#[test]
+fn hidden_files_option_serves_dotfiles() {
+    let s = TestServer::build()
+        .site(well_known)
+        .config(|c| c.hidden_files = true)
+        .start();
+    let resp = s.get("/.hidden");
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, fixture(".hidden"));
+    assert!(contains(&resp.body, HIDDEN_MARKER.as_bytes()));
+    let resp = s.get("/dir/.secret");
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, fixture("dir/.secret"));
+    // still confined to the root
+    let resp = s.get("/../outside/secret");
+    assert!(!contains(&resp.body, OUTSIDE_MARKER.as_bytes()), "{resp}");
+}
+
+#[test]
+fn dotfiles_hidden_by_default_but_well_known_served() {
+    let s = TestServer::build().site(well_known).start();
+    for path in ["/.hidden", "/dir/.secret"] {
+        let resp = s.get(path);
+        assert_eq!(resp.status, 404, "GET {path}: {resp}");
+    }
+    for (path, body) in [
+        ("/.well-known/x.txt", &b"WELL-KNOWN-X\n"[..]),
+        (
+            "/.well-known/security.txt",
+            b"Contact: mailto:a@example.com\n",
+        ),
+    ] {
+        let resp = s.get(path);
+        assert_eq!(resp.status, 200, "GET {path} (default config): {resp}");
+        assert_eq!(resp.body, body, "{path}");
+        assert_eq!(
+            resp.header("Content-Type"),
+            Some("text/plain; charset=utf-8")
+        );
+    }
+}
+
+#[test]
+fn dot_directories_hidden_by_default() {
+    let s = TestServer::build()
+        .site(|site| {
+            well_known(site);
+            let git = site.root().join(".git");
+            fs::create_dir(&git).unwrap();
+            fs::write(git.join("config"), b"GIT-CONFIG-MARKER\n").unwrap();
+        })
+        .start();
+    for path in [
+        "/.git/config",
+        "/.git/",
+        "/.well-known/../.git/config",
+        "/.well-known/%2e%2e/.hidden",
+    ] {
+        let resp = s.get(path);
+        assert_eq!(resp.status, 404, "GET {path}: {resp}");
+        assert!(!contains(&resp.body, b"GIT-CONFIG-MARKER"), "{path}");
+        assert!(!contains(&resp.body, HIDDEN_MARKER.as_bytes()), "{path}");
     }
 }

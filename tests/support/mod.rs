@@ -16,6 +16,7 @@
 //! | `response` | `Response`, `ResponseReader`, parsing captured bytes, ETags |
 //! | `multipart` | `multipart/byteranges` bodies and `Content-Range` |
 //! | `codec` | gzip, brotli, sha256 |
+//! | `probe` | the `--health-path` probe's expected answer |
 //! | `proc` | signals, RLIMIT_NOFILE, /proc accounting |
 //!
 //! Test files `use support::*;`: everything is re-exported here.
@@ -33,6 +34,7 @@ pub mod client;
 pub mod codec;
 pub mod fixtures;
 pub mod multipart;
+pub mod probe;
 pub mod proc;
 pub mod response;
 pub mod server;
@@ -41,5 +43,6 @@ pub mod server;
 // from one of these modules would otherwise be warned about its import.
 #[allow(unused_imports)]
 pub use {
-    binary::*, client::*, codec::*, fixtures::*, multipart::*, proc::*, response::*, server::*,
+    binary::*, client::*, codec::*, fixtures::*, multipart::*, probe::*, proc::*, response::*,
+    server::*,
 };
