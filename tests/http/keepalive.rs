@@ -1,8 +1,6 @@
 //! Persistent connections, pipelining, and HTTP/1.0 connection semantics.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 /// (request path, fixture file whose bytes the response must carry)
 const FILES: &[(&str, &str)] = &[

@@ -1,12 +1,10 @@
 //! The small-file memory cache must be invisible: every change on disk shows in the very next
 //! response, and it never serves what the normal path would refuse.
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::symlink;
 
-use support::*;
+use crate::support::*;
 
 fn body(s: &TestServer, path: &str) -> (u16, Vec<u8>, Option<String>) {
     let r = s.get(path);

@@ -2,12 +2,10 @@
 //! names, glob rules over the decoded URL path (first match wins), turning
 //! it off, and 304s repeating it.
 
-mod support;
-
 use std::fs;
 
+use crate::support::*;
 use muxserve::config::CacheRule;
-use support::*;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 

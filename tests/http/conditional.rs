@@ -3,11 +3,9 @@
 //! `If-Modified-Since`, `If-Match`, `If-Unmodified-Since`, their precedence,
 //! and what a 304 carries.
 
-mod support;
-
 use std::fs;
 
-use support::*;
+use crate::support::*;
 
 /// The mtime every file of these tests gets, and its IMF-fixdate.
 const MTIME: u64 = 1_614_834_367;

@@ -2,11 +2,9 @@
 //! decode to the file, deterministic bytes and ETags, a distinct ETag per
 //! coding, HEAD agreeing with GET, and the cases left uncompressed.
 
-mod support;
-
 use std::fs;
 
-use support::*;
+use crate::support::*;
 
 const CSS: &str = "text/css; charset=utf-8";
 

@@ -2,11 +2,9 @@
 //! ignored syntax, `If-Range`, `multipart/byteranges`, coalescing, HEAD,
 //! large offsets, and preconditions evaluated before the range.
 
-mod support;
-
 use std::fs;
 
-use support::*;
+use crate::support::*;
 
 const LEN: usize = 10_000;
 const SEED: u64 = 0x5eed_1234;

@@ -2,11 +2,9 @@
 //! directories, 404s, request-target forms and OPTIONS. Dotfiles are in
 //! traversal.rs.
 
-mod support;
-
 use std::fs;
 
-use support::*;
+use crate::support::*;
 
 fn assert_file(resp: &Response, rel: &str, content_type: &str) {
     assert_eq!(resp.status, 200, "GET {rel}: {resp}");

@@ -3,12 +3,10 @@
 //! `hidden_files` is on. The temp layout is `<tmp>/site` (root) and
 //! `<tmp>/outside/secret` (a unique marker).
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::symlink;
 
-use support::*;
+use crate::support::*;
 
 /// Sends `request_line` (plus Host and Connection: close) and returns the
 /// parsed response and the full bytes received.

@@ -1,9 +1,7 @@
 //! Malformed and unsupported requests: statuses, headers, and whether the
 //! connection is closed afterwards.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 /// Sends `raw` on a fresh connection, expects one response with `status`,
 /// then expects the server to close the connection.

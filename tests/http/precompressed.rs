@@ -5,11 +5,9 @@
 //! The sidecars here hold DIFFERENT text from the identity file, so the bytes
 //! that come back show which file was chosen.
 
-mod support;
-
 use std::fs;
 
-use support::*;
+use crate::support::*;
 
 const IDENTITY: &[u8] = b"IDENTITY-REPRESENTATION of pre.txt: plain bytes, never compressed.\n";
 const GZ_TEXT: &[u8] = b"GZIP-SIDECAR-MARKER: this text only exists inside pre.txt.gz\n";

@@ -2,11 +2,9 @@
 //! every kind of response, and no response splitting through encoded CR/LF.
 //! Content types, OPTIONS and HEAD = GET are in static_files.rs.
 
-mod support;
-
 use std::fs;
 
-use support::*;
+use crate::support::*;
 
 fn assert_once(resp: &Response, name: &str, value: &str, what: &str) {
     assert_eq!(

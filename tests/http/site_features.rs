@@ -2,12 +2,10 @@
 //! listings (escaped), and following symlinks out of the root. Hidden files
 //! and `/.well-known/` are in traversal.rs.
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::symlink;
 
-use support::*;
+use crate::support::*;
 
 const HTML: &str = "text/html; charset=utf-8";
 const INDEX_HTM: &[u8] = b"<!doctype html><title>index.htm</title>INDEX-HTM-MARKER\n";

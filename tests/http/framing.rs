@@ -2,12 +2,10 @@
 //! GET must be consumed so that a pipelined request after them is parsed
 //! correctly; ambiguous framing is rejected.
 
-mod support;
-
 use std::thread;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 fn expect_index_then_style(r: &mut ResponseReader<std::net::TcpStream>) {
     let first = r.read_response();

@@ -1,12 +1,10 @@
 //! Size limits (431 / 414 / 413) and many concurrent connections.
 
-mod support;
-
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 fn expect_close_with(s: &TestServer, raw: &[u8], status: u16) {
     let mut r = s.reader();
