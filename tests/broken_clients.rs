@@ -39,7 +39,9 @@ impl Subject {
         let big_sha = write_random_file(&site.root().join("big.bin"), BIG_LEN, 0x5eed);
         write_random_file(&site.root().join("mid.bin"), MID_LEN, 0xfeed);
         let mid = std::fs::read(site.root().join("mid.bin")).unwrap();
-        let server = spawn_binary(binary_args(site.root(), &["--workers", "2"]));
+        let server = Binary::serving(site.root())
+            .args(["--workers", "2"])
+            .spawn();
         let mut s = Subject {
             server,
             _site: site,
@@ -184,7 +186,7 @@ fn half_close_after_the_request_still_gets_the_response_then_eof() {
         r.send(get_request(path));
         r.get_ref().shutdown(Shutdown::Write).unwrap();
         let resp = r
-            .try_read_response(false)
+            .try_read_response()
             .unwrap_or_else(|e| panic!("round {i}: GET {path} then shutdown(Write): {e}"));
         assert_eq!(resp.status, 200, "round {i}: {resp}");
         assert!(resp.body == want, "round {i}: body of {path} differs");
@@ -218,7 +220,7 @@ fn bytes_after_connection_close_are_ignored() {
             r.send(format!("{first}{extra}"));
         }
         let resp = r
-            .try_read_response(false)
+            .try_read_response()
             .unwrap_or_else(|e| panic!("round {i} (delayed: {delayed}): {e}"));
         assert_eq!(resp.status, 200, "round {i}: {resp}");
         assert_eq!(resp.body, fixture("index.html"), "round {i}");
@@ -260,7 +262,7 @@ fn body_cut_short_by_the_client() {
                 c.shutdown(Shutdown::Write).unwrap();
                 let mut r = ResponseReader::new(c);
                 let resp = r
-                    .try_read_response(false)
+                    .try_read_response()
                     .unwrap_or_else(|e| panic!("round {i} ({method}): {e}"));
                 let want = if method == "GET" { 200 } else { 405 };
                 assert_eq!(resp.status, want, "round {i}: {resp}");
@@ -304,7 +306,7 @@ fn all_broken_clients_interleaved_in_parallel() {
                             c.write_all(get_request("/index.html").as_bytes()).unwrap();
                             c.shutdown(Shutdown::Write).unwrap();
                             let mut r = ResponseReader::new(c);
-                            let resp = r.read_response(false);
+                            let resp = r.read_response();
                             assert_eq!(resp.status, 200);
                         }
                         _ => {

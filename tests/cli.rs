@@ -17,7 +17,7 @@ fn one_line(stderr: &str) -> bool {
 fn missing_root_fails_with_one_line() {
     let site = TempSite::new();
     let missing = site.base().join("no-such-root");
-    let out = run_binary(binary_args(&missing, &[]), RUN_LIMIT);
+    let out = Binary::serving(&missing).run(RUN_LIMIT);
     assert!(!out.status.success(), "exit {:?}", out.status);
     assert!(
         one_line(&out.stderr),
@@ -29,7 +29,7 @@ fn missing_root_fails_with_one_line() {
 #[test]
 fn root_that_is_a_file_fails() {
     let site = TempSite::new();
-    let out = run_binary(binary_args(&site.root().join("style.css"), &[]), RUN_LIMIT);
+    let out = Binary::serving(&site.root().join("style.css")).run(RUN_LIMIT);
     assert!(!out.status.success(), "exit {:?}", out.status);
     assert!(one_line(&out.stderr), "stderr: {:?}", out.stderr);
 }
@@ -39,15 +39,7 @@ fn port_in_use_fails_with_one_line() {
     let site = TempSite::new();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let args = vec![
-        "--root".to_string(),
-        site.root().to_str().unwrap().to_string(),
-        "--listen".to_string(),
-        addr,
-        "--access-log".to_string(),
-        "off".to_string(),
-    ];
-    let out = run_binary(args, RUN_LIMIT);
+    let out = Binary::serving(site.root()).listen(addr).run(RUN_LIMIT);
     assert!(!out.status.success(), "exit {:?}", out.status);
     assert!(
         one_line(&out.stderr),
@@ -67,7 +59,7 @@ fn invalid_flag_values_fail() {
         &["--access-log", "verbose"],
         &["--no-such-flag"],
     ] {
-        let out = run_binary(binary_args(site.root(), extra), RUN_LIMIT);
+        let out = Binary::serving(site.root()).args(extra).run(RUN_LIMIT);
         assert!(
             !out.status.success(),
             "{extra:?} should be rejected; exit {:?}, stderr {:?}",
@@ -84,19 +76,19 @@ fn invalid_flag_values_fail() {
 #[test]
 fn invalid_listen_address_fails() {
     let site = TempSite::new();
-    let args = vec![
-        "--root".to_string(),
-        site.root().to_str().unwrap().to_string(),
-        "--listen".to_string(),
-        "not-an-address".to_string(),
-    ];
-    let out = run_binary(args, RUN_LIMIT);
+    // No --access-log here, unlike Binary::serving: only --listen is wrong.
+    let out = Binary::new()
+        .arg("--root")
+        .arg(site.root())
+        .arg("--listen")
+        .arg("not-an-address")
+        .run(RUN_LIMIT);
     assert!(!out.status.success());
 }
 
 #[test]
 fn help_mentions_root() {
-    let out = run_binary(["--help"], RUN_LIMIT);
+    let out = Binary::new().args(["--help"]).run(RUN_LIMIT);
     assert!(out.status.success(), "exit {:?}", out.status);
     let text = format!("{}{}", out.stdout, out.stderr);
     assert!(text.contains("--root"), "help text: {text}");
@@ -105,7 +97,7 @@ fn help_mentions_root() {
 
 #[test]
 fn version_prints_version() {
-    let out = run_binary(["--version"], RUN_LIMIT);
+    let out = Binary::new().args(["--version"]).run(RUN_LIMIT);
     assert!(out.status.success(), "exit {:?}", out.status);
     let text = format!("{}{}", out.stdout, out.stderr);
     assert!(
@@ -117,7 +109,7 @@ fn version_prints_version() {
 #[test]
 fn binary_serves_files() {
     let site = TempSite::new();
-    let server = spawn_binary(binary_args(site.root(), &[]));
+    let server = Binary::serving(site.root()).spawn();
     assert!(server.addr.ip().is_loopback());
     let resp = server.request(&get_request("/"));
     assert_eq!(resp.status, 200);
@@ -128,20 +120,19 @@ fn binary_serves_files() {
 #[test]
 fn duration_flags_accept_ms_s_and_bare_seconds() {
     let site = TempSite::new();
-    let server = spawn_binary(binary_args(
-        site.root(),
-        &[
+    let server = Binary::serving(site.root())
+        .args([
             "--header-timeout",
             "500ms",
             "--keep-alive-timeout",
             "1",
             "--shutdown-timeout",
             "2s",
-        ],
-    ));
+        ])
+        .spawn();
     let mut r = ResponseReader::new(server.connect());
     r.send(get_request("/style.css"));
-    let resp = r.read_response(false);
+    let resp = r.read_response();
     assert_eq!(resp.status, 200);
     // keep-alive timeout of 1 (bare seconds) is in effect
     let idle = Instant::now();
@@ -158,15 +149,7 @@ fn duration_flags_accept_ms_s_and_bare_seconds() {
 /// process, and returns its whole stdout.
 fn access_log_output(fmt: &str) -> String {
     let site = TempSite::new();
-    let args = vec![
-        "--root".to_string(),
-        site.root().to_str().unwrap().to_string(),
-        "--listen".to_string(),
-        "127.0.0.1:0".to_string(),
-        "--access-log".to_string(),
-        fmt.to_string(),
-    ];
-    let mut server = spawn_binary(args);
+    let mut server = Binary::serving(site.root()).access_log(fmt).spawn();
     let resp = server.request(
         "GET /style.css HTTP/1.1\r\nHost: localhost\r\nUser-Agent: muxserve-test-agent/1.0\r\nReferer: http://ref.example/\r\nConnection: close\r\n\r\n",
     );
@@ -183,13 +166,18 @@ fn access_log_output(fmt: &str) -> String {
     server.stdout()
 }
 
+/// The access-log line of that request, in `--access-log fmt`.
+fn access_log_line(fmt: &str) -> String {
+    let out = access_log_output(fmt);
+    out.lines()
+        .find(|l| l.contains("/style.css"))
+        .unwrap_or_else(|| panic!("no access log line in stdout: {out:?}"))
+        .to_string()
+}
+
 #[test]
 fn access_log_common() {
-    let out = access_log_output("common");
-    let line = out
-        .lines()
-        .find(|l| l.contains("/style.css"))
-        .unwrap_or_else(|| panic!("no access log line in stdout: {out:?}"));
+    let line = access_log_line("common");
     assert!(
         line.contains("\"GET /style.css HTTP/1.1\" 200"),
         "common log line: {line:?}"
@@ -199,11 +187,7 @@ fn access_log_common() {
 
 #[test]
 fn access_log_combined() {
-    let out = access_log_output("combined");
-    let line = out
-        .lines()
-        .find(|l| l.contains("/style.css"))
-        .unwrap_or_else(|| panic!("no access log line in stdout: {out:?}"));
+    let line = access_log_line("combined");
     assert!(
         line.contains("\"GET /style.css HTTP/1.1\" 200"),
         "combined log line: {line:?}"
@@ -220,11 +204,7 @@ fn access_log_combined() {
 
 #[test]
 fn access_log_json() {
-    let out = access_log_output("json");
-    let line = out
-        .lines()
-        .find(|l| l.contains("/style.css"))
-        .unwrap_or_else(|| panic!("no access log line in stdout: {out:?}"));
+    let line = access_log_line("json");
     let trimmed = line.trim();
     assert!(
         trimmed.starts_with('{') && trimmed.ends_with('}'),

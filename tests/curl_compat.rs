@@ -43,8 +43,8 @@ fn real_curl_client() {
     }
     let text = curl_text();
     let t = text.clone();
-    let s = TestServer::with_site(
-        move |site| {
+    let s = TestServer::build()
+        .site(move |site| {
             let root = site.root();
             fs::write(root.join("curl.txt"), &t).unwrap();
             fs::write(root.join("curl.txt.gz"), gzip(&t)).unwrap();
@@ -52,9 +52,8 @@ fn real_curl_client() {
             for f in ["curl.txt", "curl.txt.gz", "curl.txt.br"] {
                 set_mtime(&root.join(f), unix_time(MTIME));
             }
-        },
-        |_| {},
-    );
+        })
+        .start();
     // Self-check: the fixture is what the script expects.
     assert_eq!(s.get("/curl.txt").body, text);
 

@@ -43,7 +43,7 @@ fn get_within(addr: std::net::SocketAddr, limit: Duration) -> Result<(Duration, 
                 s.set_write_timeout(Some(left)).unwrap();
                 let mut r = ResponseReader::new(s);
                 r.send(get_request("/index.html"));
-                match r.try_read_response(false) {
+                match r.try_read_response() {
                     Ok(resp) => return Ok((start.elapsed(), resp)),
                     Err(e) => last = format!("reading the response: {e}"),
                 }
@@ -65,13 +65,10 @@ fn descriptor_exhaustion_neither_spins_nor_dies_and_service_resumes() {
         "the test's own RLIMIT_NOFILE ({own}) is too low for {CLIENTS} client sockets"
     );
     let site = TempSite::new();
-    let mut server = spawn_binary_configured(
-        binary_args(
-            site.root(),
-            &["--max-connections", "10000", "--workers", "2"],
-        ),
-        |cmd| limit_nofile(cmd, SERVER_NOFILE),
-    );
+    let mut server = Binary::serving(site.root())
+        .args(["--max-connections", "10000", "--workers", "2"])
+        .limit_nofile(SERVER_NOFILE)
+        .spawn();
     let pid = server.pid();
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
     let open_files = limits
@@ -170,17 +167,16 @@ fn descriptor_exhaustion_neither_spins_nor_dies_and_service_resumes() {
 fn connection_limit_holds_the_next_client_in_the_backlog_until_a_slot_frees() {
     const LIMIT: usize = 50;
     let site = TempSite::new();
-    let server = spawn_binary(binary_args(
-        site.root(),
-        &["--max-connections", "50", "--workers", "2"],
-    ));
+    let server = Binary::serving(site.root())
+        .args(["--max-connections", "50", "--workers", "2"])
+        .spawn();
     // 50 connections, each proven accepted by a response, then left idle.
     let mut held: Vec<ResponseReader<TcpStream>> = Vec::with_capacity(LIMIT);
     for i in 0..LIMIT {
         let mut r = ResponseReader::new(server.connect());
         r.send(get_request("/style.css"));
         let resp = r
-            .try_read_response(false)
+            .try_read_response()
             .unwrap_or_else(|e| panic!("connection #{i} of {LIMIT}: {e}"));
         assert_eq!(resp.status, 200, "connection #{i}: {resp}");
         held.push(r);
@@ -205,7 +201,7 @@ fn connection_limit_holds_the_next_client_in_the_backlog_until_a_slot_frees() {
     }
     extra.set_read_timeout(Duration::from_secs(5));
     let resp = extra
-        .try_read_response(false)
+        .try_read_response()
         .unwrap_or_else(|e| panic!("the waiting client after 10 slots were freed: {e}"));
     let took = freed_at.elapsed();
     assert_eq!(resp.status, 200, "{resp}");
@@ -218,7 +214,7 @@ fn connection_limit_holds_the_next_client_in_the_backlog_until_a_slot_frees() {
             .write_all(get_request("/style.css").as_bytes())
             .unwrap();
         let resp = r
-            .try_read_response(false)
+            .try_read_response()
             .unwrap_or_else(|e| panic!("held connection #{i}: {e}"));
         assert_eq!(resp.status, 200, "held connection #{i}: {resp}");
     }

@@ -1,20 +1,19 @@
 //! Health checking: the `muxserve health` subcommand (a one-request HTTP
 //! client whose exit status is the verdict) and the server's `--health-path`
-//! (200 `ok` without touching the disk, 503 `draining` during shutdown).
+//! (200 `ok` without touching the disk). Its 503 `draining` during shutdown
+//! is tested in shutdown.rs.
 
 mod support;
 
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::Command;
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use support::*;
 
-const HEALTH: &str = "/healthz";
 /// Upper bound for one `muxserve health` run (it is killed after this).
 const CLI_LIMIT: Duration = Duration::from_secs(20);
 
@@ -25,24 +24,18 @@ const CLI_LIMIT: Duration = Duration::from_secs(20);
 /// Runs `muxserve health ARGS` with a clean environment as far as the
 /// variables it reads are concerned: every `MUXSERVE_*` and `PORT` of the
 /// test's environment is removed, then `env` is set.
-fn health_cli(args: &[&str], env: &[(&str, &str)]) -> (Output, Duration) {
-    let mut full = vec!["health"];
-    full.extend_from_slice(args);
-    run_binary_with(
-        full,
-        |cmd: &mut Command| {
-            for (name, _) in std::env::vars_os() {
-                if name.to_string_lossy().starts_with("MUXSERVE_") {
-                    cmd.env_remove(&name);
-                }
-            }
-            cmd.env_remove("PORT");
-            for (k, v) in env {
-                cmd.env(k, v);
-            }
-        },
-        CLI_LIMIT,
-    )
+fn health_cli(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Binary::new().arg("health").args(args);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("MUXSERVE_") {
+            cmd = cmd.env_remove(&name);
+        }
+    }
+    cmd = cmd.env_remove("PORT");
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    cmd.run(CLI_LIMIT)
 }
 
 fn assert_healthy(out: &Output, url: &str, status: u16) {
@@ -194,7 +187,7 @@ fn read_request_head(stream: &mut TcpStream) -> Vec<u8> {
 }
 
 fn spawn_site_server(site: &TempSite, extra: &[&str]) -> BinaryServer {
-    spawn_binary(binary_args(site.root(), extra))
+    Binary::serving(site.root()).args(extra).spawn()
 }
 
 // ---------------------------------------------------------------------------
@@ -206,7 +199,7 @@ fn cli_healthy_with_explicit_url() {
     let site = TempSite::new();
     let server = spawn_site_server(&site, &[]);
     let url = format!("http://{}/", server.addr);
-    let (out, _) = health_cli(&["--url", &url], &[]);
+    let out = health_cli(&["--url", &url], &[]);
     assert_healthy(&out, &url, 200);
 }
 
@@ -215,7 +208,7 @@ fn cli_default_url_comes_from_muxserve_listen() {
     let site = TempSite::new();
     let server = spawn_site_server(&site, &[]);
     let addr = server.addr.to_string();
-    let (out, _) = health_cli(&[], &[("MUXSERVE_LISTEN", &addr)]);
+    let out = health_cli(&[], &[("MUXSERVE_LISTEN", &addr)]);
     assert_healthy(&out, &format!("http://{addr}/"), 200);
 }
 
@@ -225,7 +218,7 @@ fn cli_default_url_maps_unspecified_listen_address_to_loopback() {
     let server = spawn_site_server(&site, &[]);
     let port = server.addr.port();
     let listen = format!("0.0.0.0:{port}");
-    let (out, _) = health_cli(&[], &[("MUXSERVE_LISTEN", &listen)]);
+    let out = health_cli(&[], &[("MUXSERVE_LISTEN", &listen)]);
     assert_healthy(&out, &format!("http://127.0.0.1:{port}/"), 200);
 }
 
@@ -234,7 +227,7 @@ fn cli_default_url_falls_back_to_port_env() {
     let site = TempSite::new();
     let server = spawn_site_server(&site, &[]);
     let port = server.addr.port().to_string();
-    let (out, _) = health_cli(&[], &[("PORT", &port)]);
+    let out = health_cli(&[], &[("PORT", &port)]);
     assert_healthy(&out, &format!("http://127.0.0.1:{port}/"), 200);
 }
 
@@ -244,7 +237,7 @@ fn cli_muxserve_listen_takes_precedence_over_port() {
     let server = spawn_site_server(&site, &[]);
     let addr = server.addr.to_string();
     let dead = free_port().to_string();
-    let (out, _) = health_cli(&[], &[("MUXSERVE_LISTEN", &addr), ("PORT", &dead)]);
+    let out = health_cli(&[], &[("MUXSERVE_LISTEN", &addr), ("PORT", &dead)]);
     assert_healthy(&out, &format!("http://{addr}/"), 200);
 }
 
@@ -256,13 +249,13 @@ fn cli_default_url_uses_muxserve_health_path() {
     // healthy verdict proves the check asked for /healthz.
     fs::remove_dir_all(site.root()).unwrap();
     let addr = server.addr.to_string();
-    let (out, _) = health_cli(
+    let out = health_cli(
         &[],
         &[("MUXSERVE_LISTEN", &addr), ("MUXSERVE_HEALTH_PATH", HEALTH)],
     );
     assert_healthy(&out, &format!("http://{addr}{HEALTH}"), 200);
 
-    let (root_check, _) = health_cli(&["--url", &format!("http://{addr}/")], &[]);
+    let root_check = health_cli(&["--url", &format!("http://{addr}/")], &[]);
     assert_unhealthy(&root_check);
 }
 
@@ -271,7 +264,7 @@ fn cli_health_path_env_against_a_server_without_it_is_unhealthy() {
     let site = TempSite::new();
     let server = spawn_site_server(&site, &[]);
     let addr = server.addr.to_string();
-    let (out, _) = health_cli(
+    let out = health_cli(
         &[],
         &[("MUXSERVE_LISTEN", &addr), ("MUXSERVE_HEALTH_PATH", HEALTH)],
     );
@@ -290,7 +283,7 @@ fn cli_redirect_counts_as_healthy() {
     let server = spawn_site_server(&site, &[]);
     // A directory without its trailing slash redirects.
     let url = format!("http://{}/dir", server.addr);
-    let (out, _) = health_cli(&["--url", &url], &[]);
+    let out = health_cli(&["--url", &url], &[]);
     assert_healthy(&out, &url, 301);
 }
 
@@ -299,7 +292,7 @@ fn cli_not_found_is_unhealthy() {
     let site = TempSite::new();
     let server = spawn_site_server(&site, &[]);
     let url = format!("http://{}/missing", server.addr);
-    let (out, _) = health_cli(&["--url", &url], &[]);
+    let out = health_cli(&["--url", &url], &[]);
     assert_unhealthy(&out);
     assert!(
         out.stderr
@@ -317,13 +310,13 @@ fn cli_not_found_is_unhealthy() {
 fn cli_stopped_server_is_unhealthy() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/");
-    let (out, _) = health_cli(&["--url", &url, "--timeout", "2s"], &[]);
+    let out = health_cli(&["--url", &url, "--timeout", "2s"], &[]);
     assert_unhealthy(&out);
     assert!(out.stderr.contains(&url), "{:?}", out.stderr);
 
     // The same through the default URL.
     let listen = format!("127.0.0.1:{port}");
-    let (out, _) = health_cli(&["--timeout", "2s"], &[("MUXSERVE_LISTEN", &listen)]);
+    let out = health_cli(&["--timeout", "2s"], &[("MUXSERVE_LISTEN", &listen)]);
     assert_unhealthy(&out);
 }
 
@@ -333,7 +326,7 @@ fn cli_server_error_is_unhealthy() {
         b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
     ));
     let url = format!("http://{}/probe", fake.addr);
-    let (out, _) = health_cli(&["--url", &url], &[]);
+    let out = health_cli(&["--url", &url], &[]);
     let request = fake.finish();
     assert_unhealthy(&out);
     assert!(
@@ -355,7 +348,7 @@ fn cli_service_unavailable_is_unhealthy() {
         b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 9\r\nConnection: close\r\n\r\ndraining\n",
     ));
     let url = format!("http://{}/", fake.addr);
-    let (out, _) = health_cli(&["--url", &url], &[]);
+    let out = health_cli(&["--url", &url], &[]);
     drop(fake);
     assert_unhealthy(&out);
     assert!(out.stderr.contains("answered 503"), "{:?}", out.stderr);
@@ -365,7 +358,7 @@ fn cli_service_unavailable_is_unhealthy() {
 fn cli_not_http_is_unhealthy() {
     let fake = FakeServer::start(Some(b"SSH-2.0-OpenSSH_9.6\r\n"));
     let url = format!("http://{}/", fake.addr);
-    let (out, _) = health_cli(&["--url", &url], &[]);
+    let out = health_cli(&["--url", &url], &[]);
     drop(fake);
     assert_unhealthy(&out);
 }
@@ -374,7 +367,7 @@ fn cli_not_http_is_unhealthy() {
 fn cli_silent_server_times_out_as_unhealthy() {
     let fake = FakeServer::start(None);
     let url = format!("http://{}/", fake.addr);
-    let (out, took) = health_cli(&["--url", &url, "--timeout", "500ms"], &[]);
+    let out = health_cli(&["--url", &url, "--timeout", "500ms"], &[]);
     let request = fake.finish();
     assert_unhealthy(&out);
     assert!(
@@ -383,8 +376,9 @@ fn cli_silent_server_times_out_as_unhealthy() {
     );
     // The default timeout is 3 s: finishing before it shows --timeout is used.
     assert!(
-        took < Duration::from_secs(3),
-        "with --timeout 500ms the check took {took:?}; stderr: {:?}",
+        out.took < Duration::from_secs(3),
+        "with --timeout 500ms the check took {:?}; stderr: {:?}",
+        out.took,
         out.stderr
     );
 }
@@ -394,24 +388,9 @@ fn cli_silent_server_times_out_as_unhealthy() {
 // ---------------------------------------------------------------------------
 
 fn health_server() -> TestServer {
-    TestServer::with(|c| c.health_path = Some(HEALTH.into()))
-}
-
-fn assert_ok_probe(resp: &Response, body: bool) {
-    resp.assert_common_headers();
-    assert_eq!(resp.status, 200, "{resp}");
-    assert_eq!(
-        resp.header("Content-Type"),
-        Some("text/plain; charset=utf-8"),
-        "{resp}"
-    );
-    assert_eq!(resp.header("Cache-Control"), Some("no-store"), "{resp}");
-    assert_eq!(resp.content_length(), Some(3), "{resp}");
-    if body {
-        assert_eq!(resp.body, b"ok\n", "{resp}");
-    } else {
-        assert!(resp.body.is_empty(), "{resp}");
-    }
+    TestServer::build()
+        .config(|c| c.health_path = Some(HEALTH.into()))
+        .start()
 }
 
 #[test]
@@ -420,7 +399,7 @@ fn health_path_get_answers_ok() {
     let mut r = s.reader();
     for i in 0..3 {
         r.send(get_request(HEALTH));
-        let resp = r.read_response(false);
+        let resp = r.read_response();
         assert_ok_probe(&resp, true);
         assert!(
             !resp.has_token("Connection", "close"),
@@ -481,90 +460,4 @@ fn health_path_works_after_the_root_is_removed() {
     assert_ok_probe(&s.request(&request_with("HEAD", HEALTH, &[])), false);
     // Files really are gone: only the probe still answers 200.
     assert_ne!(s.get("/index.html").status, 200);
-}
-
-#[test]
-fn health_path_answers_503_draining_during_shutdown() {
-    let mut s = health_server();
-    let addr = s.addr();
-    let mut conn = s.reader();
-    conn.set_read_timeout(Duration::from_secs(10));
-    conn.send(get_request(HEALTH));
-    let warm = conn.read_response(false);
-    assert_ok_probe(&warm, true);
-    assert!(!warm.has_token("Connection", "close"), "{warm}");
-
-    // The next request, all but its final CRLF: it completes only once the
-    // server is provably draining. A connection in the middle of a request
-    // keeps its header timeout (15 s) through the drain, so this does not
-    // race the 300 ms grace given to idle connections.
-    conn.send(format!("GET {HEALTH} HTTP/1.1\r\nHost: localhost\r\n"));
-
-    let running = s.take_running();
-    let handle = running.shutdown_handle();
-    let (tx, rx) = mpsc::channel();
-    let joiner = thread::spawn(move || {
-        let _ = tx.send(running.join().is_ok());
-    });
-    handle.shutdown();
-
-    // The listener closes when the drain begins (after the draining flag is
-    // set): wait for new connections to be refused.
-    let start = Instant::now();
-    let mut refused = false;
-    while start.elapsed() < Duration::from_secs(5) {
-        match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
-            Err(_) => {
-                refused = true;
-                break;
-            }
-            Ok(c) => {
-                drop(c);
-                thread::sleep(Duration::from_millis(10));
-            }
-        }
-    }
-
-    let resp = if refused {
-        conn.send("\r\n");
-        Some(conn.try_read_response(false))
-    } else {
-        None
-    };
-    let closed = resp.as_ref().map(|_| conn.poll());
-
-    // Stop the server whatever happened above, bounded.
-    let joined = rx.recv_timeout(Duration::from_secs(5));
-    if joined.is_err() {
-        handle.shutdown();
-    }
-    let _ = joiner.join();
-
-    assert!(refused, "still accepting connections 5 s after shutdown()");
-    let resp = resp
-        .unwrap()
-        .expect("no response to the probe while draining");
-    resp.assert_common_headers();
-    assert_eq!(resp.status, 503, "{resp}");
-    assert_eq!(resp.body, b"draining\n", "{resp}");
-    assert_eq!(
-        resp.header("Content-Type"),
-        Some("text/plain; charset=utf-8"),
-        "{resp}"
-    );
-    assert_eq!(resp.header("Cache-Control"), Some("no-store"), "{resp}");
-    assert!(
-        resp.has_token("Connection", "close"),
-        "a response while draining must close the connection: {resp}"
-    );
-    let closed = closed.unwrap();
-    assert!(
-        closed.is_closed(),
-        "connection not closed after the draining answer: {closed:?}"
-    );
-    assert_eq!(
-        joined,
-        Ok(true),
-        "join() must return Ok within 5 s once the last connection closed"
-    );
 }

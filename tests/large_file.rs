@@ -13,10 +13,12 @@ const BIG: usize = 50 * 1024 * 1024;
 
 fn big_server(workers: usize) -> (TestServer, String) {
     let mut sha = String::new();
-    let s = TestServer::with_site(
-        |site| sha = write_random_file(&site.root().join("big.bin"), BIG, 0x9e37_79b9_7f4a_7c15),
-        |c| c.workers = workers,
-    );
+    let s = TestServer::build()
+        .site(|site| {
+            sha = write_random_file(&site.root().join("big.bin"), BIG, 0x9e37_79b9_7f4a_7c15)
+        })
+        .config(|c| c.workers = workers)
+        .start();
     (s, sha)
 }
 
@@ -53,10 +55,10 @@ fn head_of_large_file_reports_length_without_body() {
     let (s, _) = big_server(2);
     let mut r = s.reader();
     r.send("HEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /style.css HTTP/1.1\r\nHost: x\r\n\r\n");
-    let head = r.read_response(true);
+    let head = r.read_head_response();
     assert_eq!(head.status, 200);
     assert_eq!(head.content_length(), Some(BIG as u64));
-    let next = r.read_response(false);
+    let next = r.read_response();
     assert_eq!(next.body, fixture("style.css"));
 }
 
@@ -96,9 +98,9 @@ fn big_then_small_response_on_one_connection() {
     let (s, sha) = big_server(2);
     let mut r = s.reader();
     r.send("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /style.css HTTP/1.1\r\nHost: x\r\n\r\n");
-    let big = r.read_response(false);
+    let big = r.read_response();
     assert_eq!(big.status, 200);
     assert_eq!(sha256_hex(&big.body), sha);
-    let small = r.read_response(false);
+    let small = r.read_response();
     assert_eq!(small.body, fixture("style.css"));
 }

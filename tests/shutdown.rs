@@ -1,5 +1,5 @@
 //! Graceful shutdown: of the binary via SIGTERM/SIGINT, and in-process via
-//! `ShutdownHandle`.
+//! `ShutdownHandle`; the health probe's 503 while draining.
 
 mod support;
 
@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use muxserve::{Running, ShutdownHandle};
 use support::*;
 
 const BIG: usize = 50 * 1024 * 1024;
@@ -21,7 +22,7 @@ fn idle_keep_alive(addr: std::net::SocketAddr, n: usize) -> Vec<ResponseReader<T
         .map(|i| {
             let mut r = ResponseReader::new(connect_to(addr));
             r.send(get_request("/style.css"));
-            let resp = r.read_response(false);
+            let resp = r.read_response();
             assert_eq!(resp.status, 200, "warm-up request #{i}");
             r
         })
@@ -39,14 +40,51 @@ fn assert_all_closed(conns: &mut [ResponseReader<TcpStream>]) {
     }
 }
 
+/// `Running::join` on its own thread, so a test can bound its wait for it.
+struct Joining {
+    handle: ShutdownHandle,
+    joined: mpsc::Receiver<bool>,
+    thread: thread::JoinHandle<()>,
+}
+
+fn join_in_background(running: Running) -> Joining {
+    let handle = running.shutdown_handle();
+    let (tx, joined) = mpsc::channel();
+    let thread = thread::spawn(move || {
+        let _ = tx.send(running.join().is_ok());
+    });
+    Joining {
+        handle,
+        joined,
+        thread,
+    }
+}
+
+impl Joining {
+    /// Whether `join()` returned `Ok`, if it returned within `limit`.
+    fn wait(&self, limit: Duration) -> Result<bool, mpsc::RecvTimeoutError> {
+        self.joined.recv_timeout(limit)
+    }
+
+    /// `wait(limit)`; if `join()` has not returned by then, a further
+    /// `shutdown()` stops the server at once. The join thread is reaped.
+    fn finish(self, limit: Duration) -> Result<bool, mpsc::RecvTimeoutError> {
+        let joined = self.wait(limit);
+        if joined.is_err() {
+            self.handle.shutdown();
+        }
+        let _ = self.thread.join();
+        joined
+    }
+}
+
 #[test]
 fn sigterm_during_slow_download_finishes_it_and_refuses_new_connections() {
     let site = TempSite::new();
     let sha = write_random_file(&site.root().join("big.bin"), BIG, 0xdead_beef_cafe_f00d);
-    let mut server = spawn_binary(binary_args(
-        site.root(),
-        &["--shutdown-timeout", "30s", "--workers", "2"],
-    ));
+    let mut server = Binary::serving(site.root())
+        .args(["--shutdown-timeout", "30s", "--workers", "2"])
+        .spawn();
     let pid = server.pid();
     let addr = server.addr;
 
@@ -91,20 +129,7 @@ fn sigterm_during_slow_download_finishes_it_and_refuses_new_connections() {
         thread::sleep(Duration::from_millis(5));
     }
     // New connection attempts must start failing quickly.
-    let signal_at = Instant::now();
-    let mut refused = false;
-    while signal_at.elapsed() < Duration::from_secs(3) {
-        match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
-            Err(_) => {
-                refused = true;
-                break;
-            }
-            Ok(c) => {
-                drop(c);
-                thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
+    let refused = wait_until_refused(addr, Duration::from_secs(3));
     received_at_refusal.store(received_now.load(Ordering::SeqCst), Ordering::SeqCst);
     let still_running = server.child.try_wait().unwrap().is_none();
     probe_done.store(true, Ordering::SeqCst);
@@ -142,7 +167,7 @@ fn sigterm_during_slow_download_finishes_it_and_refuses_new_connections() {
 
 fn idle_only_signal_exits_quickly(sig: i32) {
     let site = TempSite::new();
-    let mut server = spawn_binary(binary_args(site.root(), &[]));
+    let mut server = Binary::serving(site.root()).spawn();
     let mut conns = idle_keep_alive(server.addr, 5);
     let sent = Instant::now();
     server.signal(sig);
@@ -175,7 +200,7 @@ fn sigint_with_only_idle_connections_exits_fast() {
 #[test]
 fn sigterm_with_no_connections_exits_zero() {
     let site = TempSite::new();
-    let mut server = spawn_binary(binary_args(site.root(), &[]));
+    let mut server = Binary::serving(site.root()).spawn();
     assert_eq!(server.request(&get_request("/")).status, 200);
     server.signal(libc::SIGTERM);
     let status = server
@@ -190,18 +215,9 @@ fn in_process_shutdown_with_idle_connections_joins() {
     let mut conns = idle_keep_alive(s.addr(), 5);
     let running = s.take_running();
     let handle = running.shutdown_handle();
-    let (tx, rx) = mpsc::channel();
-    let joiner = thread::spawn(move || {
-        let r = running.join();
-        let _ = tx.send(r.is_ok());
-    });
+    let joining = join_in_background(running);
     handle.shutdown();
-    let joined = rx.recv_timeout(Duration::from_secs(5));
-    if joined.is_err() {
-        // do not leave the server running: immediate stop
-        handle.shutdown();
-    }
-    let _ = joiner.join();
+    let joined = joining.finish(Duration::from_secs(5));
     assert_eq!(
         joined,
         Ok(true),
@@ -221,25 +237,17 @@ fn in_process_shutdown_handle_is_clone_and_send() {
     let handle = running.shutdown_handle();
     let clone = handle.clone();
     thread::spawn(move || clone.shutdown()).join().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let joiner = thread::spawn(move || {
-        let _ = tx.send(running.join().is_ok());
-    });
-    let joined = rx.recv_timeout(Duration::from_secs(5));
-    if joined.is_err() {
-        handle.shutdown();
-    }
-    let _ = joiner.join();
+    let joined = join_in_background(running).finish(Duration::from_secs(5));
     assert_eq!(joined, Ok(true));
 }
 
 #[test]
 fn in_process_second_shutdown_stops_immediately() {
     let mut sha = String::new();
-    let mut s = TestServer::with_site(
-        |site| sha = write_random_file(&site.root().join("big.bin"), BIG, 7),
-        |c| c.shutdown_timeout = Duration::from_secs(60),
-    );
+    let mut s = TestServer::build()
+        .site(|site| sha = write_random_file(&site.root().join("big.bin"), BIG, 7))
+        .config(|c| c.shutdown_timeout = Duration::from_secs(60))
+        .start();
     assert!(!sha.is_empty());
     // A download that stalls (the client never reads the body).
     let mut stalled = s.reader();
@@ -249,19 +257,15 @@ fn in_process_second_shutdown_stops_immediately() {
 
     let running = s.take_running();
     let handle = running.shutdown_handle();
-    let (tx, rx) = mpsc::channel();
-    let joiner = thread::spawn(move || {
-        let _ = tx.send(running.join().is_ok());
-    });
+    let joining = join_in_background(running);
     handle.shutdown();
     // Graceful: the stalled download keeps it alive for now.
     assert!(
-        rx.recv_timeout(Duration::from_millis(500)).is_err(),
+        joining.wait(Duration::from_millis(500)).is_err(),
         "join() returned while a response was still in flight"
     );
     handle.shutdown();
-    let joined = rx.recv_timeout(Duration::from_secs(3));
-    let _ = joiner.join();
+    let joined = joining.finish(Duration::from_secs(3));
     assert!(
         joined.is_ok(),
         "a second shutdown() must stop immediately, join() still blocked"
@@ -272,10 +276,10 @@ fn in_process_second_shutdown_stops_immediately() {
 #[test]
 fn in_process_graceful_shutdown_completes_in_flight_download() {
     let mut sha = String::new();
-    let mut s = TestServer::with_site(
-        |site| sha = write_random_file(&site.root().join("big.bin"), BIG, 11),
-        |c| c.shutdown_timeout = Duration::from_secs(30),
-    );
+    let mut s = TestServer::build()
+        .site(|site| sha = write_random_file(&site.root().join("big.bin"), BIG, 11))
+        .config(|c| c.shutdown_timeout = Duration::from_secs(30))
+        .start();
     let running = s.take_running();
     let handle = running.shutdown_handle();
     let addr = s.addr();
@@ -294,16 +298,77 @@ fn in_process_graceful_shutdown_completes_in_flight_download() {
         .recv_timeout(Duration::from_secs(20))
         .expect("download did not start");
     handle.shutdown();
-    let (tx, rx) = mpsc::channel();
-    let joiner = thread::spawn(move || {
-        let _ = tx.send(running.join().is_ok());
-    });
+    let joining = join_in_background(running);
     let dl = download.join().unwrap().expect("download after shutdown()");
     assert_eq!(dl.sha256, sha);
-    let joined = rx.recv_timeout(Duration::from_secs(10));
-    if joined.is_err() {
-        handle.shutdown();
-    }
-    let _ = joiner.join();
+    let joined = joining.finish(Duration::from_secs(10));
     assert_eq!(joined, Ok(true));
+}
+
+#[test]
+fn health_path_answers_503_draining_during_shutdown() {
+    let mut s = TestServer::build()
+        .config(|c| c.health_path = Some(HEALTH.into()))
+        .start();
+    let addr = s.addr();
+    let mut conn = s.reader();
+    conn.set_read_timeout(Duration::from_secs(10));
+    conn.send(get_request(HEALTH));
+    let warm = conn.read_response();
+    assert_ok_probe(&warm, true);
+    assert!(!warm.has_token("Connection", "close"), "{warm}");
+
+    // The next request, all but its final CRLF: it completes only once the
+    // server is provably draining. A connection in the middle of a request
+    // keeps its header timeout (15 s) through the drain, so this does not
+    // race the 300 ms grace given to idle connections.
+    conn.send(format!("GET {HEALTH} HTTP/1.1\r\nHost: localhost\r\n"));
+
+    let running = s.take_running();
+    let handle = running.shutdown_handle();
+    let joining = join_in_background(running);
+    handle.shutdown();
+
+    // The listener closes when the drain begins (after the draining flag is
+    // set): wait for new connections to be refused.
+    let refused = wait_until_refused(addr, Duration::from_secs(5));
+
+    let resp = if refused {
+        conn.send("\r\n");
+        Some(conn.try_read_response())
+    } else {
+        None
+    };
+    let closed = resp.as_ref().map(|_| conn.poll());
+
+    // Stop the server whatever happened above, bounded.
+    let joined = joining.finish(Duration::from_secs(5));
+
+    assert!(refused, "still accepting connections 5 s after shutdown()");
+    let resp = resp
+        .unwrap()
+        .expect("no response to the probe while draining");
+    resp.assert_common_headers();
+    assert_eq!(resp.status, 503, "{resp}");
+    assert_eq!(resp.body, b"draining\n", "{resp}");
+    assert_eq!(
+        resp.header("Content-Type"),
+        Some("text/plain; charset=utf-8"),
+        "{resp}"
+    );
+    assert_eq!(resp.header("Cache-Control"), Some("no-store"), "{resp}");
+    assert!(
+        resp.has_token("Connection", "close"),
+        "a response while draining must close the connection: {resp}"
+    );
+    let closed = closed.unwrap();
+    assert!(
+        closed.is_closed(),
+        "connection not closed after the draining answer: {closed:?}"
+    );
+    assert_eq!(
+        joined,
+        Ok(true),
+        "join() must return Ok within 5 s once the last connection closed"
+    );
 }

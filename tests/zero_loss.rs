@@ -145,6 +145,27 @@ enum ReadErr {
     Stuck(String),
 }
 
+impl ReadErr {
+    /// The failure after `received` bytes of the response, described by
+    /// `ended` or `stuck` (each given the reason).
+    fn failure(
+        self,
+        received: usize,
+        ended: impl FnOnce(&str) -> String,
+        stuck: impl FnOnce(&str) -> String,
+    ) -> Failure {
+        let (connection_ended, detail) = match self {
+            ReadErr::Ended(why) => (true, ended(&why)),
+            ReadErr::Stuck(why) => (false, stuck(&why)),
+        };
+        Failure {
+            response_bytes: received,
+            connection_ended,
+            detail,
+        }
+    }
+}
+
 fn read_some(stream: &mut TcpStream, buf: &mut [u8]) -> Result<usize, ReadErr> {
     loop {
         match stream.read(buf) {
@@ -225,21 +246,12 @@ fn read_exact_response(stream: &mut TcpStream, file: &FileSpec) -> Result<Good, 
         }
         match read_some(stream, &mut buf) {
             Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(ReadErr::Ended(why)) => {
-                return Err(fail(
+            Err(e) => {
+                let so_far = String::from_utf8_lossy(&got);
+                return Err(e.failure(
                     got.len(),
-                    true,
-                    format!(
-                        "connection ended ({why}) in the head after {:?}",
-                        String::from_utf8_lossy(&got)
-                    ),
-                ));
-            }
-            Err(ReadErr::Stuck(why)) => {
-                return Err(fail(
-                    got.len(),
-                    false,
-                    format!("{why}; head so far {:?}", String::from_utf8_lossy(&got)),
+                    |why| format!("connection ended ({why}) in the head after {so_far:?}"),
+                    |why| format!("{why}; head so far {so_far:?}"),
                 ));
             }
         }
@@ -278,24 +290,16 @@ fn read_exact_response(stream: &mut TcpStream, file: &FileSpec) -> Result<Good, 
     while got.len() < total {
         match read_some(stream, &mut buf) {
             Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(ReadErr::Ended(why)) => {
-                return Err(fail(
+            Err(e) => {
+                let body = got.len() - head_end;
+                return Err(e.failure(
                     got.len(),
-                    true,
-                    format!(
-                        "TRUNCATED: connection ended ({why}) after {} of {expected_len} body bytes",
-                        got.len() - head_end
-                    ),
-                ));
-            }
-            Err(ReadErr::Stuck(why)) => {
-                return Err(fail(
-                    got.len(),
-                    false,
-                    format!(
-                        "{why} after {} of {expected_len} body bytes",
-                        got.len() - head_end
-                    ),
+                    |why| {
+                        format!(
+                            "TRUNCATED: connection ended ({why}) after {body} of {expected_len} body bytes"
+                        )
+                    },
+                    |why| format!("{why} after {body} of {expected_len} body bytes"),
                 ));
             }
         }
@@ -539,10 +543,9 @@ fn sigterm_under_load_loses_no_request() {
             })
             .collect(),
     );
-    let mut server = spawn_binary(binary_args(
-        site.root(),
-        &["--shutdown-timeout", "10s", "--workers", "2"],
-    ));
+    let mut server = Binary::serving(site.root())
+        .args(["--shutdown-timeout", "10s", "--workers", "2"])
+        .spawn();
     let addr = server.addr;
 
     let modes = [

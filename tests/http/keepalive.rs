@@ -1,8 +1,6 @@
 //! Persistent connections, pipelining, and HTTP/1.0 connection semantics.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 /// (request path, fixture file whose bytes the response must carry)
 const FILES: &[(&str, &str)] = &[
@@ -24,7 +22,7 @@ fn hundred_sequential_requests_on_one_connection() {
     for i in 0..100 {
         let (path, file) = FILES[i % FILES.len()];
         r.send(get_request(path));
-        let resp = r.read_response(false);
+        let resp = r.read_response();
         assert_eq!(resp.status, 200, "request #{i} {path}: {resp}");
         assert_eq!(resp.body, fixture(file), "request #{i} {path}");
         assert!(
@@ -47,7 +45,7 @@ fn twenty_pipelined_requests_in_one_write() {
     }
     r.send(batch);
     for (i, (path, file)) in expected.into_iter().enumerate() {
-        let resp = r.read_response(false);
+        let resp = r.read_response();
         assert_eq!(resp.status, 200, "pipelined #{i} {path}: {resp}");
         assert_eq!(
             resp.body,
@@ -74,20 +72,20 @@ fn pipelined_mix_of_get_head_404_and_options() {
         "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
         "GET /image.png HTTP/1.1\r\nHost: x\r\n\r\n",
     ));
-    let a = r.read_response(false);
+    let a = r.read_response();
     assert_eq!(
         (a.status, a.body.as_slice()),
         (200, &fixture("style.css")[..])
     );
-    let b = r.read_response(true);
+    let b = r.read_head_response();
     assert_eq!(b.status, 200);
     assert_eq!(b.content_length(), Some(fixture("index.html").len() as u64));
-    let c = r.read_response(false);
+    let c = r.read_response();
     assert_eq!(c.status, 404, "{c}");
     assert_eq!(c.body, fixture("404.html"));
-    let d = r.read_response(false);
+    let d = r.read_response();
     assert_eq!(d.status, 204, "{d}");
-    let e = r.read_response(false);
+    let e = r.read_response();
     assert_eq!(
         (e.status, e.body.as_slice()),
         (200, &fixture("image.png")[..])
@@ -99,7 +97,7 @@ fn http11_connection_close_closes() {
     let s = TestServer::start();
     let mut r = s.reader();
     r.send("GET /style.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    let resp = r.read_response(false);
+    let resp = r.read_response();
     assert_eq!(resp.status, 200, "{resp}");
     assert_eq!(resp.body, fixture("style.css"));
     assert!(resp.has_token("Connection", "close"), "{resp}");
@@ -114,7 +112,7 @@ fn http11_connection_close_in_pipeline_stops_there() {
         "GET /style.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         "GET /image.png HTTP/1.1\r\nHost: x\r\n\r\n",
     ));
-    let resp = r.read_response(false);
+    let resp = r.read_response();
     assert_eq!(resp.body, fixture("style.css"));
     r.expect_eof();
 }
@@ -124,7 +122,7 @@ fn http10_without_keep_alive_closes() {
     let s = TestServer::start();
     let mut r = s.reader();
     r.send("GET /style.css HTTP/1.0\r\nHost: x\r\n\r\n");
-    let resp = r.read_response(false);
+    let resp = r.read_response();
     assert_eq!(resp.status, 200, "{resp}");
     assert_eq!(resp.body, fixture("style.css"));
     assert!(
@@ -139,17 +137,17 @@ fn http10_with_keep_alive_stays_open() {
     let s = TestServer::start();
     let mut r = s.reader();
     r.send("GET /style.css HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n");
-    let first = r.read_response(false);
+    let first = r.read_response();
     assert_eq!(first.status, 200, "{first}");
     assert!(first.has_token("Connection", "keep-alive"), "{first}");
     assert_eq!(first.body, fixture("style.css"));
     r.send("GET /image.png HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n");
-    let second = r.read_response(false);
+    let second = r.read_response();
     assert_eq!(second.status, 200, "{second}");
     assert_eq!(second.body, fixture("image.png"));
     // a third without keep-alive ends it
     r.send("GET / HTTP/1.0\r\nHost: x\r\n\r\n");
-    let third = r.read_response(false);
+    let third = r.read_response();
     assert_eq!(third.body, fixture("index.html"));
     r.expect_eof();
 }
@@ -163,16 +161,16 @@ fn http11_is_persistent_by_default() {
     stream
         .write_all(format!("{}{}", get_request("/"), get_request("/style.css")).as_bytes())
         .unwrap();
-    let first = read_response(&mut stream, false);
+    let first = read_response(&mut stream);
     assert_eq!(first.status, 200);
     assert_eq!(first.body, fixture("index.html"));
     assert!(!first.has_token("Connection", "close"), "{first}");
-    let second = read_response(&mut stream, false);
+    let second = read_response(&mut stream);
     assert_eq!(second.body, fixture("style.css"));
     stream
         .write_all(get_request("/image.png").as_bytes())
         .unwrap();
-    let third = read_response(&mut stream, false);
+    let third = read_response(&mut stream);
     assert_eq!(third.body, fixture("image.png"));
 }
 
@@ -187,7 +185,7 @@ fn many_clients_interleaved() {
         }
         for (i, r) in readers.iter_mut().enumerate() {
             let (path, file) = FILES[(i + round) % FILES.len()];
-            let resp = r.read_response(false);
+            let resp = r.read_response();
             assert_eq!(resp.status, 200, "client {i} round {round} {path}");
             assert_eq!(resp.body, fixture(file), "client {i} round {round} {path}");
         }
@@ -199,7 +197,7 @@ fn a_queue_longer_than_the_pool_loses_no_request() {
     // One worker and 48 busy clients keep jobs queued, so the reactor keeps waiting for the
     // worker to catch up before it polls (src/pace.rs). Every request must still be answered,
     // and a client that connects in the middle of it too.
-    let s = TestServer::with(|c| c.workers = 1);
+    let s = TestServer::build().config(|c| c.workers = 1).start();
     let addr = s.addr();
     let clients: Vec<_> = (0..48)
         .map(|i| {
@@ -208,7 +206,7 @@ fn a_queue_longer_than_the_pool_loses_no_request() {
                 for n in 0..150 {
                     let (path, file) = FILES[(i + n) % FILES.len()];
                     r.send(get_request(path));
-                    let resp = r.read_response(false);
+                    let resp = r.read_response();
                     assert_eq!(resp.status, 200, "client {i} request {n} {path}");
                     assert_eq!(resp.body, fixture(file), "client {i} request {n} {path}");
                 }

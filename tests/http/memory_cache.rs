@@ -1,12 +1,10 @@
 //! The small-file memory cache must be invisible: every change on disk shows in the very next
 //! response, and it never serves what the normal path would refuse.
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::symlink;
 
-use support::*;
+use crate::support::*;
 
 fn body(s: &TestServer, path: &str) -> (u16, Vec<u8>, Option<String>) {
     let r = s.get(path);
@@ -101,7 +99,9 @@ fn directory_index_and_ranges_and_conditionals_from_memory() {
 
 #[test]
 fn turned_off_with_zero_budget() {
-    let s = TestServer::with(|c| c.file_cache_size = 0);
+    let s = TestServer::build()
+        .config(|c| c.file_cache_size = 0)
+        .start();
     let path = s.root().join("x.txt");
     fs::write(&path, "one").unwrap();
     assert_eq!(body(&s, "/x.txt").1, b"one");

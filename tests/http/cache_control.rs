@@ -2,12 +2,10 @@
 //! names, glob rules over the decoded URL path (first match wins), turning
 //! it off, and 304s repeating it.
 
-mod support;
-
 use std::fs;
 
+use crate::support::*;
 use muxserve::config::CacheRule;
-use support::*;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
@@ -28,16 +26,16 @@ const NAMES: &[&str] = &[
 ];
 
 fn server(configure: impl FnOnce(&mut muxserve::Config)) -> TestServer {
-    TestServer::with_site(
-        |site| {
+    TestServer::build()
+        .site(|site| {
             for name in NAMES {
                 let p = site.root().join(name);
                 fs::create_dir_all(p.parent().unwrap()).unwrap();
                 fs::write(&p, format!("/* {name} */\n")).unwrap();
             }
-        },
-        configure,
-    )
+        })
+        .config(configure)
+        .start()
 }
 
 fn rule(s: &str) -> CacheRule {
@@ -204,17 +202,16 @@ fn command_line_flags() {
     let site = TempSite::new();
     fs::write(site.root().join("app.3f9a1c.js"), b"/* hashed */\n").unwrap();
     // `off` sends no default; rules are repeatable and tried in order.
-    let srv = spawn_binary(binary_args(
-        site.root(),
-        &[
+    let srv = Binary::serving(site.root())
+        .args([
             "--cache-control",
             "off",
             "--cache-rule",
             "*.css=max-age=9",
             "--cache-rule",
             "*.html=no-store",
-        ],
-    ));
+        ])
+        .spawn();
     for (path, want) in [
         ("/style.css", Some("max-age=9")),
         ("/index.html", Some("no-store")),
@@ -227,7 +224,7 @@ fn command_line_flags() {
     }
     drop(srv);
     // Without flags: the defaults.
-    let srv = spawn_binary(binary_args(site.root(), &[]));
+    let srv = Binary::serving(site.root()).spawn();
     for (path, want) in [("/style.css", "no-cache"), ("/app.3f9a1c.js", IMMUTABLE)] {
         let resp = srv.request(&get_request(path));
         assert_eq!(
@@ -238,7 +235,9 @@ fn command_line_flags() {
     }
     // A custom default value.
     drop(srv);
-    let srv = spawn_binary(binary_args(site.root(), &["--cache-control", "max-age=60"]));
+    let srv = Binary::serving(site.root())
+        .args(["--cache-control", "max-age=60"])
+        .spawn();
     let resp = srv.request(&get_request("/style.css"));
     assert_eq!(resp.header("Cache-Control"), Some("max-age=60"));
 }
@@ -246,10 +245,9 @@ fn command_line_flags() {
 #[test]
 fn command_line_rejects_a_malformed_rule() {
     let site = TempSite::new();
-    let out = run_binary(
-        binary_args(site.root(), &["--cache-rule", "no-equals-sign"]),
-        std::time::Duration::from_secs(10),
-    );
+    let out = Binary::serving(site.root())
+        .args(["--cache-rule", "no-equals-sign"])
+        .run(std::time::Duration::from_secs(10));
     assert!(!out.status.success(), "exit {:?}", out.status);
     assert!(!out.stderr.trim().is_empty());
 }

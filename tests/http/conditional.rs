@@ -3,11 +3,9 @@
 //! `If-Modified-Since`, `If-Match`, `If-Unmodified-Since`, their precedence,
 //! and what a 304 carries.
 
-mod support;
-
 use std::fs;
 
-use support::*;
+use crate::support::*;
 
 /// The mtime every file of these tests gets, and its IMF-fixdate.
 const MTIME: u64 = 1_614_834_367;
@@ -34,7 +32,7 @@ fn pin_mtimes(site: &TempSite) {
 }
 
 fn server() -> TestServer {
-    TestServer::with_site(pin_mtimes, |_| {})
+    TestServer::build().site(pin_mtimes).start()
 }
 
 #[test]
@@ -87,7 +85,7 @@ fn etag_is_stable_across_requests_and_a_restart() {
     let site = TempSite::new();
     pin_mtimes(&site);
     let first = {
-        let srv = RootServer::start(site.root(), |_| {});
+        let srv = TestServer::build().root(site.root()).start();
         let a = srv.get_with("/style.css", &[]);
         let b = srv.get_with("/style.css", &[]);
         assert_eq!(a.status, 200, "{a}");
@@ -99,7 +97,7 @@ fn etag_is_stable_across_requests_and_a_restart() {
         a
     };
     // The first server is shut down and joined here; a new one over the same files.
-    let srv = RootServer::start(site.root(), |_| {});
+    let srv = TestServer::build().root(site.root()).start();
     let again = srv.get_with("/style.css", &[]);
     assert_eq!(again.status, 200, "{again}");
     assert_eq!(
@@ -367,14 +365,13 @@ fn conditional_requests_table_get_and_head() {
 #[test]
 fn not_modified_repeats_etag_cache_control_and_vary() {
     // A gzip sidecar makes the 200 carry `Vary: Accept-Encoding`.
-    let s = TestServer::with_site(
-        |site| {
+    let s = TestServer::build()
+        .site(|site| {
             pin_mtimes(site);
             let gz = gzip(&fixture("style.css"));
             fs::write(site.root().join("style.css.gz"), gz).unwrap();
-        },
-        |_| {},
-    );
+        })
+        .start();
     for ae in [None, Some("gzip")] {
         let extra: Vec<(&str, &str)> = ae.iter().map(|v| ("Accept-Encoding", *v)).collect();
         let full = s.get_with("/style.css", &extra);
@@ -427,10 +424,10 @@ fn not_modified_keeps_the_connection_usable() {
     let cond = request_with("GET", "/style.css", &[("If-None-Match", &etag)]);
     r.send(format!("{cond}{cond}{}", get_request("/style.css")));
     for i in 0..2 {
-        let resp = r.read_response(false);
+        let resp = r.read_response();
         assert_eq!(resp.status, 304, "response {i}: {resp}");
     }
-    let last = r.read_response(false);
+    let last = r.read_response();
     assert_eq!(last.status, 200, "{last}");
     assert_eq!(last.body, fixture("style.css"));
 }

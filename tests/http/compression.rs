@@ -2,11 +2,9 @@
 //! decode to the file, deterministic bytes and ETags, a distinct ETag per
 //! coding, HEAD agreeing with GET, and the cases left uncompressed.
 
-mod support;
-
 use std::fs;
 
-use support::*;
+use crate::support::*;
 
 const CSS: &str = "text/css; charset=utf-8";
 
@@ -42,15 +40,15 @@ fn fake_png() -> Vec<u8> {
 }
 
 fn server(configure: impl FnOnce(&mut muxserve::Config)) -> TestServer {
-    TestServer::with_site(
-        |site| {
+    TestServer::build()
+        .site(|site| {
             let root = site.root();
             fs::write(root.join("big.css"), big_css()).unwrap();
             fs::write(root.join("small.css"), small_css()).unwrap();
             fs::write(root.join("big.png"), fake_png()).unwrap();
-        },
-        configure,
-    )
+        })
+        .config(configure)
+        .start()
 }
 
 fn on() -> TestServer {
@@ -216,7 +214,7 @@ fn compressed_responses_keep_the_connection_usable() {
     let req = request_with("GET", "/big.css", &[("Accept-Encoding", "gzip")]);
     r.send(format!("{req}{req}{}", get_request("/style.css")));
     for i in 0..2 {
-        let resp = r.read_response(false);
+        let resp = r.read_response();
         assert_eq!(
             resp.header("Content-Encoding"),
             Some("gzip"),
@@ -224,7 +222,7 @@ fn compressed_responses_keep_the_connection_usable() {
         );
         assert_eq!(gunzip(&resp.body), big_css(), "#{i}");
     }
-    let last = r.read_response(false);
+    let last = r.read_response();
     assert_eq!(last.body, fixture("style.css"));
 }
 

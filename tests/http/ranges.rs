@@ -2,11 +2,9 @@
 //! ignored syntax, `If-Range`, `multipart/byteranges`, coalescing, HEAD,
 //! large offsets, and preconditions evaluated before the range.
 
-mod support;
-
 use std::fs;
 
-use support::*;
+use crate::support::*;
 
 const LEN: usize = 10_000;
 const SEED: u64 = 0x5eed_1234;
@@ -16,18 +14,25 @@ const HOUR_BEFORE: &str = "Thu, 04 Mar 2021 04:06:07 GMT";
 const HOUR_AFTER: &str = "Thu, 04 Mar 2021 06:06:07 GMT";
 
 /// A server whose root holds `data.bin`: 10 000 known bytes, pinned mtime.
+/// The Content-Type a plain GET /data.bin gets.
+fn content_type(s: &TestServer) -> String {
+    s.get("/data.bin")
+        .header("Content-Type")
+        .unwrap()
+        .to_string()
+}
+
 fn server() -> (TestServer, Vec<u8>) {
     let data = xorshift_bytes(LEN, SEED);
     let d = data.clone();
-    let s = TestServer::with_site(
-        move |site| {
+    let s = TestServer::build()
+        .site(move |site| {
             let p = site.root().join("data.bin");
             fs::write(&p, &d).unwrap();
             set_mtime(&p, unix_time(MTIME));
             set_mtime(&site.root().join("empty.txt"), unix_time(MTIME));
-        },
-        |_| {},
-    );
+        })
+        .start();
     (s, data)
 }
 
@@ -189,11 +194,7 @@ fn if_range_table() {
 #[test]
 fn multiple_ranges_are_multipart_byteranges() {
     let (s, data) = server();
-    let ctype = s
-        .get("/data.bin")
-        .header("Content-Type")
-        .unwrap()
-        .to_string();
+    let ctype = content_type(&s);
     for (spec, expected) in [
         ("bytes=0-9,20-29", vec![(0usize, 9usize), (20, 29)]),
         (
@@ -279,12 +280,11 @@ fn head_with_range_is_a_plain_200_head() {
 
 #[test]
 fn range_deep_inside_a_large_file() {
-    let s = TestServer::with_site(
-        |site| {
+    let s = TestServer::build()
+        .site(|site| {
             write_random_file(&site.root().join("big.bin"), 10 * 1024 * 1024, 77);
-        },
-        |_| {},
-    );
+        })
+        .start();
     let data = xorshift_bytes(10 * 1024 * 1024, 77);
     for (first, last) in [
         (5_000_000usize, 5_000_099usize),
@@ -308,12 +308,12 @@ fn multipart_parts_larger_than_a_send_turn_arrive_whole() {
     // them; parts of 1 MiB and more, one worker, and a request pipelined behind them check
     // that each turn resumes at the right offset of the right part.
     const BIG: usize = 4 * 1024 * 1024;
-    let s = TestServer::with_site(
-        |site| {
+    let s = TestServer::build()
+        .site(|site| {
             write_random_file(&site.root().join("big.bin"), BIG, 91);
-        },
-        |c| c.workers = 1,
-    );
+        })
+        .config(|c| c.workers = 1)
+        .start();
     let data = xorshift_bytes(BIG, 91);
     let spec = "bytes=100-1200099,2000000-3500000,-500000";
     let raw = request_with("GET", "/big.bin", &[("Range", spec)]);
@@ -351,12 +351,12 @@ fn range_keeps_the_connection_usable() {
         request_with("GET", "/data.bin", &[("Range", "bytes=0-1,5-6")]),
         get_request("/style.css"),
     ));
-    let a = r.read_response(false);
+    let a = r.read_response();
     assert_eq!(a.status, 206, "{a}");
     assert_eq!(a.body, &data[10..20]);
-    let b = r.read_response(false);
+    let b = r.read_response();
     assert_eq!(b.status, 206, "{b}");
-    let c = r.read_response(false);
+    let c = r.read_response();
     assert_eq!(c.status, 200, "{c}");
     assert_eq!(c.body, fixture("style.css"));
 }
@@ -509,7 +509,7 @@ fn try_range(s: &TestServer, spec: &str) -> Result<Response, String> {
     let raw = request_with("GET", "/data.bin", &[("Range", spec)]);
     let mut r = ResponseReader::new(s.connect());
     r.send(&raw);
-    r.try_read_response(false).map_err(|e| {
+    r.try_read_response().map_err(|e| {
         let msg = e.to_string();
         let short: String = msg.chars().take(160).collect();
         format!("Range: {spec}: no well-formed response: {short}…")
@@ -530,11 +530,7 @@ fn spec_strategy() -> impl proptest::strategy::Strategy<Value = Spec> {
 fn generated_range_sets_match_a_model() {
     use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRunner};
     let (s, data) = server();
-    let ctype = s
-        .get("/data.bin")
-        .header("Content-Type")
-        .unwrap()
-        .to_string();
+    let ctype = content_type(&s);
     let mut runner = TestRunner::new(Config {
         cases: 128,
         rng_algorithm: RngAlgorithm::XorShift,

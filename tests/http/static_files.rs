@@ -1,11 +1,10 @@
-//! Serving files: bytes, content types, HEAD, directories, 404s, dotfiles,
-//! request-target forms and OPTIONS.
-
-mod support;
+//! Serving files: bytes, content types, HEAD (its head equals GET's),
+//! directories, 404s, request-target forms and OPTIONS. Dotfiles are in
+//! traversal.rs.
 
 use std::fs;
 
-use support::*;
+use crate::support::*;
 
 fn assert_file(resp: &Response, rel: &str, content_type: &str) {
     assert_eq!(resp.status, 200, "GET {rel}: {resp}");
@@ -57,6 +56,42 @@ fn content_types() {
         "noindex/a.txt",
         "text/plain; charset=utf-8",
     );
+}
+
+#[test]
+fn content_types_of_web_files() {
+    let table = [
+        ("app.wasm", "application/wasm"),
+        ("module.mjs", "text/javascript; charset=utf-8"),
+        ("script.js", "text/javascript; charset=utf-8"),
+        (
+            "site.webmanifest",
+            "application/manifest+json; charset=utf-8",
+        ),
+        ("photo.avif", "image/avif"),
+        ("font.woff2", "font/woff2"),
+        ("UPPER.WASM", "application/wasm"),
+    ];
+    let s = TestServer::build()
+        .site(|site| {
+            for (name, _) in table {
+                fs::write(site.root().join(name), format!("content of {name}\n")).unwrap();
+            }
+        })
+        .start();
+    let mut failures = Vec::new();
+    for (name, ctype) in table {
+        let resp = s.get(&format!("/{name}"));
+        assert_eq!(resp.status, 200, "GET /{name}: {resp}");
+        assert_eq!(resp.body, format!("content of {name}\n").as_bytes());
+        if resp.header("Content-Type") != Some(ctype) {
+            failures.push(format!(
+                "/{name}: Content-Type {:?}, expected {ctype:?}",
+                resp.header("Content-Type")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
@@ -112,7 +147,7 @@ fn head_has_same_headers_and_no_body() {
     // HEAD and a GET pipelined: right after HEAD's head must come the GET's
     // status line, nothing else.
     r.send("HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\nGET /style.css HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    let head = r.read_response(true);
+    let head = r.read_head_response();
     assert_eq!(head.status, 200, "{head}");
     head.assert_common_headers();
     assert_eq!(head.header("Content-Length"), get.header("Content-Length"));
@@ -136,7 +171,7 @@ fn head_then_get_sequentially_next_bytes_are_status_line() {
     let s = TestServer::start();
     let mut r = s.reader();
     r.send("HEAD /image.png HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    let head = r.read_response(true);
+    let head = r.read_head_response();
     assert_eq!(head.status, 200, "{head}");
     assert_eq!(
         head.content_length(),
@@ -157,6 +192,58 @@ fn head_then_get_sequentially_next_bytes_are_status_line() {
         "bytes after a HEAD response: {:?}",
         String::from_utf8_lossy(&first)
     );
+}
+
+#[test]
+fn head_equals_get_except_date_and_body() {
+    let s = TestServer::build()
+        .site(|site| {
+            fs::write(
+                site.root().join("style.css.gz"),
+                gzip(&fixture("style.css")),
+            )
+            .unwrap();
+        })
+        .config(|c| c.headers = vec![("X-Extra".to_string(), "1".to_string())])
+        .start();
+    let etag = strong_etag(&s.get("/image.png"));
+    let rows: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("/style.css", vec![]),
+        ("/style.css", vec![("Accept-Encoding", "gzip")]),
+        ("/", vec![]),
+        ("/image.png", vec![]),
+        ("/image.png", vec![("If-None-Match", &etag)]),
+        ("/image.png", vec![("If-Match", "\"nope\"")]),
+        ("/empty.txt", vec![]),
+        ("/file.unknownext", vec![]),
+        ("/nope.html", vec![]),
+        ("/dir", vec![]),
+        ("/noindex/", vec![]),
+    ];
+    let mut failures = Vec::new();
+    for (path, headers) in &rows {
+        let get = s.get_with(path, headers);
+        let raw = request_with("HEAD", path, headers);
+        let (head, next) = pipelined_pair(s.addr(), &raw, "/image.png");
+        assert_eq!(
+            next.body,
+            fixture("image.png"),
+            "HEAD {path} sent body bytes"
+        );
+        if head.status != get.status
+            || head.reason != get.reason
+            || headers_without_date(&head) != headers_without_date(&get)
+        {
+            failures.push(format!(
+                "{path} {headers:?}:\nGET:\n{:?} {:?}\nHEAD:\n{:?} {:?}",
+                get.status,
+                headers_without_date(&get),
+                head.status,
+                headers_without_date(&head)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
 #[test]
@@ -214,10 +301,9 @@ fn missing_file_serves_site_404_page() {
 
 #[test]
 fn missing_file_without_404_page_gets_builtin_body() {
-    let s = TestServer::with_site(
-        |site| fs::remove_file(site.root().join("404.html")).unwrap(),
-        |_| {},
-    );
+    let s = TestServer::build()
+        .site(|site| fs::remove_file(site.root().join("404.html")).unwrap())
+        .start();
     let resp = s.get("/nope.html");
     assert_eq!(resp.status, 404, "{resp}");
     resp.assert_common_headers();
@@ -229,20 +315,6 @@ fn missing_file_without_404_page_gets_builtin_body() {
         "{resp}"
     );
     assert_eq!(resp.content_length(), Some(resp.body.len() as u64));
-}
-
-#[test]
-fn dotfiles_are_not_found() {
-    let s = TestServer::start();
-    for path in ["/.hidden", "/dir/.secret", "/%2ehidden", "/dir/%2Esecret"] {
-        let resp = s.get(path);
-        assert_eq!(resp.status, 404, "GET {path}: {resp}");
-        assert!(!contains(&resp.body, HIDDEN_MARKER.as_bytes()), "{path}");
-        assert!(
-            !contains(&resp.body, DIR_SECRET_MARKER.as_bytes()),
-            "{path}"
-        );
-    }
 }
 
 #[test]
@@ -273,9 +345,21 @@ fn options_keeps_connection_usable() {
     let s = TestServer::start();
     let mut r = s.reader();
     r.send("OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\nGET /style.css HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    let opt = r.read_response(false);
+    let opt = r.read_response();
     assert_eq!(opt.status, 204, "{opt}");
-    let get = r.read_response(false);
+    let get = r.read_response();
     assert_eq!(get.status, 200, "{get}");
     assert_eq!(get.body, fixture("style.css"));
+}
+
+#[test]
+fn options_on_a_file() {
+    let s = TestServer::start();
+    let raw = request_with("OPTIONS", "/style.css", &[]);
+    let (resp, next) = pipelined_pair(s.addr(), &raw, "/image.png");
+    assert_eq!(resp.status, 204, "{resp}");
+    assert_eq!(resp.header("Allow"), Some(ALLOW));
+    assert!(resp.body.is_empty());
+    assert_eq!(next.status, 200, "{next}");
+    assert_eq!(next.body, fixture("image.png"), "OPTIONS sent body bytes");
 }

@@ -1,11 +1,12 @@
-//! Requests must never escape the document root. The temp layout is
-//! `<tmp>/site` (root) and `<tmp>/outside/secret` (a unique marker).
+//! Requests must never escape the document root, nor reach hidden files
+//! (dotfiles and dot-directories, except `/.well-known/`) unless
+//! `hidden_files` is on. The temp layout is `<tmp>/site` (root) and
+//! `<tmp>/outside/secret` (a unique marker).
 
-mod support;
-
+use std::fs;
 use std::os::unix::fs::symlink;
 
-use support::*;
+use crate::support::*;
 
 /// Sends `request_line` (plus Host and Connection: close) and returns the
 /// parsed response and the full bytes received.
@@ -13,8 +14,9 @@ fn send(s: &TestServer, request_line: &[u8]) -> (Option<Response>, Vec<u8>) {
     let mut raw = request_line.to_vec();
     raw.extend_from_slice(b"\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     let bytes = s.raw(&raw);
-    let head = request_line.starts_with(b"HEAD ");
-    let resp = ResponseReader::new(&bytes[..]).try_read_response(head).ok();
+    let resp = ResponseReader::new(&bytes[..])
+        .try_read_response_to(request_line)
+        .ok();
     (resp, bytes)
 }
 
@@ -101,8 +103,8 @@ fn absolute_path_of_secret_is_not_served() {
 
 #[test]
 fn symlink_to_file_outside_root_is_not_served() {
-    let s = TestServer::with_site(
-        |site| {
+    let s = TestServer::build()
+        .site(|site| {
             symlink(site.outside().join("secret"), site.root().join("abs-link")).unwrap();
             symlink("../outside/secret", site.root().join("rel-link")).unwrap();
             symlink(
@@ -110,9 +112,8 @@ fn symlink_to_file_outside_root_is_not_served() {
                 site.root().join("dir").join("deep-link.txt"),
             )
             .unwrap();
-        },
-        |_| {},
-    );
+        })
+        .start();
     for line in [
         &b"GET /abs-link HTTP/1.1"[..],
         b"GET /rel-link HTTP/1.1",
@@ -125,13 +126,12 @@ fn symlink_to_file_outside_root_is_not_served() {
 
 #[test]
 fn symlink_to_directory_outside_root_is_not_served() {
-    let s = TestServer::with_site(
-        |site| {
+    let s = TestServer::build()
+        .site(|site| {
             symlink(site.outside(), site.root().join("out-dir")).unwrap();
             symlink("../../outside", site.root().join("dir").join("up")).unwrap();
-        },
-        |_| {},
-    );
+        })
+        .start();
     for line in [
         &b"GET /out-dir/secret HTTP/1.1"[..],
         b"GET /out-dir/ HTTP/1.1",
@@ -158,13 +158,12 @@ fn symlink_to_directory_outside_root_is_not_served() {
 
 #[test]
 fn symlink_inside_root_is_served() {
-    let s = TestServer::with_site(
-        |site| {
+    let s = TestServer::build()
+        .site(|site| {
             symlink("style.css", site.root().join("link.css")).unwrap();
             symlink(site.root().join("image.png"), site.root().join("abs.png")).unwrap();
-        },
-        |_| {},
-    );
+        })
+        .start();
     let resp = s.get("/link.css");
     assert_eq!(resp.status, 200, "{resp}");
     assert_eq!(resp.body, fixture("style.css"));
@@ -176,10 +175,9 @@ fn symlink_inside_root_is_served() {
 
 #[test]
 fn symlinked_directory_inside_root_is_served() {
-    let s = TestServer::with_site(
-        |site| symlink(site.root().join("dir"), site.root().join("dir-link")).unwrap(),
-        |_| {},
-    );
+    let s = TestServer::build()
+        .site(|site| symlink(site.root().join("dir"), site.root().join("dir-link")).unwrap())
+        .start();
     let resp = s.get("/dir-link/");
     assert_eq!(resp.status, 200, "{resp}");
     assert_eq!(resp.body, fixture("dir/index.html"));
@@ -204,5 +202,95 @@ fn dot_segments_inside_root_do_not_reach_dotfiles() {
             "{:?}: {status}",
             String::from_utf8_lossy(line)
         );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Hidden files: dotfiles, dot-directories, `/.well-known/`
+// ---------------------------------------------------------------------------
+
+#[test]
+fn dotfiles_are_not_found() {
+    let s = TestServer::start();
+    for path in ["/.hidden", "/dir/.secret", "/%2ehidden", "/dir/%2Esecret"] {
+        let resp = s.get(path);
+        assert_eq!(resp.status, 404, "GET {path}: {resp}");
+        assert!(!contains(&resp.body, HIDDEN_MARKER.as_bytes()), "{path}");
+        assert!(
+            !contains(&resp.body, DIR_SECRET_MARKER.as_bytes()),
+            "{path}"
+        );
+    }
+}
+
+fn well_known(site: &TempSite) {
+    let dir = site.root().join(".well-known");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("x.txt"), b"WELL-KNOWN-X\n").unwrap();
+    fs::write(dir.join("security.txt"), b"Contact: mailto:a@example.com\n").unwrap();
+}
+
+#[test]
+fn hidden_files_option_serves_dotfiles() {
+    let s = TestServer::build()
+        .site(well_known)
+        .config(|c| c.hidden_files = true)
+        .start();
+    let resp = s.get("/.hidden");
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, fixture(".hidden"));
+    assert!(contains(&resp.body, HIDDEN_MARKER.as_bytes()));
+    let resp = s.get("/dir/.secret");
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, fixture("dir/.secret"));
+    // still confined to the root
+    let resp = s.get("/../outside/secret");
+    assert!(!contains(&resp.body, OUTSIDE_MARKER.as_bytes()), "{resp}");
+}
+
+#[test]
+fn dotfiles_hidden_by_default_but_well_known_served() {
+    let s = TestServer::build().site(well_known).start();
+    for path in ["/.hidden", "/dir/.secret"] {
+        let resp = s.get(path);
+        assert_eq!(resp.status, 404, "GET {path}: {resp}");
+    }
+    for (path, body) in [
+        ("/.well-known/x.txt", &b"WELL-KNOWN-X\n"[..]),
+        (
+            "/.well-known/security.txt",
+            b"Contact: mailto:a@example.com\n",
+        ),
+    ] {
+        let resp = s.get(path);
+        assert_eq!(resp.status, 200, "GET {path} (default config): {resp}");
+        assert_eq!(resp.body, body, "{path}");
+        assert_eq!(
+            resp.header("Content-Type"),
+            Some("text/plain; charset=utf-8")
+        );
+    }
+}
+
+#[test]
+fn dot_directories_hidden_by_default() {
+    let s = TestServer::build()
+        .site(|site| {
+            well_known(site);
+            let git = site.root().join(".git");
+            fs::create_dir(&git).unwrap();
+            fs::write(git.join("config"), b"GIT-CONFIG-MARKER\n").unwrap();
+        })
+        .start();
+    for path in [
+        "/.git/config",
+        "/.git/",
+        "/.well-known/../.git/config",
+        "/.well-known/%2e%2e/.hidden",
+    ] {
+        let resp = s.get(path);
+        assert_eq!(resp.status, 404, "GET {path}: {resp}");
+        assert!(!contains(&resp.body, b"GIT-CONFIG-MARKER"), "{path}");
+        assert!(!contains(&resp.body, HIDDEN_MARKER.as_bytes()), "{path}");
     }
 }

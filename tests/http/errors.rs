@@ -1,16 +1,14 @@
 //! Malformed and unsupported requests: statuses, headers, and whether the
 //! connection is closed afterwards.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 /// Sends `raw` on a fresh connection, expects one response with `status`,
 /// then expects the server to close the connection.
 fn expect_status_then_close(s: &TestServer, raw: &[u8], status: u16) -> Response {
     let mut r = s.reader();
     r.send(raw);
-    let resp = r.try_read_response(false).unwrap_or_else(|e| {
+    let resp = r.try_read_response().unwrap_or_else(|e| {
         panic!(
             "request {:?}: no response: {e}",
             String::from_utf8_lossy(raw)
@@ -37,7 +35,7 @@ fn expect_status_then_close(s: &TestServer, raw: &[u8], status: u16) -> Response
 fn expect_status_then_open(s: &TestServer, raw: &str, status: u16) -> Response {
     let mut r = s.reader();
     r.send(raw);
-    let resp = r.read_response(raw.starts_with("HEAD "));
+    let resp = r.read_response_to(raw);
     assert_eq!(resp.status, status, "request {raw:?}: {resp}");
     resp.assert_common_headers();
     assert!(
@@ -45,7 +43,7 @@ fn expect_status_then_open(s: &TestServer, raw: &str, status: u16) -> Response {
         "{status} should keep the connection open: {resp}"
     );
     r.send(get_request("/style.css"));
-    let next = r.read_response(false);
+    let next = r.read_response();
     assert_eq!(next.status, 200, "request after a {status}: {next}");
     assert_eq!(next.body, fixture("style.css"));
     resp
@@ -146,6 +144,6 @@ fn error_does_not_break_other_connections() {
     bad.send("GARBAGE\r\n\r\n");
     let resp = s.get("/style.css");
     assert_eq!(resp.status, 200);
-    let bad_resp = bad.read_response(false);
+    let bad_resp = bad.read_response();
     assert_eq!(bad_resp.status, 400);
 }

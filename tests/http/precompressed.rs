@@ -5,11 +5,9 @@
 //! The sidecars here hold DIFFERENT text from the identity file, so the bytes
 //! that come back show which file was chosen.
 
-mod support;
-
 use std::fs;
 
-use support::*;
+use crate::support::*;
 
 const IDENTITY: &[u8] = b"IDENTITY-REPRESENTATION of pre.txt: plain bytes, never compressed.\n";
 const GZ_TEXT: &[u8] = b"GZIP-SIDECAR-MARKER: this text only exists inside pre.txt.gz\n";
@@ -28,17 +26,17 @@ fn site_with(configure: impl FnOnce(&mut muxserve::Config)) -> Site {
     let gz = gzip(GZ_TEXT);
     let br = brotli_compress(BR_TEXT);
     let (g, b) = (gz.clone(), br.clone());
-    let server = TestServer::with_site(
-        move |site| {
+    let server = TestServer::build()
+        .site(move |site| {
             let root = site.root();
             fs::write(root.join("pre.txt"), IDENTITY).unwrap();
             fs::write(root.join("pre.txt.gz"), &g).unwrap();
             fs::write(root.join("pre.txt.br"), &b).unwrap();
             fs::write(root.join("only.txt"), ONLY_GZ_IDENTITY).unwrap();
             fs::write(root.join("only.txt.gz"), gzip(ONLY_GZ_TEXT)).unwrap();
-        },
-        configure,
-    );
+        })
+        .config(configure)
+        .start();
     // Self-check of the fixture: the sidecars are real gzip/brotli streams.
     assert_eq!(gunzip(&gz), GZ_TEXT);
     assert_eq!(unbrotli(&br), BR_TEXT);

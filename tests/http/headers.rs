@@ -1,13 +1,10 @@
 //! Response headers: `X-Content-Type-Options`, configured extra headers on
-//! every kind of response, content types of modern web files, no response
-//! splitting through encoded CR/LF, OPTIONS on a file, and HEAD heads equal
-//! to GET heads.
-
-mod support;
+//! every kind of response, and no response splitting through encoded CR/LF.
+//! Content types, OPTIONS and HEAD = GET are in static_files.rs.
 
 use std::fs;
 
-use support::*;
+use crate::support::*;
 
 fn assert_once(resp: &Response, name: &str, value: &str, what: &str) {
     assert_eq!(
@@ -34,7 +31,7 @@ fn nosniff_by_default() {
 
 #[test]
 fn nosniff_false_omits_it() {
-    let s = TestServer::with(|c| c.nosniff = false);
+    let s = TestServer::build().config(|c| c.nosniff = false).start();
     for path in ["/style.css", "/nope.html"] {
         let resp = s.get(path);
         assert_eq!(
@@ -47,12 +44,14 @@ fn nosniff_false_omits_it() {
 
 #[test]
 fn configured_headers_on_200_404_and_304() {
-    let s = TestServer::with(|c| {
-        c.headers = vec![
-            ("Access-Control-Allow-Origin".to_string(), "*".to_string()),
-            ("X-Frame-Options".to_string(), "DENY".to_string()),
-        ]
-    });
+    let s = TestServer::build()
+        .config(|c| {
+            c.headers = vec![
+                ("Access-Control-Allow-Origin".to_string(), "*".to_string()),
+                ("X-Frame-Options".to_string(), "DENY".to_string()),
+            ]
+        })
+        .start();
     let ok = s.get("/style.css");
     assert_eq!(ok.status, 200, "{ok}");
     let etag = strong_etag(&ok);
@@ -75,43 +74,6 @@ fn configured_headers_on_200_404_and_304() {
     assert_eq!(ok.body, fixture("style.css"));
 }
 
-#[test]
-fn content_types_of_web_files() {
-    let table = [
-        ("app.wasm", "application/wasm"),
-        ("module.mjs", "text/javascript; charset=utf-8"),
-        ("script.js", "text/javascript; charset=utf-8"),
-        (
-            "site.webmanifest",
-            "application/manifest+json; charset=utf-8",
-        ),
-        ("photo.avif", "image/avif"),
-        ("font.woff2", "font/woff2"),
-        ("UPPER.WASM", "application/wasm"),
-    ];
-    let s = TestServer::with_site(
-        |site| {
-            for (name, _) in table {
-                fs::write(site.root().join(name), format!("content of {name}\n")).unwrap();
-            }
-        },
-        |_| {},
-    );
-    let mut failures = Vec::new();
-    for (name, ctype) in table {
-        let resp = s.get(&format!("/{name}"));
-        assert_eq!(resp.status, 200, "GET /{name}: {resp}");
-        assert_eq!(resp.body, format!("content of {name}\n").as_bytes());
-        if resp.header("Content-Type") != Some(ctype) {
-            failures.push(format!(
-                "/{name}: Content-Type {:?}, expected {ctype:?}",
-                resp.header("Content-Type")
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
 /// The raw response head for `target` on its own connection.
 fn raw_head(s: &TestServer, target: &str) -> (Response, Vec<u8>) {
     let req = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
@@ -126,14 +88,13 @@ fn raw_head(s: &TestServer, target: &str) -> (Response, Vec<u8>) {
 
 #[test]
 fn encoded_crlf_never_splits_the_response() {
-    let s = TestServer::with_site(
-        |site| {
+    let s = TestServer::build()
+        .site(|site| {
             // A directory whose name holds CR LF, so a redirect to it would
             // echo the decoded name into Location.
             fs::create_dir(site.root().join("evil\r\nX-Injected: yes")).unwrap();
-        },
-        |_| {},
-    );
+        })
+        .start();
     for target in [
         "/evil%0D%0AX-Injected:%20yes",
         "/evil%0d%0aX-Injected:%20yes",
@@ -178,83 +139,18 @@ fn encoded_crlf_never_splits_the_response() {
 }
 
 #[test]
-fn options_on_a_file() {
-    let s = TestServer::start();
-    let raw = request_with("OPTIONS", "/style.css", &[]);
-    let (resp, next) = pipelined_pair(s.addr(), &raw, "/image.png");
-    assert_eq!(resp.status, 204, "{resp}");
-    assert_eq!(resp.header("Allow"), Some(ALLOW));
-    assert!(resp.body.is_empty());
-    assert_eq!(next.status, 200, "{next}");
-    assert_eq!(next.body, fixture("image.png"), "OPTIONS sent body bytes");
-}
-
-#[test]
-fn head_equals_get_except_date_and_body() {
-    let s = TestServer::with_site(
-        |site| {
-            fs::write(
-                site.root().join("style.css.gz"),
-                gzip(&fixture("style.css")),
-            )
-            .unwrap();
-        },
-        |c| c.headers = vec![("X-Extra".to_string(), "1".to_string())],
-    );
-    let etag = strong_etag(&s.get("/image.png"));
-    let rows: Vec<(&str, Vec<(&str, &str)>)> = vec![
-        ("/style.css", vec![]),
-        ("/style.css", vec![("Accept-Encoding", "gzip")]),
-        ("/", vec![]),
-        ("/image.png", vec![]),
-        ("/image.png", vec![("If-None-Match", &etag)]),
-        ("/image.png", vec![("If-Match", "\"nope\"")]),
-        ("/empty.txt", vec![]),
-        ("/file.unknownext", vec![]),
-        ("/nope.html", vec![]),
-        ("/dir", vec![]),
-        ("/noindex/", vec![]),
-    ];
-    let mut failures = Vec::new();
-    for (path, headers) in &rows {
-        let get = s.get_with(path, headers);
-        let raw = request_with("HEAD", path, headers);
-        let (head, next) = pipelined_pair(s.addr(), &raw, "/image.png");
-        assert_eq!(
-            next.body,
-            fixture("image.png"),
-            "HEAD {path} sent body bytes"
-        );
-        if head.status != get.status
-            || head.reason != get.reason
-            || headers_without_date(&head) != headers_without_date(&get)
-        {
-            failures.push(format!(
-                "{path} {headers:?}:\nGET:\n{:?} {:?}\nHEAD:\n{:?} {:?}",
-                get.status,
-                headers_without_date(&get),
-                head.status,
-                headers_without_date(&head)
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-}
-
-#[test]
 fn command_line_flags() {
     let site = TempSite::new();
-    let srv = spawn_binary(binary_args(
-        site.root(),
-        &[
+    let srv = Binary::serving(site.root())
+        .args([
             "--header",
             "X-Frame-Options: DENY",
             "--header",
             "Access-Control-Allow-Origin: *",
             "--nosniff",
             "false",
-        ],
-    ));
+        ])
+        .spawn();
     for path in ["/style.css", "/nope.html"] {
         let resp = srv.request(&get_request(path));
         assert_once(&resp, "X-Frame-Options", "DENY", path);
@@ -266,7 +162,7 @@ fn command_line_flags() {
         );
     }
     drop(srv);
-    let srv = spawn_binary(binary_args(site.root(), &[]));
+    let srv = Binary::serving(site.root()).spawn();
     let resp = srv.request(&get_request("/style.css"));
     assert_once(&resp, "X-Content-Type-Options", "nosniff", "binary default");
     assert_eq!(resp.header("X-Frame-Options"), None);
@@ -278,10 +174,9 @@ fn command_line_rejects_header_values_with_control_characters() {
     // split or corrupt every response.
     let site = TempSite::new();
     for bad in ["X-A: b\rX-Injected: yes", "X-A: b\u{1}c", "X-A: b\u{7f}c"] {
-        let out = run_binary(
-            binary_args(site.root(), &["--header", bad]),
-            std::time::Duration::from_secs(10),
-        );
+        let out = Binary::serving(site.root())
+            .args(["--header", bad])
+            .run(std::time::Duration::from_secs(10));
         assert!(
             !out.status.success(),
             "--header {bad:?} must be refused; exit {:?}",
@@ -293,9 +188,11 @@ fn command_line_rejects_header_values_with_control_characters() {
 
 #[test]
 fn configured_headers_on_every_kind_of_response() {
-    let s = TestServer::with(|c| {
-        c.headers = vec![("X-Frame-Options".to_string(), "DENY".to_string())];
-    });
+    let s = TestServer::build()
+        .config(|c| {
+            c.headers = vec![("X-Frame-Options".to_string(), "DENY".to_string())];
+        })
+        .start();
     let cases: Vec<(u16, String)> = vec![
         (
             206,

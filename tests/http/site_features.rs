@@ -1,13 +1,11 @@
 //! Site options: index file names, the single-page-app fallback, directory
-//! listings (escaped), hidden files and `/.well-known/`, and following
-//! symlinks out of the root.
-
-mod support;
+//! listings (escaped), and following symlinks out of the root. Hidden files
+//! and `/.well-known/` are in traversal.rs.
 
 use std::fs;
 use std::os::unix::fs::symlink;
 
-use support::*;
+use crate::support::*;
 
 const HTML: &str = "text/html; charset=utf-8";
 const INDEX_HTM: &[u8] = b"<!doctype html><title>index.htm</title>INDEX-HTM-MARKER\n";
@@ -26,9 +24,12 @@ fn assert_html_body(resp: &Response, expected: &[u8], what: &str) {
 #[test]
 fn index_names_are_tried_in_order() {
     let prepare = |site: &TempSite| fs::write(site.root().join("index.htm"), INDEX_HTM).unwrap();
-    let s = TestServer::with_site(prepare, |c| {
-        c.index = vec!["index.htm".to_string(), "index.html".to_string()];
-    });
+    let s = TestServer::build()
+        .site(prepare)
+        .config(|c| {
+            c.index = vec!["index.htm".to_string(), "index.html".to_string()];
+        })
+        .start();
     assert_html_body(&s.get("/"), INDEX_HTM, "GET / with index.htm first");
     // dir/ only has index.html: the second name is used
     assert_html_body(&s.get("/dir/"), &fixture("dir/index.html"), "GET /dir/");
@@ -36,13 +37,16 @@ fn index_names_are_tried_in_order() {
     assert_eq!(s.get("/noindex/").status, 403);
 
     // the default list is just index.html, even when index.htm exists
-    let s = TestServer::with_site(prepare, |_| {});
+    let s = TestServer::build().site(prepare).start();
     assert_html_body(&s.get("/"), &fixture("index.html"), "GET / default index");
 
     // the other order
-    let s = TestServer::with_site(prepare, |c| {
-        c.index = vec!["index.html".to_string(), "index.htm".to_string()];
-    });
+    let s = TestServer::build()
+        .site(prepare)
+        .config(|c| {
+            c.index = vec!["index.html".to_string(), "index.htm".to_string()];
+        })
+        .start();
     assert_html_body(
         &s.get("/"),
         &fixture("index.html"),
@@ -56,7 +60,9 @@ fn index_names_are_tried_in_order() {
 
 #[test]
 fn fallback_serves_the_app_shell_for_extensionless_paths() {
-    let s = TestServer::with(|c| c.fallback = Some("index.html".to_string()));
+    let s = TestServer::build()
+        .config(|c| c.fallback = Some("index.html".to_string()))
+        .start();
     let index = fixture("index.html");
     for path in [
         "/some/app/route",
@@ -119,7 +125,10 @@ fn listing_site(site: &TempSite) {
 
 #[test]
 fn dir_listing_lists_and_escapes() {
-    let s = TestServer::with_site(listing_site, |c| c.dir_listing = true);
+    let s = TestServer::build()
+        .site(listing_site)
+        .config(|c| c.dir_listing = true)
+        .start();
     let resp = s.get("/noindex/");
     assert_eq!(resp.status, 200, "{resp}");
     resp.assert_common_headers();
@@ -164,10 +173,13 @@ fn dir_listing_lists_and_escapes() {
 
 #[test]
 fn dir_listing_shows_dotfiles_only_with_hidden_files() {
-    let s = TestServer::with_site(listing_site, |c| {
-        c.dir_listing = true;
-        c.hidden_files = true;
-    });
+    let s = TestServer::build()
+        .site(listing_site)
+        .config(|c| {
+            c.dir_listing = true;
+            c.hidden_files = true;
+        })
+        .start();
     let resp = s.get("/noindex/");
     assert_eq!(resp.status, 200, "{resp}");
     let body = resp.body_str();
@@ -176,62 +188,12 @@ fn dir_listing_shows_dotfiles_only_with_hidden_files() {
 
 #[test]
 fn dir_listing_off_by_default_is_403() {
-    let s = TestServer::with_site(listing_site, |_| {});
+    let s = TestServer::build().site(listing_site).start();
     for path in ["/noindex/", "/x%3Cy%3E/"] {
         let resp = s.get(path);
         assert_eq!(resp.status, 403, "GET {path}: {resp}");
         assert!(!contains(&resp.body, b"a.txt"), "{resp}");
         assert!(!contains(&resp.body, b"inner.txt"), "{resp}");
-    }
-}
-
-// ---------------------------------------------------------------------------
-// hidden files and /.well-known/
-// ---------------------------------------------------------------------------
-
-fn well_known(site: &TempSite) {
-    let dir = site.root().join(".well-known");
-    fs::create_dir(&dir).unwrap();
-    fs::write(dir.join("x.txt"), b"WELL-KNOWN-X\n").unwrap();
-    fs::write(dir.join("security.txt"), b"Contact: mailto:a@example.com\n").unwrap();
-}
-
-#[test]
-fn hidden_files_option_serves_dotfiles() {
-    let s = TestServer::with_site(well_known, |c| c.hidden_files = true);
-    let resp = s.get("/.hidden");
-    assert_eq!(resp.status, 200, "{resp}");
-    assert_eq!(resp.body, fixture(".hidden"));
-    assert!(contains(&resp.body, HIDDEN_MARKER.as_bytes()));
-    let resp = s.get("/dir/.secret");
-    assert_eq!(resp.status, 200, "{resp}");
-    assert_eq!(resp.body, fixture("dir/.secret"));
-    // still confined to the root
-    let resp = s.get("/../outside/secret");
-    assert!(!contains(&resp.body, OUTSIDE_MARKER.as_bytes()), "{resp}");
-}
-
-#[test]
-fn dotfiles_hidden_by_default_but_well_known_served() {
-    let s = TestServer::with_site(well_known, |_| {});
-    for path in ["/.hidden", "/dir/.secret"] {
-        let resp = s.get(path);
-        assert_eq!(resp.status, 404, "GET {path}: {resp}");
-    }
-    for (path, body) in [
-        ("/.well-known/x.txt", &b"WELL-KNOWN-X\n"[..]),
-        (
-            "/.well-known/security.txt",
-            b"Contact: mailto:a@example.com\n",
-        ),
-    ] {
-        let resp = s.get(path);
-        assert_eq!(resp.status, 200, "GET {path} (default config): {resp}");
-        assert_eq!(resp.body, body, "{path}");
-        assert_eq!(
-            resp.header("Content-Type"),
-            Some("text/plain; charset=utf-8")
-        );
     }
 }
 
@@ -251,7 +213,7 @@ fn links(site: &TempSite) {
 
 #[test]
 fn symlinks_out_of_the_root_refused_by_default() {
-    let s = TestServer::with_site(links, |_| {});
+    let s = TestServer::build().site(links).start();
     let resp = s.get("/inside.css");
     assert_eq!(resp.status, 200, "{resp}");
     assert_eq!(resp.body, fixture("style.css"));
@@ -267,7 +229,10 @@ fn symlinks_out_of_the_root_refused_by_default() {
 
 #[test]
 fn follow_symlinks_serves_targets_outside_the_root() {
-    let s = TestServer::with_site(links, |c| c.follow_symlinks = true);
+    let s = TestServer::build()
+        .site(links)
+        .config(|c| c.follow_symlinks = true)
+        .start();
     let secret = fs::read(s.outside().join("secret")).unwrap();
     for path in ["/outside-abs", "/outside-rel"] {
         let resp = s.get(path);
@@ -299,17 +264,16 @@ fn command_line_flags() {
     let well = site.root().join(".well-known");
     fs::create_dir(&well).unwrap();
     fs::write(well.join("x.txt"), b"WELL-KNOWN-X\n").unwrap();
-    let srv = spawn_binary(binary_args(
-        site.root(),
-        &[
+    let srv = Binary::serving(site.root())
+        .args([
             "--index",
             "index.htm,index.html",
             "--fallback",
             "index.html",
             "--dir-listing",
             "--hidden-files",
-        ],
-    ));
+        ])
+        .spawn();
     let get = |p: &str| srv.request(&get_request(p));
     assert_eq!(get("/").body, INDEX_HTM, "--index order");
     assert_eq!(get("/dir/").body, fixture("dir/index.html"));
@@ -325,7 +289,7 @@ fn command_line_flags() {
     assert_eq!(get("/.hidden").status, 200, "--hidden-files");
     drop(srv);
 
-    let srv = spawn_binary(binary_args(site.root(), &[]));
+    let srv = Binary::serving(site.root()).spawn();
     let get = |p: &str| srv.request(&get_request(p));
     assert_eq!(get("/").body, fixture("index.html"), "default --index");
     assert_eq!(get("/some/app/route").status, 404);
@@ -342,12 +306,14 @@ fn command_line_follow_symlinks() {
         site.root().join("outside-abs"),
     )
     .unwrap();
-    let srv = spawn_binary(binary_args(site.root(), &["--follow-symlinks"]));
+    let srv = Binary::serving(site.root())
+        .args(["--follow-symlinks"])
+        .spawn();
     let resp = srv.request(&get_request("/outside-abs"));
     assert_eq!(resp.status, 200, "--follow-symlinks: {resp}");
     assert!(contains(&resp.body, OUTSIDE_MARKER.as_bytes()));
     drop(srv);
-    let srv = spawn_binary(binary_args(site.root(), &[]));
+    let srv = Binary::serving(site.root()).spawn();
     let resp = srv.request(&get_request("/outside-abs"));
     assert!(matches!(resp.status, 403 | 404), "{resp}");
     assert!(!contains(&resp.body, OUTSIDE_MARKER.as_bytes()));
@@ -378,8 +344,8 @@ fn hrefs(body: &str) -> Vec<String> {
 
 #[test]
 fn every_listed_link_resolves_to_its_file() {
-    let s = TestServer::with_site(
-        |site| {
+    let s = TestServer::build()
+        .site(|site| {
             listing_site(site);
             let dir = site.root().join("noindex");
             fs::write(dir.join("quote\"s'.txt"), b"QUOTES\n").unwrap();
@@ -387,9 +353,9 @@ fn every_listed_link_resolves_to_its_file() {
             fs::write(dir.join("q?x#y.txt"), b"QUERYHASH\n").unwrap();
             fs::write(dir.join("caf\u{e9}.txt"), b"CAFE\n").unwrap();
             fs::create_dir(dir.join("sub dir")).unwrap();
-        },
-        |c| c.dir_listing = true,
-    );
+        })
+        .config(|c| c.dir_listing = true)
+        .start();
     let listing = s.get("/noindex/");
     assert_eq!(listing.status, 200, "{listing}");
     let body = listing.body_str();
@@ -438,14 +404,14 @@ fn every_listed_link_resolves_to_its_file() {
 #[test]
 fn symlink_loops_get_an_answer() {
     for follow in [false, true] {
-        let s = TestServer::with_site(
-            |site| {
+        let s = TestServer::build()
+            .site(|site| {
                 symlink("loop-a", site.root().join("loop-b")).unwrap();
                 symlink("loop-b", site.root().join("loop-a")).unwrap();
                 symlink("self", site.root().join("self")).unwrap();
-            },
-            |c| c.follow_symlinks = follow,
-        );
+            })
+            .config(|c| c.follow_symlinks = follow)
+            .start();
         for path in ["/loop-a", "/self", "/self/x"] {
             let resp = s.get(path);
             assert!(
@@ -455,29 +421,5 @@ fn symlink_loops_get_an_answer() {
         }
         // and the server still works
         assert_eq!(s.get("/style.css").body, fixture("style.css"));
-    }
-}
-
-#[test]
-fn dot_directories_hidden_by_default() {
-    let s = TestServer::with_site(
-        |site| {
-            well_known(site);
-            let git = site.root().join(".git");
-            fs::create_dir(&git).unwrap();
-            fs::write(git.join("config"), b"GIT-CONFIG-MARKER\n").unwrap();
-        },
-        |_| {},
-    );
-    for path in [
-        "/.git/config",
-        "/.git/",
-        "/.well-known/../.git/config",
-        "/.well-known/%2e%2e/.hidden",
-    ] {
-        let resp = s.get(path);
-        assert_eq!(resp.status, 404, "GET {path}: {resp}");
-        assert!(!contains(&resp.body, b"GIT-CONFIG-MARKER"), "{path}");
-        assert!(!contains(&resp.body, HIDDEN_MARKER.as_bytes()), "{path}");
     }
 }

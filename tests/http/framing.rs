@@ -2,18 +2,16 @@
 //! GET must be consumed so that a pipelined request after them is parsed
 //! correctly; ambiguous framing is rejected.
 
-mod support;
-
 use std::thread;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 fn expect_index_then_style(r: &mut ResponseReader<std::net::TcpStream>) {
-    let first = r.read_response(false);
+    let first = r.read_response();
     assert_eq!(first.status, 200, "first response: {first}");
     assert_eq!(first.body, fixture("index.html"), "first response body");
-    let second = r.read_response(false);
+    let second = r.read_response();
     assert_eq!(second.status, 200, "second response: {second}");
     assert_eq!(second.body, fixture("style.css"), "second response body");
     assert_eq!(
@@ -111,7 +109,7 @@ fn content_length_with_transfer_encoding_is_400_and_closes() {
     r.send(
         "GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
     );
-    let resp = r.read_response(false);
+    let resp = r.read_response();
     assert_eq!(resp.status, 400, "{resp}");
     resp.assert_common_headers();
     r.expect_eof();
@@ -124,7 +122,7 @@ fn differing_content_lengths_are_400_and_close() {
     r.send(
         "GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
     );
-    let resp = r.read_response(false);
+    let resp = r.read_response();
     assert_eq!(resp.status, 400, "{resp}");
     resp.assert_common_headers();
     r.expect_eof();
@@ -138,7 +136,7 @@ fn non_numeric_content_length_is_400() {
         r.send(format!(
             "GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: {cl}\r\n\r\nhello"
         ));
-        let resp = r.read_response(false);
+        let resp = r.read_response();
         assert_eq!(resp.status, 400, "Content-Length: {cl}: {resp}");
         r.expect_eof();
     }
@@ -153,12 +151,12 @@ fn body_on_405_request_does_not_desync_the_connection() {
     r.send(format!(
         "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello{NEXT}"
     ));
-    let first = r.read_response(false);
+    let first = r.read_response();
     assert_eq!(first.status, 405, "{first}");
     if first.has_token("Connection", "close") {
         r.expect_eof();
     } else {
-        let second = r.read_response(false);
+        let second = r.read_response();
         assert_eq!(second.status, 200, "{second}");
         assert_eq!(second.body, fixture("style.css"));
     }

@@ -1,17 +1,15 @@
 //! Size limits (431 / 414 / 413) and many concurrent connections.
 
-mod support;
-
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 fn expect_close_with(s: &TestServer, raw: &[u8], status: u16) {
     let mut r = s.reader();
     r.send(raw);
-    let resp = r.try_read_response(false).unwrap_or_else(|e| {
+    let resp = r.try_read_response().unwrap_or_else(|e| {
         panic!(
             "request of {} bytes expecting {status}: no response: {e}",
             raw.len()
@@ -44,7 +42,7 @@ fn many_headers_over_the_limit_is_431() {
 
 #[test]
 fn header_count_limit_follows_config() {
-    let s = TestServer::with(|c| c.max_headers = 10);
+    let s = TestServer::build().config(|c| c.max_headers = 10).start();
     let with_fields = |n: usize| {
         let mut raw = String::from("GET / HTTP/1.1\r\nHost: x\r\n");
         for i in 1..n {
@@ -60,7 +58,9 @@ fn header_count_limit_follows_config() {
 
 #[test]
 fn head_limit_follows_config() {
-    let s = TestServer::with(|c| c.max_head_size = 1024);
+    let s = TestServer::build()
+        .config(|c| c.max_head_size = 1024)
+        .start();
     // under the limit: fine
     let ok = format!(
         "GET / HTTP/1.1\r\nHost: x\r\nX-Fill: {}\r\n\r\n",
@@ -80,7 +80,9 @@ fn head_limit_follows_config() {
 fn head_over_limit_without_terminator_is_431() {
     // The client never finishes the head; the server must not wait forever
     // for the blank line once the limit is exceeded.
-    let s = TestServer::with(|c| c.max_head_size = 1024);
+    let s = TestServer::build()
+        .config(|c| c.max_head_size = 1024)
+        .start();
     let raw = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Fill: {}", "a".repeat(3000));
     expect_close_with(&s, raw.as_bytes(), 431);
 }
@@ -94,7 +96,9 @@ fn uri_longer_than_limit_is_414() {
 
 #[test]
 fn uri_limit_follows_config() {
-    let s = TestServer::with(|c| c.max_uri_length = 100);
+    let s = TestServer::build()
+        .config(|c| c.max_uri_length = 100)
+        .start();
     let resp = s.get(&format!("/{}", "b".repeat(50)));
     assert_eq!(resp.status, 404, "a 51-byte target is allowed: {resp}");
     let raw = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "b".repeat(200));
@@ -121,10 +125,10 @@ fn content_length_above_max_body_is_413() {
 
 #[test]
 fn body_limit_follows_config() {
-    let s = TestServer::with(|c| c.max_body_size = 10);
+    let s = TestServer::build().config(|c| c.max_body_size = 10).start();
     let mut r = s.reader();
     r.send("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789");
-    let resp = r.read_response(false);
+    let resp = r.read_response();
     assert_eq!(
         resp.status, 200,
         "a body of exactly max_body_size is allowed"
@@ -143,10 +147,12 @@ fn two_thousand_idle_connections_and_fresh_requests_still_work() {
         limit >= 4600,
         "RLIMIT_NOFILE hard limit {limit} is too low for 2000 client + 2000 server sockets"
     );
-    let s = TestServer::with(|c| {
-        c.header_timeout = Duration::from_secs(120);
-        c.keep_alive_timeout = Duration::from_secs(120);
-    });
+    let s = TestServer::build()
+        .config(|c| {
+            c.header_timeout = Duration::from_secs(120);
+            c.keep_alive_timeout = Duration::from_secs(120);
+        })
+        .start();
     let mut idle: Vec<TcpStream> = Vec::with_capacity(2000);
     for i in 0..2000 {
         let c = TcpStream::connect_timeout(&s.addr(), Duration::from_secs(10))
@@ -168,7 +174,7 @@ fn two_thousand_idle_connections_and_fresh_requests_still_work() {
             .write_all(get_request("/image.png").as_bytes())
             .unwrap();
         let resp = r
-            .try_read_response(false)
+            .try_read_response()
             .unwrap_or_else(|e| panic!("idle connection #{i}: {e}"));
         assert_eq!(resp.status, 200, "idle connection #{i}: {resp}");
         assert_eq!(resp.body, fixture("image.png"));

@@ -1,0 +1,25 @@
+//! The fast functional suites, one module per feature, in one test binary:
+//! each talks to an in-process server (or briefly the binary) over sockets,
+//! and none raises a limit that other tests would feel, waits on timing
+//! windows or spawns long-lived processes. One crate links once where
+//! fourteen linked fourteen times (tests/README.md has the figures).
+//!
+//! Run one feature with `cargo test --test http static_files::`.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cache_control;
+mod compression;
+mod conditional;
+mod errors;
+mod framing;
+mod headers;
+mod keepalive;
+mod limits;
+mod memory_cache;
+mod precompressed;
+mod ranges;
+mod site_features;
+mod static_files;
+mod traversal;
