@@ -10,6 +10,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::http::request::Limits;
+pub use crate::reactor::Timeouts;
+
 /// The access-log format: one line per response on stdout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum AccessLog {
@@ -23,7 +26,10 @@ pub enum AccessLog {
     Json,
 }
 
-/// The validated configuration of one server.
+/// The validated configuration of one server, in the groups its parts take: the listener and
+/// the pool here, then [`Limits`] for the parser, [`Timeouts`] for the reactor and
+/// [`SiteOptions`] for the site. The defaults are stated once, in [`Config::default`]; a test
+/// proves the command line's are the same.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Folder whose files are served.
@@ -34,24 +40,19 @@ pub struct Config {
     pub workers: usize,
     /// Open connections at most; beyond it new ones wait in the kernel backlog.
     pub max_connections: usize,
-    /// Time a client has to send a complete request head (slowloris defence).
-    pub header_timeout: Duration,
-    /// Idle time after which a keep-alive connection is closed.
-    pub keep_alive_timeout: Duration,
-    /// A response write that makes no progress for this long is abandoned.
-    pub send_timeout: Duration,
-    /// After a shutdown signal, how long in-flight responses may take.
-    pub shutdown_timeout: Duration,
     /// Access-log format.
     pub access_log: AccessLog,
-    /// Request line plus headers, in bytes; larger heads get 431.
-    pub max_head_size: usize,
-    /// Request-target length in bytes; longer ones get 414.
-    pub max_uri_length: usize,
-    /// Request bodies are discarded up to this size; larger ones get 413.
-    pub max_body_size: u64,
-    /// Header fields per request; more get 431.
-    pub max_headers: usize,
+    /// Sizes a request may have: larger heads get 431, targets 414, declared bodies 413.
+    pub limits: Limits,
+    /// How long a client may take at each stage, and the drain after a shutdown signal.
+    pub timeouts: Timeouts,
+    /// What is served and how.
+    pub site: SiteOptions,
+}
+
+/// What the site serves and how: the options [`crate::site::Site::open`] reads.
+#[derive(Clone, Debug)]
+pub struct SiteOptions {
     /// File names tried, in order, for a directory.
     pub index: Vec<String>,
     /// Root-relative file answered (200) for unknown extension-less paths: single-page apps.
@@ -173,15 +174,27 @@ impl Default for Config {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             workers: default_workers(),
             max_connections: 10_000,
-            header_timeout: Duration::from_secs(15),
-            keep_alive_timeout: Duration::from_secs(75),
-            send_timeout: Duration::from_secs(30),
-            shutdown_timeout: Duration::from_secs(8),
             access_log: AccessLog::Common,
-            max_head_size: 16 * 1024,
-            max_uri_length: 8 * 1024,
-            max_body_size: 1024 * 1024,
-            max_headers: 100,
+            limits: Limits {
+                max_head: 16 * 1024,
+                max_uri: 8 * 1024,
+                max_body: 1024 * 1024,
+                max_headers: 100,
+            },
+            timeouts: Timeouts {
+                header: Duration::from_secs(15),
+                keep_alive: Duration::from_secs(75),
+                send: Duration::from_secs(30),
+                shutdown: Duration::from_secs(8),
+            },
+            site: SiteOptions::default(),
+        }
+    }
+}
+
+impl Default for SiteOptions {
+    fn default() -> Self {
+        SiteOptions {
             index: vec!["index.html".to_string()],
             fallback: None,
             dir_listing: false,
@@ -374,16 +387,29 @@ pub enum Command {
     Health(HealthArgs),
 }
 
-/// `muxserve health` options.
+/// `muxserve health` options. The server's own variables say where it listens, so a
+/// HEALTHCHECK in an image configured by environment needs no arguments.
 #[derive(Args, Debug)]
 pub struct HealthArgs {
-    /// URL to request [default: http://127.0.0.1:PORT/ with the port from MUXSERVE_LISTEN or PORT, and the health path if set]
+    /// URL to request [default: http://127.0.0.1:PORT/ with the server's port, and its health path if set]
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
 
     /// Give up after this long
     #[arg(long, default_value = "3s", value_name = "DUR", value_parser = parse_duration)]
     pub timeout: Duration,
+
+    /// The server's listen address, for the default URL
+    #[arg(long, env = "MUXSERVE_LISTEN", value_name = "ADDR", hide = true)]
+    pub listen: Option<String>,
+
+    /// The server's port when it takes it from PORT, for the default URL
+    #[arg(long, env = "PORT", value_name = "PORT", hide = true)]
+    pub port: Option<String>,
+
+    /// The server's health path, for the default URL
+    #[arg(long, env = "MUXSERVE_HEALTH_PATH", value_name = "PATH", hide = true)]
+    pub health_path: Option<String>,
 }
 
 /// Parses `500ms`, `15s`, `2m`, `1h 30m` or a bare number of seconds.
@@ -456,7 +482,7 @@ impl Cli {
             }
         };
         let cache_rules = if self.cache_rules.is_empty() {
-            Config::default().cache_rules
+            SiteOptions::default().cache_rules
         } else {
             self.cache_rules
         };
@@ -470,30 +496,36 @@ impl Cli {
             listen,
             workers: self.workers.map_or_else(default_workers, usize::from),
             max_connections: self.max_connections as usize,
-            header_timeout: self.header_timeout,
-            keep_alive_timeout: self.keep_alive_timeout,
-            send_timeout: self.send_timeout,
-            shutdown_timeout: self.shutdown_timeout,
             access_log: self.access_log,
-            max_head_size: self.max_head_size as usize,
-            max_uri_length: self.max_uri_length as usize,
-            max_body_size: self.max_body_size,
-            max_headers: usize::from(self.max_headers),
-            index: self.index,
-            fallback: self.fallback,
-            dir_listing: self.dir_listing,
-            hidden_files: self.hidden_files,
-            follow_symlinks: self.follow_symlinks,
-            precompressed: self.precompressed,
-            compress: self.compress,
-            compress_min_size: self.compress_min_size,
-            compress_cache_size: self.compress_cache_size,
-            file_cache_size: self.file_cache_size,
-            cache_control,
-            cache_rules,
-            headers: self.headers,
-            nosniff: self.nosniff,
-            health_path: self.health_path,
+            limits: Limits {
+                max_head: self.max_head_size as usize,
+                max_uri: self.max_uri_length as usize,
+                max_body: self.max_body_size,
+                max_headers: usize::from(self.max_headers),
+            },
+            timeouts: Timeouts {
+                header: self.header_timeout,
+                keep_alive: self.keep_alive_timeout,
+                send: self.send_timeout,
+                shutdown: self.shutdown_timeout,
+            },
+            site: SiteOptions {
+                index: self.index,
+                fallback: self.fallback,
+                dir_listing: self.dir_listing,
+                hidden_files: self.hidden_files,
+                follow_symlinks: self.follow_symlinks,
+                precompressed: self.precompressed,
+                compress: self.compress,
+                compress_min_size: self.compress_min_size,
+                compress_cache_size: self.compress_cache_size,
+                file_cache_size: self.file_cache_size,
+                cache_control,
+                cache_rules,
+                headers: self.headers,
+                nosniff: self.nosniff,
+                health_path: self.health_path,
+            },
         })
     }
 }
@@ -501,6 +533,32 @@ impl Cli {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsStr;
+
+    /// The command line's defaults are `Config::default`'s: the in-process tests run with one and
+    /// users with the other. The environment is ignored here, whatever the test process has.
+    #[test]
+    fn command_line_defaults_are_config_defaults() {
+        use clap::{CommandFactory, FromArgMatches};
+        let root = std::env::temp_dir();
+        let matches = Cli::command()
+            .mut_args(|a| a.env(None::<&str>))
+            .try_get_matches_from([
+                OsStr::new("muxserve"),
+                OsStr::new("--root"),
+                root.as_os_str(),
+            ])
+            .unwrap();
+        let config = Cli::from_arg_matches(&matches)
+            .unwrap()
+            .into_config(None)
+            .unwrap();
+        let expected = Config {
+            root,
+            ..Config::default()
+        };
+        assert_eq!(format!("{config:#?}"), format!("{expected:#?}"));
+    }
 
     #[test]
     fn durations() {

@@ -44,7 +44,7 @@ pub fn default_url(listen: Option<&str>, port: Option<&str>, health_path: Option
             let port = port?.trim().parse::<u16>().ok()?;
             Some(SocketAddr::from(([0, 0, 0, 0], port)))
         })
-        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 8080)));
+        .unwrap_or_else(|| crate::Config::default().listen);
     let host = match addr {
         SocketAddr::V4(a) if a.ip().is_unspecified() => format!("127.0.0.1:{}", a.port()),
         SocketAddr::V6(a) if a.ip().is_unspecified() => format!("[::1]:{}", a.port()),

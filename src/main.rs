@@ -57,12 +57,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// `muxserve health`: exit 0 when the server answers 2xx or 3xx, 1 otherwise, saying why.
 fn check_health(args: &muxserve::config::HealthArgs) -> ExitCode {
-    let var = |name| std::env::var(name).ok();
     let url = args.url.clone().unwrap_or_else(|| {
         health::default_url(
-            var("MUXSERVE_LISTEN").as_deref(),
-            var("PORT").as_deref(),
-            var("MUXSERVE_HEALTH_PATH").as_deref(),
+            args.listen.as_deref(),
+            args.port.as_deref(),
+            args.health_path.as_deref(),
         )
     });
     match health::check(&url, args.timeout) {

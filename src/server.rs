@@ -12,10 +12,9 @@ use crossbeam_channel::bounded;
 use polling::Poller;
 
 use crate::config::Config;
-use crate::http::request::Limits;
 use crate::log::{self, AccessLogger};
 use crate::pace::Pace;
-use crate::reactor::{Channels, Outcome, Reactor, ReactorConfig, Timeouts};
+use crate::reactor::{Channels, Outcome, Reactor, ReactorConfig};
 use crate::shutdown::{self, Draining, ShutdownHandle};
 use crate::site::Site;
 use crate::worker::{self, Context};
@@ -38,22 +37,16 @@ pub struct Server {
 impl Server {
     /// Opens the root, binds the listener and starts the workers.
     pub fn bind(config: Config) -> anyhow::Result<Server> {
-        let site = Site::open(&config)?;
+        let site = Site::open(&config.root, &config.site)?;
         let listener =
             listen(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
         let (log, log_writer) =
             AccessLogger::start(config.access_log).context("cannot start the access log")?;
-        let limits = Limits {
-            max_head: config.max_head_size,
-            max_uri: config.max_uri_length,
-            max_body: config.max_body_size,
-            max_headers: config.max_headers,
-        };
         let draining = Draining::default();
         let ctx = Arc::new(Context {
             site,
-            limits,
+            limits: config.limits,
             log,
             draining: draining.clone(),
         });
@@ -69,12 +62,6 @@ impl Server {
             .context("cannot start the worker threads")?;
         let (handle, shutdown_rx) =
             shutdown::channel().context("cannot create the shutdown pipe")?;
-        let timeouts = Timeouts {
-            header: config.header_timeout,
-            keep_alive: config.keep_alive_timeout,
-            send: config.send_timeout,
-            shutdown: config.shutdown_timeout,
-        };
         let channels = Channels {
             poller,
             jobs: jobs_tx,
@@ -84,7 +71,7 @@ impl Server {
             draining,
         };
         let reactor_config = ReactorConfig {
-            timeouts,
+            timeouts: config.timeouts,
             max_connections: config.max_connections,
         };
         let reactor = Reactor::new(listener, channels, reactor_config)

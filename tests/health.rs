@@ -389,7 +389,7 @@ fn cli_silent_server_times_out_as_unhealthy() {
 
 fn health_server() -> TestServer {
     TestServer::build()
-        .config(|c| c.health_path = Some(HEALTH.into()))
+        .config(|c| c.site.health_path = Some(HEALTH.into()))
         .start()
 }
 

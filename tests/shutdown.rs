@@ -246,7 +246,7 @@ fn in_process_second_shutdown_stops_immediately() {
     let mut sha = String::new();
     let mut s = TestServer::build()
         .site(|site| sha = write_random_file(&site.root().join("big.bin"), BIG, 7))
-        .config(|c| c.shutdown_timeout = Duration::from_secs(60))
+        .config(|c| c.timeouts.shutdown = Duration::from_secs(60))
         .start();
     assert!(!sha.is_empty());
     // A download that stalls (the client never reads the body).
@@ -278,7 +278,7 @@ fn in_process_graceful_shutdown_completes_in_flight_download() {
     let mut sha = String::new();
     let mut s = TestServer::build()
         .site(|site| sha = write_random_file(&site.root().join("big.bin"), BIG, 11))
-        .config(|c| c.shutdown_timeout = Duration::from_secs(30))
+        .config(|c| c.timeouts.shutdown = Duration::from_secs(30))
         .start();
     let running = s.take_running();
     let handle = running.shutdown_handle();
@@ -308,7 +308,7 @@ fn in_process_graceful_shutdown_completes_in_flight_download() {
 #[test]
 fn health_path_answers_503_draining_during_shutdown() {
     let mut s = TestServer::build()
-        .config(|c| c.health_path = Some(HEALTH.into()))
+        .config(|c| c.site.health_path = Some(HEALTH.into()))
         .start();
     let addr = s.addr();
     let mut conn = s.reader();

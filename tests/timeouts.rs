@@ -12,8 +12,8 @@ use support::*;
 fn one_second_server() -> TestServer {
     TestServer::build()
         .config(|c| {
-            c.header_timeout = Duration::from_secs(1);
-            c.keep_alive_timeout = Duration::from_secs(1);
+            c.timeouts.header = Duration::from_secs(1);
+            c.timeouts.keep_alive = Duration::from_secs(1);
         })
         .start()
 }
@@ -103,8 +103,8 @@ fn partial_head_is_cut_off_after_header_timeout() {
 fn slowloris_is_cut_off_while_others_are_served() {
     let s = TestServer::build()
         .config(|c| {
-            c.header_timeout = Duration::from_secs(1);
-            c.keep_alive_timeout = Duration::from_secs(5);
+            c.timeouts.header = Duration::from_secs(1);
+            c.timeouts.keep_alive = Duration::from_secs(5);
         })
         .start();
     let addr = s.addr();

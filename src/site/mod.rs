@@ -42,12 +42,13 @@ use std::io::Write;
 use std::ops::ControlFlow::{self, Break, Continue};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use rustix::io::Errno;
 
-use crate::config::Config;
+use crate::config::SiteOptions;
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::Status;
 use cache_control::CacheControl;
@@ -134,7 +135,7 @@ pub struct Site {
 
 impl Site {
     /// Opens the root and compiles the options.
-    pub fn open(config: &Config) -> anyhow::Result<Site> {
+    pub fn open(root: &Path, config: &SiteOptions) -> anyhow::Result<Site> {
         let symlinks = if config.follow_symlinks {
             Symlinks::Follow
         } else {
@@ -145,8 +146,8 @@ impl Site {
         } else {
             Hidden::Refuse
         };
-        let root = Root::open(&config.root, symlinks)
-            .with_context(|| format!("cannot serve root {}", config.root.display()))?;
+        let root = Root::open(root, symlinks)
+            .with_context(|| format!("cannot serve root {}", root.display()))?;
         let fallback = match &config.fallback {
             None => None,
             Some(f) => {
@@ -685,7 +686,7 @@ mod tests {
 
     /// A site over a temp root: `a.txt`, `img.png` with a `.gz` sidecar, `style.css`, `sub/` with
     /// no index, and the site's own `404.html`.
-    fn site(configure: impl FnOnce(&mut Config)) -> (tempfile::TempDir, Site) {
+    fn site(configure: impl FnOnce(&mut SiteOptions)) -> (tempfile::TempDir, Site) {
         let dir = tempfile::TempDir::new().expect("tempdir");
         for (name, body) in [
             ("a.txt", &b"hello\n"[..]),
@@ -699,13 +700,12 @@ mod tests {
             std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
             std::fs::write(path, body).expect("write");
         }
-        let mut config = Config {
-            root: dir.path().to_path_buf(),
+        let mut config = SiteOptions {
             dir_listing: true,
-            ..Config::default()
+            ..SiteOptions::default()
         };
         configure(&mut config);
-        let site = Site::open(&config).expect("open the site");
+        let site = Site::open(dir.path(), &config).expect("open the site");
         (dir, site)
     }
 

@@ -96,7 +96,7 @@ fn default_config_no_cache_and_immutable_for_hashed_names() {
 
 #[test]
 fn rule_for_html_replaces_the_defaults() {
-    let s = server(|c| c.cache_rules = vec![rule("*.html=no-store")]);
+    let s = server(|c| c.site.cache_rules = vec![rule("*.html=no-store")]);
     check(
         &s,
         &[
@@ -113,12 +113,12 @@ fn rule_for_html_replaces_the_defaults() {
 #[test]
 fn first_matching_rule_wins_and_globs_cross_slashes() {
     let s = server(|c| {
-        c.cache_rules = vec![
+        c.site.cache_rules = vec![
             rule("/assets/*=public, max-age=60"),
             rule("*.js=private, max-age=5"),
             rule("hashed=public, max-age=31536000, immutable"),
         ];
-        c.cache_control = Some("max-age=0, must-revalidate".to_string());
+        c.site.cache_control = Some("max-age=0, must-revalidate".to_string());
     });
     check(
         &s,
@@ -139,7 +139,7 @@ fn first_matching_rule_wins_and_globs_cross_slashes() {
 
 #[test]
 fn rules_match_the_decoded_path() {
-    let s = server(|c| c.cache_rules = vec![rule("/a space.txt=max-age=7")]);
+    let s = server(|c| c.site.cache_rules = vec![rule("/a space.txt=max-age=7")]);
     check(
         &s,
         &[
@@ -152,8 +152,8 @@ fn rules_match_the_decoded_path() {
 #[test]
 fn cache_control_off_sends_none() {
     let s = server(|c| {
-        c.cache_control = None;
-        c.cache_rules = Vec::new();
+        c.site.cache_control = None;
+        c.site.cache_rules = Vec::new();
     });
     check(
         &s,

@@ -52,7 +52,7 @@ fn server(configure: impl FnOnce(&mut muxserve::Config)) -> TestServer {
 }
 
 fn on() -> TestServer {
-    server(|c| c.compress = true)
+    server(|c| c.site.compress = true)
 }
 
 fn decode(coding: &str, body: &[u8]) -> Vec<u8> {
@@ -180,16 +180,16 @@ fn cases_left_uncompressed() {
 #[test]
 fn compress_min_size_is_configurable() {
     let s = server(|c| {
-        c.compress = true;
-        c.compress_min_size = 100;
+        c.site.compress = true;
+        c.site.compress_min_size = 100;
     });
     let resp = s.get_with("/small.css", &[("Accept-Encoding", "gzip")]);
     assert_eq!(resp.header("Content-Encoding"), Some("gzip"), "{resp}");
     assert_eq!(gunzip(&resp.body), small_css());
 
     let s = server(|c| {
-        c.compress = true;
-        c.compress_min_size = 1 << 20;
+        c.site.compress = true;
+        c.site.compress_min_size = 1 << 20;
     });
     let resp = s.get_with("/big.css", &[("Accept-Encoding", "gzip")]);
     assert_eq!(resp.header("Content-Encoding"), None, "{resp}");

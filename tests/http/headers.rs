@@ -31,7 +31,9 @@ fn nosniff_by_default() {
 
 #[test]
 fn nosniff_false_omits_it() {
-    let s = TestServer::build().config(|c| c.nosniff = false).start();
+    let s = TestServer::build()
+        .config(|c| c.site.nosniff = false)
+        .start();
     for path in ["/style.css", "/nope.html"] {
         let resp = s.get(path);
         assert_eq!(
@@ -46,7 +48,7 @@ fn nosniff_false_omits_it() {
 fn configured_headers_on_200_404_and_304() {
     let s = TestServer::build()
         .config(|c| {
-            c.headers = vec![
+            c.site.headers = vec![
                 ("Access-Control-Allow-Origin".to_string(), "*".to_string()),
                 ("X-Frame-Options".to_string(), "DENY".to_string()),
             ]
@@ -190,7 +192,7 @@ fn command_line_rejects_header_values_with_control_characters() {
 fn configured_headers_on_every_kind_of_response() {
     let s = TestServer::build()
         .config(|c| {
-            c.headers = vec![("X-Frame-Options".to_string(), "DENY".to_string())];
+            c.site.headers = vec![("X-Frame-Options".to_string(), "DENY".to_string())];
         })
         .start();
     let cases: Vec<(u16, String)> = vec![

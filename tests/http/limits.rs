@@ -42,7 +42,9 @@ fn many_headers_over_the_limit_is_431() {
 
 #[test]
 fn header_count_limit_follows_config() {
-    let s = TestServer::build().config(|c| c.max_headers = 10).start();
+    let s = TestServer::build()
+        .config(|c| c.limits.max_headers = 10)
+        .start();
     let with_fields = |n: usize| {
         let mut raw = String::from("GET / HTTP/1.1\r\nHost: x\r\n");
         for i in 1..n {
@@ -59,7 +61,7 @@ fn header_count_limit_follows_config() {
 #[test]
 fn head_limit_follows_config() {
     let s = TestServer::build()
-        .config(|c| c.max_head_size = 1024)
+        .config(|c| c.limits.max_head = 1024)
         .start();
     // under the limit: fine
     let ok = format!(
@@ -81,7 +83,7 @@ fn head_over_limit_without_terminator_is_431() {
     // The client never finishes the head; the server must not wait forever
     // for the blank line once the limit is exceeded.
     let s = TestServer::build()
-        .config(|c| c.max_head_size = 1024)
+        .config(|c| c.limits.max_head = 1024)
         .start();
     let raw = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Fill: {}", "a".repeat(3000));
     expect_close_with(&s, raw.as_bytes(), 431);
@@ -97,7 +99,7 @@ fn uri_longer_than_limit_is_414() {
 #[test]
 fn uri_limit_follows_config() {
     let s = TestServer::build()
-        .config(|c| c.max_uri_length = 100)
+        .config(|c| c.limits.max_uri = 100)
         .start();
     let resp = s.get(&format!("/{}", "b".repeat(50)));
     assert_eq!(resp.status, 404, "a 51-byte target is allowed: {resp}");
@@ -125,7 +127,9 @@ fn content_length_above_max_body_is_413() {
 
 #[test]
 fn body_limit_follows_config() {
-    let s = TestServer::build().config(|c| c.max_body_size = 10).start();
+    let s = TestServer::build()
+        .config(|c| c.limits.max_body = 10)
+        .start();
     let mut r = s.reader();
     r.send("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789");
     let resp = r.read_response();
@@ -149,8 +153,8 @@ fn two_thousand_idle_connections_and_fresh_requests_still_work() {
     );
     let s = TestServer::build()
         .config(|c| {
-            c.header_timeout = Duration::from_secs(120);
-            c.keep_alive_timeout = Duration::from_secs(120);
+            c.timeouts.header = Duration::from_secs(120);
+            c.timeouts.keep_alive = Duration::from_secs(120);
         })
         .start();
     let mut idle: Vec<TcpStream> = Vec::with_capacity(2000);

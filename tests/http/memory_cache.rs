@@ -100,7 +100,7 @@ fn directory_index_and_ranges_and_conditionals_from_memory() {
 #[test]
 fn turned_off_with_zero_budget() {
     let s = TestServer::build()
-        .config(|c| c.file_cache_size = 0)
+        .config(|c| c.site.file_cache_size = 0)
         .start();
     let path = s.root().join("x.txt");
     fs::write(&path, "one").unwrap();

@@ -234,7 +234,7 @@ fn only_gz_sidecar_and_br_requested_gives_identity() {
 
 #[test]
 fn precompressed_false_ignores_sidecars() {
-    let s = site_with(|c| c.precompressed = false);
+    let s = site_with(|c| c.site.precompressed = false);
     for ae in ["br, gzip", "gzip", "br"] {
         let resp = s.server.get_with("/pre.txt", &[("Accept-Encoding", ae)]);
         assert_eq!(resp.status, 200, "{resp}");

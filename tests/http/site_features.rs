@@ -27,7 +27,7 @@ fn index_names_are_tried_in_order() {
     let s = TestServer::build()
         .site(prepare)
         .config(|c| {
-            c.index = vec!["index.htm".to_string(), "index.html".to_string()];
+            c.site.index = vec!["index.htm".to_string(), "index.html".to_string()];
         })
         .start();
     assert_html_body(&s.get("/"), INDEX_HTM, "GET / with index.htm first");
@@ -44,7 +44,7 @@ fn index_names_are_tried_in_order() {
     let s = TestServer::build()
         .site(prepare)
         .config(|c| {
-            c.index = vec!["index.html".to_string(), "index.htm".to_string()];
+            c.site.index = vec!["index.html".to_string(), "index.htm".to_string()];
         })
         .start();
     assert_html_body(
@@ -61,7 +61,7 @@ fn index_names_are_tried_in_order() {
 #[test]
 fn fallback_serves_the_app_shell_for_extensionless_paths() {
     let s = TestServer::build()
-        .config(|c| c.fallback = Some("index.html".to_string()))
+        .config(|c| c.site.fallback = Some("index.html".to_string()))
         .start();
     let index = fixture("index.html");
     for path in [
@@ -127,7 +127,7 @@ fn listing_site(site: &TempSite) {
 fn dir_listing_lists_and_escapes() {
     let s = TestServer::build()
         .site(listing_site)
-        .config(|c| c.dir_listing = true)
+        .config(|c| c.site.dir_listing = true)
         .start();
     let resp = s.get("/noindex/");
     assert_eq!(resp.status, 200, "{resp}");
@@ -176,8 +176,8 @@ fn dir_listing_shows_dotfiles_only_with_hidden_files() {
     let s = TestServer::build()
         .site(listing_site)
         .config(|c| {
-            c.dir_listing = true;
-            c.hidden_files = true;
+            c.site.dir_listing = true;
+            c.site.hidden_files = true;
         })
         .start();
     let resp = s.get("/noindex/");
@@ -231,7 +231,7 @@ fn symlinks_out_of_the_root_refused_by_default() {
 fn follow_symlinks_serves_targets_outside_the_root() {
     let s = TestServer::build()
         .site(links)
-        .config(|c| c.follow_symlinks = true)
+        .config(|c| c.site.follow_symlinks = true)
         .start();
     let secret = fs::read(s.outside().join("secret")).unwrap();
     for path in ["/outside-abs", "/outside-rel"] {
@@ -354,7 +354,7 @@ fn every_listed_link_resolves_to_its_file() {
             fs::write(dir.join("caf\u{e9}.txt"), b"CAFE\n").unwrap();
             fs::create_dir(dir.join("sub dir")).unwrap();
         })
-        .config(|c| c.dir_listing = true)
+        .config(|c| c.site.dir_listing = true)
         .start();
     let listing = s.get("/noindex/");
     assert_eq!(listing.status, 200, "{listing}");
@@ -410,7 +410,7 @@ fn symlink_loops_get_an_answer() {
                 symlink("loop-b", site.root().join("loop-a")).unwrap();
                 symlink("self", site.root().join("self")).unwrap();
             })
-            .config(|c| c.follow_symlinks = follow)
+            .config(|c| c.site.follow_symlinks = follow)
             .start();
         for path in ["/loop-a", "/self", "/self/x"] {
             let resp = s.get(path);

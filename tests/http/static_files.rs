@@ -204,7 +204,7 @@ fn head_equals_get_except_date_and_body() {
             )
             .unwrap();
         })
-        .config(|c| c.headers = vec![("X-Extra".to_string(), "1".to_string())])
+        .config(|c| c.site.headers = vec![("X-Extra".to_string(), "1".to_string())])
         .start();
     let etag = strong_etag(&s.get("/image.png"));
     let rows: Vec<(&str, Vec<(&str, &str)>)> = vec![

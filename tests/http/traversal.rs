@@ -234,7 +234,7 @@ fn well_known(site: &TempSite) {
 fn hidden_files_option_serves_dotfiles() {
     let s = TestServer::build()
         .site(well_known)
-        .config(|c| c.hidden_files = true)
+        .config(|c| c.site.hidden_files = true)
         .start();
     let resp = s.get("/.hidden");
     assert_eq!(resp.status, 200, "{resp}");

@@ -3,7 +3,7 @@
 
 use super::response::Response;
 
-/// The health path the tests configure (`--health-path`, `c.health_path`).
+/// The health path the tests configure (`--health-path`, `c.site.health_path`).
 pub const HEALTH: &str = "/healthz";
 
 /// Asserts `resp` is the probe's `200 ok`; `body`: the request was a GET

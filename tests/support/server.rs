@@ -5,7 +5,7 @@
 //! let s = TestServer::start(); // the defaults over a copy of the fixture site
 //! let s = TestServer::build()
 //!     .site(|site| fs::write(site.root().join("x.txt"), "x").unwrap())
-//!     .config(|c| c.header_timeout = Duration::from_secs(1))
+//!     .config(|c| c.timeouts.header = Duration::from_secs(1))
 //!     .start();
 //! let s = TestServer::build().root(my_dir).start(); // serve a directory the test owns
 //! ```
