@@ -137,8 +137,7 @@ fn parse_header(s: &str) -> Result<(String, String), String> {
         .split_once(':')
         .ok_or_else(|| format!("header {s:?} is not 'Name: value'"))?;
     let (name, value) = (name.trim(), value.trim());
-    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if name.is_empty() || !name.bytes().all(token) {
+    if name.is_empty() || !name.bytes().all(crate::http::field::is_tchar) {
         return Err(format!("header name {name:?} is not a valid field name"));
     }
     // Framing and connection management are the server's; a configured value would corrupt them.

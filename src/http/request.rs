@@ -13,6 +13,7 @@ use std::mem::MaybeUninit;
 
 use httparse::Header;
 
+use super::field;
 use super::response::Status;
 
 /// The most header fields `--max-headers` may allow.
@@ -233,15 +234,17 @@ fn line_version(buf: &[u8]) -> Option<(u8, u8, usize)> {
     let start = buf.len().checked_sub(rest.len())?;
     let line = rest.get(..rest.iter().position(|&b| b == b'\n')?)?;
     let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let (major, minor) = trailing_version(line)?;
+    Some((major, minor, start.checked_add(line.len())?.checked_sub(1)?))
+}
+
+/// The major and minor digits of a line that ends in ` HTTP/d.d`.
+fn trailing_version(line: &[u8]) -> Option<(u8, u8)> {
     match line {
         [.., b' ', b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
         {
-            Some((
-                *major,
-                *minor,
-                start.checked_add(line.len())?.checked_sub(1)?,
-            ))
+            Some((*major, *minor))
         }
         _ => None,
     }
@@ -296,7 +299,6 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, RequestEr
     Ok(Parsed::Complete { head, len })
 }
 
-/// Whether an unfinished request line ends in `HTTP/d.d`, perhaps followed by its CR.
 /// `buf` from its request line on: a server skips empty lines before it (RFC 9112 §2.2), as
 /// httparse does.
 fn from_request_line(buf: &[u8]) -> &[u8] {
@@ -307,10 +309,9 @@ fn from_request_line(buf: &[u8]) -> &[u8] {
     buf.get(start..).unwrap_or_default()
 }
 
+/// Whether an unfinished request line ends in `HTTP/d.d`, perhaps followed by its CR.
 fn ends_like_version(buf: &[u8]) -> bool {
-    let line = buf.strip_suffix(b"\r").unwrap_or(buf);
-    matches!(line, [.., b' ', b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
-        if major.is_ascii_digit() && minor.is_ascii_digit())
+    trailing_version(buf.strip_suffix(b"\r").unwrap_or(buf)).is_some()
 }
 
 /// Decides whether an incomplete head may still become valid within the limits.
@@ -336,111 +337,14 @@ fn build<'a>(
     limits: &Limits,
 ) -> Result<RequestHead<'a>, RequestError> {
     let (authority, path, query) = split_target(method, target)?;
-
-    let mut hosts = 0u32;
-    let mut content_length: Option<u64> = None;
-    let mut chunked_last = false;
-    let mut transfer_encoding = false;
-    let mut conn_close = false;
-    let mut conn_keep_alive = false;
-    let mut expect_continue = false;
+    let mut scan = FramingScan::default();
     let mut fields = Fields::default();
-
     for h in headers {
-        let name = h.name;
-        let value = h.value;
-        if name.eq_ignore_ascii_case("host") {
-            hosts = hosts.saturating_add(1);
-            if !valid_host(value) {
-                return Err(RequestError::BadRequest);
-            }
-        } else if name.eq_ignore_ascii_case("content-length") {
-            // RFC 9112 §6.3 (5): a list of identical values may be taken as one; anything
-            // else is unrecoverable framing.
-            for item in value.split(|&b| b == b',') {
-                let n = parse_length(trim(item)).ok_or(RequestError::BadRequest)?;
-                if content_length.is_some_and(|c| c != n) {
-                    return Err(RequestError::BadRequest);
-                }
-                content_length = Some(n);
-            }
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            transfer_encoding = true;
-            for coding in value.split(|&b| b == b',').map(trim) {
-                if coding.is_empty() {
-                    continue;
-                }
-                chunked_last = coding.eq_ignore_ascii_case(b"chunked");
-                if !chunked_last && !known_coding(coding) {
-                    return Err(RequestError::NotImplemented);
-                }
-            }
-        } else if name.eq_ignore_ascii_case("connection") {
-            for token in value.split(|&b| b == b',').map(trim) {
-                if token.eq_ignore_ascii_case(b"close") {
-                    conn_close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                    conn_keep_alive = true;
-                }
-            }
-        } else if name.eq_ignore_ascii_case("expect") {
-            // RFC 9110 §10.1.1: 100-continue is the only expectation defined.
-            if trim(value).eq_ignore_ascii_case(b"100-continue") {
-                expect_continue = true;
-            } else {
-                return Err(RequestError::ExpectationFailed);
-            }
-        } else if name.eq_ignore_ascii_case("if-none-match") {
-            fields.if_none_match.push(value)?;
-        } else if name.eq_ignore_ascii_case("if-match") {
-            fields.if_match.push(value)?;
-        } else if name.eq_ignore_ascii_case("if-modified-since") {
-            fields.if_modified_since.get_or_insert(value);
-        } else if name.eq_ignore_ascii_case("if-unmodified-since") {
-            fields.if_unmodified_since.get_or_insert(value);
-        } else if name.eq_ignore_ascii_case("range") {
-            // RFC 9110 §14.2: Range is a singleton; two lines are ambiguous, so serve in full.
-            if fields.range.replace(value).is_some() {
-                fields.range = Some(b"");
-            }
-        } else if name.eq_ignore_ascii_case("if-range") {
-            fields.if_range.get_or_insert(value);
-        } else if name.eq_ignore_ascii_case("accept-encoding") {
-            fields.accept_encoding.push(value)?;
-        } else if name.eq_ignore_ascii_case("user-agent") {
-            fields.user_agent.get_or_insert(value);
-        } else if name.eq_ignore_ascii_case("referer") {
-            fields.referer.get_or_insert(value);
+        if !scan.push(h.name, h.value)? {
+            fields.record(h.name, h.value)?;
         }
     }
-
-    // RFC 9112 §3.2: a 1.1 request without Host, or with several, is answered with 400. As
-    // nginx does, an absolute-form target's authority stands in for a missing Host.
-    if hosts > 1 || (hosts == 0 && version == Version::Http11 && authority.is_none()) {
-        return Err(RequestError::BadRequest);
-    }
-
-    let body = if transfer_encoding {
-        // RFC 9112 §6.1: Transfer-Encoding with Content-Length is a smuggling vector; we refuse
-        // rather than guess. §6.3 (4): a request whose final coding is not chunked cannot be
-        // delimited. HTTP/1.0 has no transfer codings.
-        if content_length.is_some() || !chunked_last || version == Version::Http10 {
-            return Err(RequestError::BadRequest);
-        }
-        BodyFraming::Chunked
-    } else {
-        match content_length {
-            Some(n) if n > limits.max_body => return Err(RequestError::BodyTooLarge),
-            Some(0) | None => BodyFraming::None,
-            Some(n) => BodyFraming::Length(n),
-        }
-    };
-
-    let keep_alive = match version {
-        Version::Http11 => !conn_close,
-        Version::Http10 => conn_keep_alive && !conn_close,
-    };
-
+    let (body, keep_alive) = scan.finish(version, authority.is_some(), limits)?;
     Ok(RequestHead {
         method,
         method_str,
@@ -449,10 +353,137 @@ fn build<'a>(
         path,
         query,
         keep_alive,
-        expect_continue,
+        expect_continue: scan.expect_continue,
         body,
         fields,
     })
+}
+
+/// The fields that decide a request's framing and validity (RFC 9112), checked as they come.
+#[derive(Clone, Copy, Debug, Default)]
+struct FramingScan {
+    hosts: u32,
+    content_length: Option<u64>,
+    transfer_encoding: bool,
+    chunked_last: bool,
+    conn_close: bool,
+    conn_keep_alive: bool,
+    expect_continue: bool,
+}
+
+impl FramingScan {
+    /// Takes one field line if it is a framing field; false if it is some other field.
+    fn push(&mut self, name: &str, value: &[u8]) -> Result<bool, RequestError> {
+        if name.eq_ignore_ascii_case("host") {
+            self.hosts = self.hosts.saturating_add(1);
+            if !valid_host(value) {
+                return Err(RequestError::BadRequest);
+            }
+        } else if name.eq_ignore_ascii_case("content-length") {
+            // RFC 9112 §6.3 (5): a list of identical values may be taken as one; anything
+            // else is unrecoverable framing.
+            for item in field::elements(value) {
+                let n = parse_length(item).ok_or(RequestError::BadRequest)?;
+                if self.content_length.is_some_and(|c| c != n) {
+                    return Err(RequestError::BadRequest);
+                }
+                self.content_length = Some(n);
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            self.transfer_encoding = true;
+            for coding in field::elements(value) {
+                if coding.is_empty() {
+                    continue;
+                }
+                self.chunked_last = coding.eq_ignore_ascii_case(b"chunked");
+                if !self.chunked_last && !known_coding(coding) {
+                    return Err(RequestError::NotImplemented);
+                }
+            }
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in field::elements(value) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    self.conn_close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    self.conn_keep_alive = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case("expect") {
+            // RFC 9110 §10.1.1: 100-continue is the only expectation defined.
+            if field::trim_ows(value).eq_ignore_ascii_case(b"100-continue") {
+                self.expect_continue = true;
+            } else {
+                return Err(RequestError::ExpectationFailed);
+            }
+        } else {
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// After every field line: how the body is delimited, and whether the connection stays open.
+    fn finish(
+        &self,
+        version: Version,
+        absolute_form: bool,
+        limits: &Limits,
+    ) -> Result<(BodyFraming, bool), RequestError> {
+        // RFC 9112 §3.2: a 1.1 request without Host, or with several, is answered with 400. As
+        // nginx does, an absolute-form target's authority stands in for a missing Host.
+        if self.hosts > 1 || (self.hosts == 0 && version == Version::Http11 && !absolute_form) {
+            return Err(RequestError::BadRequest);
+        }
+        let body = if self.transfer_encoding {
+            // RFC 9112 §6.1: Transfer-Encoding with Content-Length is a smuggling vector; we
+            // refuse rather than guess. §6.3 (4): a request whose final coding is not chunked
+            // cannot be delimited. HTTP/1.0 has no transfer codings.
+            if self.content_length.is_some() || !self.chunked_last || version == Version::Http10 {
+                return Err(RequestError::BadRequest);
+            }
+            BodyFraming::Chunked
+        } else {
+            match self.content_length {
+                Some(n) if n > limits.max_body => return Err(RequestError::BodyTooLarge),
+                Some(0) | None => BodyFraming::None,
+                Some(n) => BodyFraming::Length(n),
+            }
+        };
+        // RFC 9112 §9.3: 1.1 persists unless it says close; 1.0 only if it asks to.
+        let keep_alive = match version {
+            Version::Http11 => !self.conn_close,
+            Version::Http10 => self.conn_keep_alive && !self.conn_close,
+        };
+        Ok((body, keep_alive))
+    }
+}
+
+impl<'a> Fields<'a> {
+    /// Keeps a field line the site or the log reads; others are ignored.
+    fn record(&mut self, name: &str, value: &'a [u8]) -> Result<(), RequestError> {
+        if name.eq_ignore_ascii_case("if-none-match") {
+            self.if_none_match.push(value)?;
+        } else if name.eq_ignore_ascii_case("if-match") {
+            self.if_match.push(value)?;
+        } else if name.eq_ignore_ascii_case("if-modified-since") {
+            self.if_modified_since.get_or_insert(value);
+        } else if name.eq_ignore_ascii_case("if-unmodified-since") {
+            self.if_unmodified_since.get_or_insert(value);
+        } else if name.eq_ignore_ascii_case("range") {
+            // RFC 9110 §14.2: Range is a singleton; two lines are ambiguous, so serve in full.
+            if self.range.replace(value).is_some() {
+                self.range = Some(b"");
+            }
+        } else if name.eq_ignore_ascii_case("if-range") {
+            self.if_range.get_or_insert(value);
+        } else if name.eq_ignore_ascii_case("accept-encoding") {
+            self.accept_encoding.push(value)?;
+        } else if name.eq_ignore_ascii_case("user-agent") {
+            self.user_agent.get_or_insert(value);
+        } else if name.eq_ignore_ascii_case("referer") {
+            self.referer.get_or_insert(value);
+        }
+        Ok(())
+    }
 }
 
 /// Splits a request-target into authority (absolute-form only), path and query (RFC 9112 §3.2).
@@ -472,13 +503,15 @@ fn split_target(
     let (authority, rest) = if target.starts_with('/') {
         (None, target)
     } else {
-        // Absolute-form (RFC 9112 §3.2.2): a server MUST accept it.
-        let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
-        let after = if lower.starts_with("http://") {
-            &target[7..]
-        } else if lower.starts_with("https://") {
-            &target[8..]
-        } else {
+        // Absolute-form (RFC 9112 §3.2.2): a server MUST accept it. The scheme is
+        // case-insensitive (RFC 3986 §3.1).
+        let scheme = |s: &str| {
+            target
+                .get(..s.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(s))
+                .then(|| target.get(s.len()..).unwrap_or_default())
+        };
+        let Some(after) = scheme("http://").or_else(|| scheme("https://")) else {
             return Err(RequestError::BadRequest);
         };
         let end = after
@@ -555,10 +588,6 @@ fn parse_length(v: &[u8]) -> Option<u64> {
         n.checked_mul(10)?
             .checked_add(u64::from(d.saturating_sub(b'0')))
     })
-}
-
-fn trim(v: &[u8]) -> &[u8] {
-    v.trim_ascii()
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 
 use std::time::UNIX_EPOCH;
 
+use crate::http::field::{is_ows, trim_ows};
 use crate::http::request::Method;
 
 /// The precondition header fields of a request; each list field is the values of all its header lines.
@@ -198,23 +199,9 @@ pub(crate) fn http_date_secs(value: &[u8]) -> Option<u64> {
     Some(time.duration_since(UNIX_EPOCH).ok()?.as_secs())
 }
 
-fn is_ows(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
-
 fn skip_while(s: &[u8], pred: impl Fn(u8) -> bool) -> &[u8] {
     let start = s.iter().position(|&b| !pred(b)).unwrap_or(s.len());
     s.get(start..).unwrap_or_default()
-}
-
-/// `s` without leading and trailing spaces and tabs.
-pub(crate) fn trim_ows(s: &[u8]) -> &[u8] {
-    let s = skip_while(s, is_ows);
-    let end = s
-        .iter()
-        .rposition(|&b| !is_ows(b))
-        .map_or(0, |i| i.saturating_add(1));
-    s.get(..end).unwrap_or_default()
 }
 
 #[cfg(test)]

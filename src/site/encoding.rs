@@ -9,6 +9,8 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
+use crate::http::field::{is_tchar, trim_ows};
+
 /// A content coding this server can send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Coding {
@@ -151,7 +153,7 @@ impl AcceptEncoding {
 /// ones rather than fail the whole header).
 fn parse_element(element: &[u8]) -> Option<(&[u8], u16)> {
     let mut parts = element.split(|&b| b == b';');
-    let name = trim(parts.next()?);
+    let name = trim_ows(parts.next()?);
     if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
         return None;
     }
@@ -159,10 +161,10 @@ fn parse_element(element: &[u8]) -> Option<(&[u8], u16)> {
     for param in parts {
         let (key, value) = match param.iter().position(|&b| b == b'=') {
             Some(i) => match param.split_at_checked(i) {
-                Some((key, value)) => (trim(key), trim(value.get(1..).unwrap_or_default())),
-                None => (trim(param), &b""[..]),
+                Some((key, value)) => (trim_ows(key), trim_ows(value.get(1..).unwrap_or_default())),
+                None => (trim_ows(param), &b""[..]),
             },
-            None => (trim(param), &b""[..]),
+            None => (trim_ows(param), &b""[..]),
         };
         // The weight's name is case-insensitive (RFC 9110 §12.4.2); other parameters are not in
         // the grammar, and are skipped rather than invalidating the element.
@@ -198,24 +200,6 @@ fn parse_qvalue(v: &[u8]) -> Option<u16> {
         b'1' if thousandths == 0 => Some(FULL),
         _ => None,
     }
-}
-
-/// `token` characters (RFC 9110 §5.6.2).
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// Strips optional whitespace (SP / HTAB, RFC 9110 §5.6.3) from both ends.
-fn trim(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|&b| b != b' ' && b != b'\t');
-    let Some(start) = start else {
-        return &[];
-    };
-    let end = s
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(start);
-    s.get(start..=end).unwrap_or_default()
 }
 
 #[cfg(test)]

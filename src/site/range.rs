@@ -10,7 +10,8 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
-use super::conditional::{EntityTag, http_date_secs, trim_ows};
+use super::conditional::{EntityTag, http_date_secs};
+use crate::http::field::trim_ows;
 
 /// An inclusive byte range within a representation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
