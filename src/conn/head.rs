@@ -32,8 +32,10 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
     let mut w = HeadWriter::new(out, status);
     match (&reply.boundary, reply.content_type) {
         (Some(boundary), _) => {
-            w.header(b"Content-Type", b"multipart/byteranges; boundary=");
-            w.continue_value(boundary.as_bytes());
+            w.header_parts(
+                b"Content-Type",
+                &[b"multipart/byteranges; boundary=", boundary.as_bytes()],
+            );
         }
         (None, Some(ct)) => {
             w.content_type(ct.essence, ct.utf8);

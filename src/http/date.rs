@@ -3,53 +3,55 @@
 
 use std::cell::RefCell;
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Length of an IMF-fixdate such as `Sun, 06 Nov 1994 08:49:37 GMT`.
 pub const IMF_LEN: usize = 29;
 
+/// One formatted date and the second it stands for.
 struct Cache {
     secs: u64,
     imf: [u8; IMF_LEN],
 }
 
+impl Cache {
+    const EMPTY: Cache = Cache {
+        secs: u64::MAX,
+        imf: [0; IMF_LEN],
+    };
+
+    /// The date of unix second `secs`, formatted only when it differs from the last one.
+    fn get(&mut self, secs: u64) -> &[u8; IMF_LEN] {
+        if self.secs != secs {
+            self.secs = secs;
+            let t = UNIX_EPOCH + Duration::from_secs(secs);
+            let mut cursor = &mut self.imf[..];
+            // An IMF-fixdate always has exactly IMF_LEN bytes, so this cannot run out of room.
+            let _ = write!(cursor, "{}", httpdate::HttpDate::from(t));
+        }
+        &self.imf
+    }
+}
+
 thread_local! {
-    static CACHE: RefCell<Cache> = const { RefCell::new(Cache { secs: u64::MAX, imf: [0; IMF_LEN] }) };
+    /// The current second, for `Date`.
+    static NOW: RefCell<Cache> = const { RefCell::new(Cache::EMPTY) };
+    /// The last date written for a header such as Last-Modified: they repeat the same few dates,
+    /// and formatting one costs far more than a copy.
+    static LAST: RefCell<Cache> = const { RefCell::new(Cache::EMPTY) };
 }
 
 /// Calls `f` with the current time as an IMF-fixdate.
 pub fn with_now<R>(f: impl FnOnce(&[u8; IMF_LEN]) -> R) -> R {
-    let now = SystemTime::now();
-    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.secs != secs {
-            c.secs = secs;
-            let mut cursor = &mut c.imf[..];
-            // An IMF-fixdate always has exactly IMF_LEN bytes, so this cannot run out of room.
-            let _ = write!(cursor, "{}", httpdate::HttpDate::from(now));
-        }
-        f(&c.imf)
-    })
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    NOW.with(|c| f(c.borrow_mut().get(secs)))
 }
 
-thread_local! {
-    static LAST: RefCell<Cache> = const { RefCell::new(Cache { secs: u64::MAX, imf: [0; IMF_LEN] }) };
-}
-
-/// Appends unix seconds `secs` as an IMF-fixdate. The last value formatted is kept per thread:
-/// Last-Modified repeats the same few dates, and formatting one costs far more than a copy.
+/// Appends unix seconds `secs` as an IMF-fixdate.
 pub fn write_imf(secs: u64, out: &mut Vec<u8>) {
-    LAST.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.secs != secs {
-            c.secs = secs;
-            let t = UNIX_EPOCH + std::time::Duration::from_secs(secs);
-            let mut cursor = &mut c.imf[..];
-            let _ = write!(cursor, "{}", httpdate::HttpDate::from(t));
-        }
-        out.extend_from_slice(&c.imf);
-    });
+    LAST.with(|c| out.extend_from_slice(c.borrow_mut().get(secs)));
 }
 
 /// Rewrites an IMF-fixdate into the Common Log Format's `06/Nov/1994:08:49:37 +0000`.

@@ -1,107 +1,82 @@
 //! Response heads, written into a reused `Vec<u8>` from static slices and `itoa`, never with
-//! `format!`, so the hot path allocates nothing. It knows status lines and header syntax; it must
-//! never decide what to serve.
+//! `format!`, so the hot path allocates nothing, and the statuses with their built-in pages. It
+//! knows status lines and header syntax; it must never decide what to serve.
 
 use super::date;
 
-/// The statuses this server sends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    /// 200
-    Ok,
-    /// 204
-    NoContent,
-    /// 206
-    PartialContent,
-    /// 301
-    MovedPermanently,
-    /// 304
-    NotModified,
-    /// 400
-    BadRequest,
-    /// 403
-    Forbidden,
-    /// 404
-    NotFound,
-    /// 405
-    MethodNotAllowed,
-    /// 406
-    NotAcceptable,
-    /// 412
-    PreconditionFailed,
-    /// 413
-    ContentTooLarge,
-    /// 414
-    UriTooLong,
-    /// 416
-    RangeNotSatisfiable,
-    /// 417
-    ExpectationFailed,
-    /// 431
-    HeaderFieldsTooLarge,
-    /// 500
-    InternalServerError,
-    /// 501
-    NotImplemented,
-    /// 503
-    ServiceUnavailable,
-    /// 505
-    VersionNotSupported,
+/// Every status this server sends, stated once: the variant, the code, the reason phrase
+/// (RFC 9110 §15), and whether it has a built-in page. Adding a status is one line here.
+macro_rules! statuses {
+    ($($name:ident $code:literal $reason:literal $page:ident,)*) => {
+        /// The statuses this server sends.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Status {
+            $(#[doc = concat!(stringify!($code), " ", $reason)] $name,)*
+        }
+
+        impl Status {
+            /// The numeric code.
+            pub fn code(self) -> u16 {
+                match self {
+                    $(Status::$name => $code,)*
+                }
+            }
+
+            /// The code and reason phrase, as in `404 Not Found`.
+            pub fn text(self) -> &'static str {
+                match self {
+                    $(Status::$name => concat!(stringify!($code), " ", $reason),)*
+                }
+            }
+
+            /// The built-in HTML body for a status that has no file behind it; empty for those
+            /// that carry none. Static bytes: nothing a client sends is reflected into a page.
+            pub fn page(self) -> &'static [u8] {
+                match self {
+                    $(Status::$name => statuses!(@page $page $code $reason),)*
+                }
+            }
+        }
+    };
+    (@page none $code:literal $reason:literal) => {
+        b""
+    };
+    (@page html $code:literal $reason:literal) => {
+        concat!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>",
+            stringify!($code), " ", $reason,
+            "</title></head>\n<body><h1>",
+            stringify!($code), " ", $reason,
+            "</h1><hr><p>muxserve</p></body></html>\n"
+        )
+        .as_bytes()
+    };
+}
+
+statuses! {
+    Ok 200 "OK" none,
+    NoContent 204 "No Content" none,
+    PartialContent 206 "Partial Content" none,
+    MovedPermanently 301 "Moved Permanently" html,
+    NotModified 304 "Not Modified" none,
+    BadRequest 400 "Bad Request" html,
+    Forbidden 403 "Forbidden" html,
+    NotFound 404 "Not Found" html,
+    MethodNotAllowed 405 "Method Not Allowed" html,
+    NotAcceptable 406 "Not Acceptable" html,
+    PreconditionFailed 412 "Precondition Failed" html,
+    ContentTooLarge 413 "Content Too Large" html,
+    UriTooLong 414 "URI Too Long" html,
+    RangeNotSatisfiable 416 "Range Not Satisfiable" html,
+    ExpectationFailed 417 "Expectation Failed" html,
+    HeaderFieldsTooLarge 431 "Request Header Fields Too Large" html,
+    InternalServerError 500 "Internal Server Error" html,
+    NotImplemented 501 "Not Implemented" html,
+    ServiceUnavailable 503 "Service Unavailable" html,
+    VersionNotSupported 505 "HTTP Version Not Supported" html,
 }
 
 impl Status {
-    /// The numeric code.
-    pub fn code(self) -> u16 {
-        match self {
-            Status::Ok => 200,
-            Status::NoContent => 204,
-            Status::PartialContent => 206,
-            Status::MovedPermanently => 301,
-            Status::NotModified => 304,
-            Status::BadRequest => 400,
-            Status::Forbidden => 403,
-            Status::NotFound => 404,
-            Status::MethodNotAllowed => 405,
-            Status::NotAcceptable => 406,
-            Status::PreconditionFailed => 412,
-            Status::ContentTooLarge => 413,
-            Status::UriTooLong => 414,
-            Status::RangeNotSatisfiable => 416,
-            Status::ExpectationFailed => 417,
-            Status::HeaderFieldsTooLarge => 431,
-            Status::InternalServerError => 500,
-            Status::NotImplemented => 501,
-            Status::ServiceUnavailable => 503,
-            Status::VersionNotSupported => 505,
-        }
-    }
-
-    /// The code and reason phrase, as in `404 Not Found`.
-    pub fn text(self) -> &'static str {
-        match self {
-            Status::Ok => "200 OK",
-            Status::NoContent => "204 No Content",
-            Status::PartialContent => "206 Partial Content",
-            Status::MovedPermanently => "301 Moved Permanently",
-            Status::NotModified => "304 Not Modified",
-            Status::BadRequest => "400 Bad Request",
-            Status::Forbidden => "403 Forbidden",
-            Status::NotFound => "404 Not Found",
-            Status::MethodNotAllowed => "405 Method Not Allowed",
-            Status::NotAcceptable => "406 Not Acceptable",
-            Status::PreconditionFailed => "412 Precondition Failed",
-            Status::ContentTooLarge => "413 Content Too Large",
-            Status::UriTooLong => "414 URI Too Long",
-            Status::RangeNotSatisfiable => "416 Range Not Satisfiable",
-            Status::ExpectationFailed => "417 Expectation Failed",
-            Status::HeaderFieldsTooLarge => "431 Request Header Fields Too Large",
-            Status::InternalServerError => "500 Internal Server Error",
-            Status::NotImplemented => "501 Not Implemented",
-            Status::ServiceUnavailable => "503 Service Unavailable",
-            Status::VersionNotSupported => "505 HTTP Version Not Supported",
-        }
-    }
-
     /// Whether a response with this status carries content and its length (RFC 9110 §6.4.1:
     /// never 204 or 304).
     pub fn allows_body(self) -> bool {
@@ -152,10 +127,15 @@ impl<'a> HeadWriter<'a> {
         self
     }
 
-    /// Appends to the value of the header just added (which ended with CRLF).
-    pub fn continue_value(&mut self, more: &[u8]) -> &mut Self {
-        self.out.truncate(self.out.len().saturating_sub(2));
-        self.out.extend_from_slice(more);
+    /// Adds one header line whose value is `parts` one after another; the caller guarantees no
+    /// part holds CR or LF.
+    pub fn header_parts(&mut self, name: &[u8], parts: &[&[u8]]) -> &mut Self {
+        self.out.extend_from_slice(name);
+        self.out.extend_from_slice(b": ");
+        for part in parts {
+            debug_assert!(!part.iter().any(|&b| b == b'\r' || b == b'\n'));
+            self.out.extend_from_slice(part);
+        }
         self.out.extend_from_slice(b"\r\n");
         self
     }
@@ -205,6 +185,24 @@ impl<'a> HeadWriter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_name_their_status() {
+        for s in [
+            Status::NotFound,
+            Status::BadRequest,
+            Status::VersionNotSupported,
+        ] {
+            let body = std::str::from_utf8(s.page()).unwrap();
+            assert!(
+                body.contains(&format!("<title>{}</title>", s.text())),
+                "{body}"
+            );
+        }
+        assert_eq!(Status::NotModified.page(), b"");
+        assert_eq!(Status::NotFound.text(), "404 Not Found");
+        assert_eq!(Status::HeaderFieldsTooLarge.code(), 431);
+    }
 
     #[test]
     fn writes_a_head() {

@@ -30,7 +30,6 @@ pub mod file;
 pub mod listing;
 pub mod memory;
 pub mod mime;
-pub mod pages;
 pub mod range;
 mod reply;
 pub mod resolve;

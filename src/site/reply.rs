@@ -11,7 +11,6 @@ use std::sync::Arc;
 use super::encoding::Coding;
 use super::file::Etag;
 use super::mime::{self, ContentType};
-use super::pages;
 use super::range::ByteRange;
 use crate::http::response::Status;
 
@@ -153,7 +152,7 @@ pub(super) struct Described<'s> {
 impl<'s> Reply<'s> {
     /// A reply with a built-in HTML page for `status`.
     pub fn page(status: Status) -> Self {
-        let page = pages::for_status(status);
+        let page = status.page();
         Reply {
             status,
             content_type: (!page.is_empty()).then_some(mime::HTML),
