@@ -92,6 +92,28 @@ fn empty_lines_then_a_split_minor_version_are_served() {
     assert_eq!(resp.body, support::fixture("style.css"));
 }
 
+/// Status only (found while reviewing the fuzz notes): `GET / HTTP/2.0` whose line arrives in
+/// pieces was refused with 400 as soon as `HTTP/2` had arrived, and with 505 when it came whole.
+/// Every prefix now waits, and the whole line gets 505 (RFC 9110 §15.6.6).
+#[test]
+fn major_version_two_split_waits_for_its_line() {
+    let whole = b"GET / HTTP/2.0\r\nHost: h\r\n\r\n";
+    let line_end = whole.iter().position(|&b| b == b'\n').unwrap();
+    for k in 1..=line_end {
+        assert_eq!(first_read(&whole[..k]), None, "first read {k} bytes");
+    }
+    let mut buf = whole.to_vec();
+    let rules = Rules {
+        limits: &LIMITS,
+        draining: false,
+    };
+    let step = Framer::accepted(Instant::now()).advance(&mut buf, rules, Instant::now, |_, _| ());
+    assert_eq!(
+        step,
+        Step::Refused(muxserve::http::request::RequestError::VersionNotSupported)
+    );
+}
+
 /// Not a bug (kept so the harness stays honest): with `max_uri` 8, a request line read a byte at
 /// a time is refused with 414 once it passes 8 + 32 bytes without its end, while in one read the
 /// same incomplete head still waits. Allowed because the whole head is refused too.

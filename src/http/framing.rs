@@ -10,6 +10,12 @@
 //! same code. It must never read or write a socket, look at the clock except through the
 //! closure it is given, or allocate.
 
+// Frames bytes a client chose: no indexing or arithmetic that input could make panic.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use std::time::Instant;
 
 use super::body::{BodyError, Discard};

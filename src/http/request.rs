@@ -265,7 +265,8 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, RequestEr
         Err(httparse::Error::TooManyHeaders) => return Err(RequestError::HeadTooLarge),
         // The version is judged on the whole line: `HTTP/1.2` whose CR LF has not arrived yet
         // must wait for it, as the same bytes in one read would be served (found by fuzzing,
-        // twice: the second time behind empty lines, which hold an LF of their own).
+        // twice: the second time behind empty lines, which hold an LF of their own); and
+        // `HTTP/2` must wait for the rest of its version, which decides 505 against 400.
         Err(httparse::Error::Version)
             if !from_request_line(buf).contains(&b'\n')
                 && ends_like_version(from_request_line(buf)) =>
@@ -309,9 +310,13 @@ fn from_request_line(buf: &[u8]) -> &[u8] {
     buf.get(start..).unwrap_or_default()
 }
 
-/// Whether an unfinished request line ends in `HTTP/d.d`, perhaps followed by its CR.
+/// Whether an unfinished request line ends in `HTTP/d.d`, perhaps followed by its CR, or in a
+/// start of one that a digit already began (`HTTP/2`, `HTTP/2.`).
 fn ends_like_version(buf: &[u8]) -> bool {
-    trailing_version(buf.strip_suffix(b"\r").unwrap_or(buf)).is_some()
+    let line = buf.strip_suffix(b"\r").unwrap_or(buf);
+    trailing_version(line).is_some()
+        || matches!(line, [.., b' ', b'H', b'T', b'T', b'P', b'/', major] | [.., b' ', b'H', b'T', b'T', b'P', b'/', major, b'.']
+            if major.is_ascii_digit())
 }
 
 /// Decides whether an incomplete head may still become valid within the limits.
