@@ -128,7 +128,9 @@ def main():
     for r in rows:
         if r["server"] not in servers:
             servers.append(r["server"])
-    anchors = [s for s in servers if s != subject and not s.startswith(("ceiling", "python"))]
+    baseline = f"{subject}-base"
+    anchors = [s for s in servers
+               if s not in (subject, baseline) and not s.startswith(("ceiling", "python"))]
     modes = [m for m in ("unpinned", "pinned") if any(r["mode"] == m for r in rows)]
     scen = [k for k in SCEN if any(r["scenario"] == k for r in rows)]
 
@@ -229,6 +231,28 @@ def main():
                 pct = lambda x: "—" if x is None else f"{x:.0f} %"
                 sec.append(f"| {sc}) {SCEN[sc][0]} | {name} | {rps} | {f_us(c['p50'])} | {f_us(c['p99'])} | "
                            f"{f_mib(c['rss'])} | {f_cpu(c['cpu'])} | {pct(c['srv'])} | {pct(c['wrk'])} | {errs} |")
+        if baseline in servers:
+            sec.append("")
+            sec.append(f"### {mode}: {subject} against {baseline} (the same server, another build)")
+            sec.append("")
+            sec.append("Median over rounds of the ratio taken round by round, [min–max]; CPU below 1 is better.")
+            sec.append("")
+            sec.append(f"| scenario | {subject} ÷ {baseline} req/s | {subject} ÷ {baseline} CPU µs/req |")
+            sec.append("|---|---:|---:|")
+            for sc in scen:
+                cols = []
+                for key in ("rps", "cpu"):
+                    vals = []
+                    for rd in sorted({r["round"] for r in rows if r["mode"] == mode and r["scenario"] == sc}):
+                        def get(s):
+                            r = next((r for r in rows if r["mode"] == mode and r["scenario"] == sc
+                                      and r["server"] == s and r["round"] == rd), None)
+                            return None if r is None else (num(r["rps"]) if key == "rps" else r["cpu_us_per_req"])
+                        mine, base = get(subject), get(baseline)
+                        if mine and base:
+                            vals.append(mine / base)
+                    cols.append(f"{statistics.median(vals):.3f} [{min(vals):.3f}–{max(vals):.3f}]" if vals else "—")
+                sec.append(f"| {sc}) {SCEN[sc][0]} | {cols[0]} | {cols[1]} |")
         sec.append("")
         sec.append(f"### {mode}: {subject} against the best other server (nginx, lighttpd, h2o, sws) and the ceiling")
         sec.append("")

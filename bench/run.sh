@@ -14,6 +14,9 @@
 #                     /opt/sws/bin, PATH or ~/.cargo/bin, e.g. after cargo install static-web-server)
 #   --no-install      do not apt-get install missing tools
 #   --no-build        do not run cargo build --release
+#   --baseline BIN    also run BIN (another muxserve build, e.g. of the commit before a change) as
+#                     the server muxserve-base, interleaved with the others; the report adds
+#                     muxserve ÷ muxserve-base per scenario
 #
 # Writes DIR/report.md (requests/s, p50/p99, peak RSS, server CPU µs/request, ratios of muxserve
 # to the best other server), DIR/rps-<mode>.png and DIR/cpu-<mode>.png, DIR/summary.tsv, and the
@@ -34,6 +37,7 @@ OUT=""
 SERVERS=""
 INSTALL=1
 BUILD=1
+BASELINE=""
 
 die() { echo "bench/run.sh: $*" >&2; exit 2; }
 
@@ -47,6 +51,7 @@ while [ $# -gt 0 ]; do
         --servers) SERVERS=$2; shift 2 ;;
         --no-install) INSTALL=0; shift ;;
         --no-build) BUILD=0; shift ;;
+        --baseline) BASELINE=$2; shift 2 ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) die "unknown argument: $1 (try --help)" ;;
     esac
@@ -109,6 +114,15 @@ fi
 BIN=$REPO/target/release/muxserve
 [ -x "$BIN" ] || die "$BIN is missing (run cargo build --release)"
 
+BASE_ARGS=()
+if [ -n "$BASELINE" ]; then
+    [ -x "$BASELINE" ] || die "--baseline $BASELINE is not an executable"
+    BASELINE=$(realpath "$BASELINE")
+    SERVERS="$SERVERS,muxserve-base"
+    BASE_ARGS=(--cmd-name muxserve-base
+        --cmd "$BASELINE --root {root} --listen 127.0.0.1:{port} --workers {threads} --access-log off")
+fi
+
 # --- run --------------------------------------------------------------------------
 OUT=${OUT:-$REPO/bench/out/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT/shim"
@@ -119,6 +133,7 @@ chmod +x "$REPO/bench/wrk_cpu_shim.py"
 {
     echo "git: $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' (+ uncommitted changes in src/Cargo)')"
     echo "muxserve: $("$BIN" --version 2>&1 | head -1)"
+    [ -z "$BASELINE" ] || echo "muxserve-base: $BASELINE ($(sha256sum "$BASELINE" | cut -c1-12))"
     echo "harness: $HARNESS ($(sha256sum "$HARNESS" | cut -c1-12))"
     echo "args: repeat=$REPEAT duration=$DURATION modes=${MODE_ARGS[*]:-unpinned} scenarios=$SCENARIOS servers=$SERVERS"
 } > "$OUT/run-info.txt"
@@ -130,6 +145,7 @@ PATH="$OUT/shim:$PATH" REAL_WRK="$REAL_WRK" bash "$HARNESS" \
     --duration "$DURATION" --repeat "$REPEAT" "${MODE_ARGS[@]}" \
     --cmd-name muxserve \
     --cmd "$BIN --root {root} --listen 127.0.0.1:{port} --workers {threads} --access-log off" \
+    "${BASE_ARGS[@]}" \
     --out "$OUT/anchor"
 rc=$?
 set -e
