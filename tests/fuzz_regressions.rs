@@ -92,6 +92,29 @@ fn empty_lines_then_a_split_minor_version_are_served() {
     assert_eq!(resp.body, support::fixture("style.css"));
 }
 
+/// Finding 3 through a real socket: with a 16-byte target limit, a request behind 40 empty
+/// lines sent a byte at a time is served, not refused with 414.
+#[test]
+fn empty_lines_before_a_split_request_are_not_its_target() {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    let s = support::TestServer::build()
+        .config(|c| c.limits.max_uri = 16)
+        .start();
+    let mut stream = s.connect();
+    let mut request = b"\r\n".repeat(40);
+    request.extend_from_slice(b"GET /style.css HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    for b in &request {
+        stream.write_all(&[*b]).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut got = Vec::new();
+    stream.read_to_end(&mut got).unwrap();
+    let resp = support::parse_response(&got);
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, support::fixture("style.css"));
+}
+
 /// Status only (found while reviewing the fuzz notes): `GET / HTTP/2.0` whose line arrives in
 /// pieces was refused with 400 as soon as `HTTP/2` had arrived, and with 505 when it came whole.
 /// Every prefix now waits, and the whole line gets 505 (RFC 9110 §15.6.6).
@@ -158,4 +181,43 @@ fn seeds_pass() {
         let r = std::panic::catch_unwind(|| checks::headers::check(&data));
         assert!(r.is_ok(), "{}", p.display());
     }
+}
+
+/// Finding 3 (target `framing`, this session): empty lines before a request line counted toward
+/// the early "target too long" check, so with `max_uri` 8 a request behind 28 empty lines was
+/// refused with 414 when it came in pieces, and served when it came in one read. The fuzzer's
+/// input, then the same head behind empty lines at every split against the server's limits.
+#[test]
+fn empty_lines_do_not_count_toward_the_target_limit() {
+    checks::request::check_framing(&[
+        0xd1, 0x06, 0x10, 0x00, 0x12, 0x01, 0x00, 0x00, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a,
+        0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a,
+        0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x50, 0x4f, 0x53, 0x54, 0x20, 0x2f, 0x66, 0x20, 0x48,
+        0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e, 0x31, 0x0d, 0x0a, 0x48, 0x6f, 0x51, 0x65, 0x67, 0x3a,
+        0x74, 0x68, 0x6e, 0xff, 0xff, 0xff, 0xff, 0x3b, 0xff, 0xff, 0xef, 0x50, 0x55, 0x54, 0x20,
+        0x2f, 0x70, 0x3f, 0x20, 0x48, 0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e, 0x31, 0x0d, 0x0a, 0x48,
+        0x6f, 0x73, 0x74, 0x3a, 0x6e, 0x25, 0x25, 0x33, 0x0a, 0x0d, 0x0a, 0x6f, 0x6b, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x0a, 0x2f, 0x0a, 0x1e, 0x00,
+        0x50, 0x55, 0x54, 0x20, 0x2f, 0x54, 0x20, 0x2f, 0x70, 0x3f, 0x20, 0x48, 0x54, 0x54, 0x50,
+        0x2f, 0x31, 0x2e, 0x31, 0x0d, 0x0a, 0x48, 0x6f, 0x73, 0x74, 0x3a, 0x6e, 0x25, 0x25, 0x33,
+        0x0a, 0x0d, 0x0a, 0x6f, 0x6b, 0x2f,
+    ]);
+    let limits = Limits {
+        max_uri: 16,
+        ..LIMITS
+    };
+    let mut whole = b"\r\n".repeat(40);
+    whole.extend_from_slice(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+    let rules = Rules {
+        limits: &limits,
+        draining: false,
+    };
+    for k in 1..whole.len() {
+        let mut prefix = whole[..k].to_vec();
+        let step =
+            Framer::accepted(Instant::now()).advance(&mut prefix, rules, Instant::now, |_, _| ());
+        assert_eq!(step, Step::NeedMore, "first read of {k} bytes");
+    }
+    let step = Framer::accepted(Instant::now()).advance(&mut whole, rules, Instant::now, |_, _| ());
+    assert!(matches!(step, Step::Request { .. }), "{step:?}");
 }
