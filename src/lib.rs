@@ -8,9 +8,9 @@
 //!                             deadlines, shutdown phase          (+ Poller::notify)
 //! ```
 //!
-//! One thread (the [`reactor`]) accepts connections and waits for readiness; a pool of
-//! [`worker`]s reads, parses ([`http`]), asks the [`site`] what to answer and writes it
-//! ([`conn`]). A connection has exactly one owner at any moment: parked in the reactor's slab,
+//! One thread (the reactor, `src/reactor/`) accepts connections and waits for readiness; a pool
+//! of workers (`src/worker.rs`) reads, parses and frames ([`http`]), asks the [`site`] what to
+//! answer and writes it (`src/conn/`). A connection has exactly one owner at any moment: parked in the reactor's slab,
 //! or moved by value into one worker's job and back. See docs/ARCHITECTURE.md.
 
 // Nothing a client, the network or the filesystem does may panic the server: errors are values.

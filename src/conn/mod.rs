@@ -6,8 +6,9 @@
 //! half-closed and lingering until the peer's close ([`Conn::end`]).
 //!
 //! A parked connection holds only the bytes it could not finish with (a partial request, an
-//! unsent response); the large buffers belong to the worker ([`Scratch`]). This is the only
-//! module that does socket I/O; it must never touch the poller.
+//! unsent response); the large buffers belong to the worker ([`Scratch`]). This folder is the
+//! only place that reads, writes or shuts down a connection's socket; it must never touch the
+//! poller.
 
 mod head;
 mod scratch;

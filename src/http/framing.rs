@@ -6,7 +6,7 @@
 //! connection stays open (§9.3, and §10.1.1 of RFC 9110 for `Expect`), and what follows an
 //! error (§9.6: nothing; the connection ends).
 //!
-//! The connection ([`crate::conn`]), the fuzz targets and the regression tests all drive this
+//! The connection (`src/conn/`), the fuzz targets and the regression tests all drive this
 //! same code. It must never read or write a socket, look at the clock except through the
 //! closure it is given, or allocate.
 
