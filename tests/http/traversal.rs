@@ -294,3 +294,31 @@ fn dot_directories_hidden_by_default() {
         assert!(!contains(&resp.body, HIDDEN_MARKER.as_bytes()), "{path}");
     }
 }
+
+/// A FIFO planted in the root is neither served nor listed, and opening it never blocks a worker:
+/// files are opened non-blocking and only regular files and directories are answered. Were the
+/// open blocking, the first request would hang until the header timeout, and the next one too.
+#[test]
+fn fifo_in_the_root_is_not_found_and_never_blocks() {
+    use rustix::fs::{FileType, Mode, mknodat};
+    let s = TestServer::build()
+        .config(|c| c.site.dir_listing = true)
+        .site(|site| {
+            let spool = site.root().join("spool");
+            fs::create_dir(&spool).unwrap();
+            fs::write(spool.join("a.txt"), b"a\n").unwrap();
+            let dir = fs::File::open(&spool).unwrap();
+            mknodat(&dir, "pipe", FileType::Fifo, Mode::from_raw_mode(0o644), 0).unwrap();
+        })
+        .start();
+    for _ in 0..3 {
+        let r = s.get("/spool/pipe");
+        assert_eq!(r.status, 404, "{r}");
+    }
+    let listing = s.get("/spool/");
+    assert_eq!(listing.status, 200, "{listing}");
+    let page = String::from_utf8_lossy(&listing.body);
+    assert!(page.contains("a.txt"), "{page}");
+    assert!(!page.contains("pipe"), "{page}");
+    assert_eq!(s.get("/spool/a.txt").body, b"a\n");
+}
