@@ -440,20 +440,24 @@ pub fn parse_listen(s: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("listen address {s:?} resolves to no address"))
 }
 
+/// The listen address from `--listen`, else `PORT` (as PaaS hosts set it), else the default.
+fn listen_address(listen: Option<&str>, port_env: Option<&str>) -> anyhow::Result<SocketAddr> {
+    Ok(match (listen, port_env) {
+        (Some(l), _) => parse_listen(l)?,
+        (None, Some(p)) => {
+            let port: u16 = p
+                .trim()
+                .parse()
+                .with_context(|| format!("invalid PORT environment variable {p:?}"))?;
+            SocketAddr::from(([0, 0, 0, 0], port))
+        }
+        (None, None) => Config::default().listen,
+    })
+}
+
 impl Cli {
-    /// Validates the command line into a [`Config`]; `port_env` is the value of `PORT`, if set.
-    pub fn into_config(self, port_env: Option<String>) -> anyhow::Result<Config> {
-        let listen = match (self.listen, port_env) {
-            (Some(l), _) => parse_listen(&l)?,
-            (None, Some(p)) => {
-                let port: u16 = p
-                    .trim()
-                    .parse()
-                    .with_context(|| format!("invalid PORT environment variable {p:?}"))?;
-                SocketAddr::from(([0, 0, 0, 0], port))
-            }
-            (None, None) => Config::default().listen,
-        };
+    /// The checks no value parser can make alone; each error names the flag.
+    fn check(&self) -> anyhow::Result<()> {
         for (name, d) in [
             ("--header-timeout", self.header_timeout),
             ("--keep-alive-timeout", self.keep_alive_timeout),
@@ -473,6 +477,18 @@ impl Cli {
                 bail!("--index name {name:?} must be a plain file name");
             }
         }
+        let meta = std::fs::metadata(&self.root)
+            .with_context(|| format!("cannot serve root {}", self.root.display()))?;
+        if !meta.is_dir() {
+            bail!("root {} is not a directory", self.root.display());
+        }
+        Ok(())
+    }
+
+    /// Validates the command line into a [`Config`]; `port_env` is the value of `PORT`, if set.
+    pub fn into_config(self, port_env: Option<String>) -> anyhow::Result<Config> {
+        let listen = listen_address(self.listen.as_deref(), port_env.as_deref())?;
+        self.check()?;
         let cache_control = match self.cache_control.trim() {
             "" | "off" => None,
             v => {
@@ -485,11 +501,6 @@ impl Cli {
         } else {
             self.cache_rules
         };
-        let meta = std::fs::metadata(&self.root)
-            .with_context(|| format!("cannot serve root {}", self.root.display()))?;
-        if !meta.is_dir() {
-            bail!("root {} is not a directory", self.root.display());
-        }
         Ok(Config {
             root: self.root,
             listen,
