@@ -77,40 +77,39 @@ fn minor_version_above_one_split_behind_empty_lines() {
 /// Finding 2 through a real socket: the request sent a byte at a time behind an empty line.
 #[test]
 fn empty_lines_then_a_split_minor_version_are_served() {
+    let s = support::TestServer::start();
+    let resp = a_byte_at_a_time(
+        &s,
+        b"\r\n\r\nGET /style.css HTTP/1.5\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, support::fixture("style.css"));
+}
+
+/// Sends `request` one byte per write, a millisecond apart, and reads the response to the close.
+fn a_byte_at_a_time(s: &support::TestServer, request: &[u8]) -> support::Response {
     use std::io::{Read, Write};
     use std::time::Duration;
-    let s = support::TestServer::start();
     let mut stream = s.connect();
-    for b in b"\r\n\r\nGET /style.css HTTP/1.5\r\nHost: h\r\nConnection: close\r\n\r\n" {
+    for b in request {
         stream.write_all(&[*b]).unwrap();
         std::thread::sleep(Duration::from_millis(1));
     }
     let mut got = Vec::new();
     stream.read_to_end(&mut got).unwrap();
-    let resp = support::parse_response(&got);
-    assert_eq!(resp.status, 200, "{resp}");
-    assert_eq!(resp.body, support::fixture("style.css"));
+    support::parse_response(&got)
 }
 
 /// Finding 3 through a real socket: with a 16-byte target limit, a request behind 40 empty
 /// lines sent a byte at a time is served, not refused with 414.
 #[test]
 fn empty_lines_before_a_split_request_are_not_its_target() {
-    use std::io::{Read, Write};
-    use std::time::Duration;
     let s = support::TestServer::build()
         .config(|c| c.limits.max_uri = 16)
         .start();
-    let mut stream = s.connect();
     let mut request = b"\r\n".repeat(40);
     request.extend_from_slice(b"GET /style.css HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
-    for b in &request {
-        stream.write_all(&[*b]).unwrap();
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let mut got = Vec::new();
-    stream.read_to_end(&mut got).unwrap();
-    let resp = support::parse_response(&got);
+    let resp = a_byte_at_a_time(&s, &request);
     assert_eq!(resp.status, 200, "{resp}");
     assert_eq!(resp.body, support::fixture("style.css"));
 }

@@ -38,7 +38,8 @@ impl Acceptor {
     pub(super) fn new(listener: TcpListener, poller: &Poller) -> io::Result<Acceptor> {
         listener.set_nonblocking(true)?;
         // SAFETY: polling requires a source to be deleted before it is dropped; the listener is
-        // owned here and `close` (called by `Reactor`'s Drop at the latest) deletes it first.
+        // owned here and `close` (at the drain, or in `Reactor`'s Drop at the latest) deletes it
+        // first.
         unsafe { poller.add(&listener, Event::readable(LISTENER))? };
         Ok(Acceptor {
             listener: Some(listener),
@@ -128,28 +129,18 @@ impl Acceptor {
         }
     }
 
-    /// Takes what the backlog holds right now, whatever the pause, then closes the listener:
-    /// connections that completed their handshake before a shutdown signal are the clients'
-    /// too, and closing the listener over them would reset them.
-    pub(super) fn close(
-        &mut self,
-        poller: &Poller,
-        now: Instant,
-        room: usize,
-        register: impl FnMut(TcpStream, SocketAddr) -> bool,
-    ) {
+    /// Ends an accept pause now: at shutdown the backlog is taken whatever the pause, since
+    /// connections that completed their handshake before the signal are the clients' too.
+    pub(super) fn unpause(&mut self) {
         self.paused_until = None;
-        self.accept_batch(poller, now, room, register);
+    }
+
+    /// Closes the listener if it is still open, deleting it from the poller first: new
+    /// connects are refused from now on.
+    pub(super) fn close(&mut self, poller: &Poller) {
         if let Some(listener) = self.listener.take() {
             let _ = poller.delete(&listener);
         }
         self.armed = false;
-    }
-
-    /// Deletes the listener from the poller if it is still open; before it is dropped.
-    pub(super) fn release(&mut self, poller: &Poller) {
-        if let Some(listener) = self.listener.take() {
-            let _ = poller.delete(&listener);
-        }
     }
 }

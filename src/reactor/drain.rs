@@ -8,8 +8,8 @@
 
 use std::time::Instant;
 
+use super::Reactor;
 use super::deadlines::deadline_for;
-use super::{Reactor, register};
 use crate::log;
 use crate::shutdown;
 
@@ -95,17 +95,11 @@ impl Reactor {
 
     fn begin_drain(&mut self, now: Instant) {
         self.ch.draining.begin();
-        let room = self.room();
-        let Reactor {
-            acceptor,
-            slots,
-            ch,
-            config,
-            ..
-        } = self;
-        acceptor.close(&ch.poller, now, room, |stream, peer| {
-            register(slots, &ch.poller, config, stream, peer, now)
-        });
+        // Connections that completed their handshake before the signal are the clients' too:
+        // take them from the backlog before closing the listener, or they are reset.
+        self.acceptor.unpause();
+        self.accept(now);
+        self.acceptor.close(&self.ch.poller);
         let shutdown = self.config.timeouts.shutdown;
         log::info(format_args!(
             "shutdown signal: no longer accepting; draining {} connections (up to {shutdown:?})",

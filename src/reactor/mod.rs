@@ -86,7 +86,7 @@ impl Reactor {
         // owned by the Reactor, whose Drop deletes it.
         if let Err(e) = unsafe { ch.poller.add(&ch.shutdown, Event::readable(SHUTDOWN)) } {
             let mut acceptor = acceptor;
-            acceptor.release(&ch.poller);
+            acceptor.close(&ch.poller);
             return Err(e);
         }
         Ok(Reactor {
@@ -186,6 +186,7 @@ impl Reactor {
         self.config.max_connections.saturating_sub(self.slots.len())
     }
 
+    /// Takes connections from the backlog while there is room.
     fn accept(&mut self, now: Instant) {
         let room = self.room();
         let Reactor {
@@ -255,7 +256,7 @@ impl Reactor {
 impl Drop for Reactor {
     fn drop(&mut self) {
         self.close_parked();
-        self.acceptor.release(&self.ch.poller);
+        self.acceptor.close(&self.ch.poller);
         let _ = self.ch.poller.delete(&self.ch.shutdown);
     }
 }
