@@ -1,12 +1,12 @@
 //! Validators of an opened file, from the one `fstat` done when it was opened: a strong `ETag`
-//! built from modification time, size and inode (cheap, and stable across restarts because all
-//! three are), and `Last-Modified`. Formatted into fixed buffers, so nothing is allocated. It
-//! never reads file content.
+//! built from modification time and size (cheap, stable across restarts, and the same on every
+//! replica that serves the same files), and `Last-Modified`. Formatted into fixed buffers, so
+//! nothing is allocated. It never reads file content.
 
 use std::io::Write;
 
-/// The longest ETag we format: four u64 in hex, three separators, quotes and a suffix.
-const ETAG_MAX: usize = 2 + 4 * 16 + 3 + 4;
+/// The longest ETag we format: three u64 in hex, two separators, quotes and a suffix.
+const ETAG_MAX: usize = 2 + 3 * 16 + 2 + 4;
 
 /// A strong entity-tag, quotes included (RFC 9110 §8.8.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,8 +76,11 @@ impl FileMeta {
         }
     }
 
-    /// The strong ETag: any change of content changes the time or the size, and a file replaced
-    /// by a new one (deploys write new files) changes the inode.
+    /// The strong ETag, from the modification time (to the nanosecond) and the size: any write
+    /// changes the time. Not the inode: replicas serving the same image from different disks,
+    /// or a site copied into place, have other inodes for the same bytes, and a revalidation
+    /// that reaches another replica must still get 304. (The memory cache still compares
+    /// inodes, to notice a file replaced on this machine.)
     pub fn etag(&self) -> Etag {
         // Hand-formatted hex: this runs for every file response, and fmt costs several times
         // more.
@@ -91,8 +94,6 @@ impl FileMeta {
         tag.push_hex(u64::from(self.mtime_nsec));
         tag.push(b'-');
         tag.push_hex(self.len);
-        tag.push(b'-');
-        tag.push_hex(self.inode);
         tag.push(b'"');
         tag
     }
@@ -115,10 +116,10 @@ mod tests {
             mtime_nsec: 0x1c9c_3800,
             inode: 0x2a81,
         };
-        assert_eq!(meta.etag().as_bytes(), b"\"6553f1a2.1c9c3800-400-2a81\"");
+        assert_eq!(meta.etag().as_bytes(), b"\"6553f1a2.1c9c3800-400\"");
         assert_eq!(
             meta.etag().with_suffix("br").as_bytes(),
-            b"\"6553f1a2.1c9c3800-400-2a81-br\""
+            b"\"6553f1a2.1c9c3800-400-br\""
         );
         let big = FileMeta {
             len: u64::MAX,
@@ -128,6 +129,15 @@ mod tests {
         };
         assert!(big.etag().as_bytes().ends_with(b"\""));
         assert_ne!(meta.etag(), FileMeta { len: 1025, ..meta }.etag());
-        assert_ne!(meta.etag(), FileMeta { inode: 1, ..meta }.etag());
+        assert_ne!(
+            meta.etag(),
+            FileMeta {
+                mtime_nsec: 1,
+                ..meta
+            }
+            .etag()
+        );
+        // The same bytes at another inode (another replica, a copy) keep their validator.
+        assert_eq!(meta.etag(), FileMeta { inode: 1, ..meta }.etag());
     }
 }

@@ -385,11 +385,12 @@ mod tests {
             mtime_nsec: 3,
             inode: 4,
         };
+        // Another version: written a nanosecond later (the inode is not part of a version).
         let b = FileMeta {
             len: 1,
             mtime: 2,
-            mtime_nsec: 3,
-            inode: 5,
+            mtime_nsec: 4,
+            inode: 4,
         };
         assert_ne!(boundary_for(&a.etag()), boundary_for(&b.etag()));
         assert_eq!(boundary_for(&a.etag()).len(), "muxserve-".len() + 16);

@@ -450,3 +450,26 @@ fn conditionals_on_a_missing_file_do_not_give_304_or_412() {
         "If-Match: * on a missing file: {resp}"
     );
 }
+
+/// Replicas behind a load balancer serve copies of the same files at other inodes: they must
+/// give the same validators, so a revalidation that reaches another replica gets 304.
+#[test]
+fn replicas_with_copies_of_the_same_files_agree_on_validators() {
+    let (one, two) = (TempSite::new(), TempSite::new());
+    pin_mtimes(&one);
+    pin_mtimes(&two);
+    let a = TestServer::build().root(one.root()).start();
+    let b = TestServer::build().root(two.root()).start();
+    for path in ["/style.css", "/index.html"] {
+        let ra = a.get(path);
+        let rb = b.get(path);
+        assert_eq!(ra.status, 200, "{ra}");
+        assert_eq!(strong_etag(&ra), strong_etag(&rb), "{path}");
+        assert_eq!(ra.header("Last-Modified"), rb.header("Last-Modified"));
+        let cond = b.get_with(path, &[("If-None-Match", &strong_etag(&ra))]);
+        assert_eq!(
+            cond.status, 304,
+            "{path} revalidated on the other replica: {cond}"
+        );
+    }
+}
