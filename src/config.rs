@@ -65,6 +65,8 @@ pub struct SiteOptions {
     pub follow_symlinks: bool,
     /// Serve `file.br` / `file.gz` beside `file` to clients that accept them.
     pub precompressed: bool,
+    /// Answer `/about` with `about.html` when no `about` file or directory exists.
+    pub clean_urls: bool,
     /// Compress compressible files on the fly (cached in memory).
     pub compress: bool,
     /// Smallest file compressed on the fly, in bytes.
@@ -200,6 +202,7 @@ impl Default for SiteOptions {
             hidden_files: false,
             follow_symlinks: false,
             precompressed: true,
+            clean_urls: true,
             compress: false,
             compress_min_size: 1024,
             compress_cache_size: 64 * 1024 * 1024,
@@ -330,6 +333,10 @@ pub struct Cli {
     /// Serve file.br / file.gz beside file to clients that accept them
     #[arg(long, env = "MUXSERVE_PRECOMPRESSED", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     precompressed: bool,
+
+    /// Answer /about with about.html when no about file or directory exists
+    #[arg(long, env = "MUXSERVE_CLEAN_URLS", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    clean_urls: bool,
 
     /// Compress text files on the fly with gzip or brotli (compressed once, kept in memory)
     #[arg(long, env = "MUXSERVE_COMPRESS")]
@@ -526,6 +533,7 @@ impl Cli {
                 hidden_files: self.hidden_files,
                 follow_symlinks: self.follow_symlinks,
                 precompressed: self.precompressed,
+                clean_urls: self.clean_urls,
                 compress: self.compress,
                 compress_min_size: self.compress_min_size,
                 compress_cache_size: self.compress_cache_size,

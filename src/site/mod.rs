@@ -7,8 +7,9 @@
 //! 2. Normalise the path (`resolve`); refusals map to 400, 403, 404 without touching the disk.
 //! 3. Find: open beneath the root and fstat. A directory without a trailing slash → 301 to the
 //!    slashed URL (query kept); with it → the first `--index` file, else a listing
-//!    (`--dir-listing`) or 403. Not found → the `--fallback` file for extension-less GET/HEAD
-//!    paths, else 404 with the site's `404.html`.
+//!    (`--dir-listing`) or 403. Not found → `NAME.html` for `NAME` (clean URLs,
+//!    `--clean-urls`), else the `--fallback` file for extension-less GET/HEAD paths, else 404
+//!    with the site's `404.html`.
 //! 4. Representation (RFC 9110 §12.5.3): a `.br` / `.gz` sidecar or an on-the-fly compressed
 //!    body when Accept-Encoding prefers it; 406 when nothing acceptable exists. `Vary:
 //!    Accept-Encoding` when the type is compressible or the client accepts a sidecar it has.
@@ -124,6 +125,7 @@ pub struct Site {
     dir_listing: bool,
     hidden: Hidden,
     precompressed: bool,
+    clean_urls: bool,
     compress: Option<CompressCache>,
     compress_min_size: u64,
     cache_control: CacheControl,
@@ -176,6 +178,7 @@ impl Site {
             dir_listing: config.dir_listing,
             hidden,
             precompressed: config.precompressed,
+            clean_urls: config.clean_urls,
             compress: config.compress.then(|| {
                 CompressCache::new(
                     usize::try_from(config.compress_cache_size).unwrap_or(usize::MAX),
@@ -287,12 +290,17 @@ impl Site {
                 Break(Reply::redirect(resolve::directory_url(rel, req.query)))
             }
             Ok(Found::Dir(dir)) => self.directory(rel, dir),
-            Err(e @ (Errno::NOENT | Errno::NOTDIR)) => match &self.fallback {
-                // Only paths whose last segment has no extension: a missing asset stays a 404 a
-                // developer can see.
-                Some(fallback) if extension(rel).is_empty() => self.fallback(rel, fallback),
-                _ => Break(self.open_failed(e)),
-            },
+            Err(e @ (Errno::NOENT | Errno::NOTDIR)) => {
+                if let Some(target) = self.clean_url(rel, slash) {
+                    return Continue(target);
+                }
+                match &self.fallback {
+                    // Only paths whose last segment has no extension: a missing asset stays a
+                    // 404 a developer can see.
+                    Some(fallback) if extension(rel).is_empty() => self.fallback(rel, fallback),
+                    _ => Break(self.open_failed(e)),
+                }
+            }
             Err(e) => Break(self.open_failed(e)),
         }
     }
@@ -343,6 +351,30 @@ impl Site {
     }
 
     /// The single-page-app fallback in place of a missing `rel`.
+    /// Clean URLs, as Netlify and Cloudflare Pages serve them: `/about`, which names no file or
+    /// directory, is answered with `about.html`, `rel` then naming it. Only a regular file
+    /// counts, found beneath the root like any other; anything else leaves `rel` as it was.
+    /// Not kept in the memory cache: a file named `about` created later must win at once.
+    fn clean_url(&self, rel: &mut Vec<u8>, slash: bool) -> Option<Target> {
+        const HTML: &[u8] = b".html";
+        if !self.clean_urls || slash || rel.is_empty() || rel.ends_with(HTML) {
+            return None;
+        }
+        let len = rel.len();
+        rel.extend_from_slice(HTML);
+        match self.root.find(rel) {
+            Ok(Found::File(fd, st)) => Some(Target {
+                fd,
+                meta: FileMeta::from_stat(&st),
+                cacheable: false,
+            }),
+            _ => {
+                rel.truncate(len);
+                None
+            }
+        }
+    }
+
     fn fallback(&self, rel: &mut Vec<u8>, fallback: &[u8]) -> ControlFlow<Reply<'_>, Target> {
         rel.clear();
         rel.extend_from_slice(fallback);

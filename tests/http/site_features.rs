@@ -423,3 +423,137 @@ fn symlink_loops_get_an_answer() {
         assert_eq!(s.get("/style.css").body, fixture("style.css"));
     }
 }
+
+/// A site with `about.html`, `docs/guide.html`, `shadow` beside `shadow.html`, and a directory
+/// `team/` beside `team.html`: what clean URLs find and what they leave alone.
+fn clean_url_site(site: &TempSite) {
+    let root = site.root();
+    fs::write(root.join("about.html"), b"ABOUT-HTML\n").unwrap();
+    fs::create_dir(root.join("docs")).unwrap();
+    fs::write(root.join("docs/guide.html"), b"GUIDE-HTML\n").unwrap();
+    fs::write(root.join("shadow"), b"SHADOW-FILE\n").unwrap();
+    fs::write(root.join("shadow.html"), b"SHADOW-HTML\n").unwrap();
+    fs::create_dir(root.join("team")).unwrap();
+    fs::write(root.join("team/index.html"), b"TEAM-INDEX\n").unwrap();
+    fs::write(root.join("team.html"), b"TEAM-HTML\n").unwrap();
+}
+
+#[test]
+fn clean_urls_serve_name_html_when_nothing_else_matches() {
+    let s = TestServer::build().site(clean_url_site).start();
+    struct Case {
+        path: &'static str,
+        status: u16,
+        body: &'static [u8],
+    }
+    let cases = [
+        // The point: /about answers with about.html, as an HTML page, also below the top.
+        Case {
+            path: "/about",
+            status: 200,
+            body: b"ABOUT-HTML\n",
+        },
+        Case {
+            path: "/about?x=1",
+            status: 200,
+            body: b"ABOUT-HTML\n",
+        },
+        Case {
+            path: "/docs/guide",
+            status: 200,
+            body: b"GUIDE-HTML\n",
+        },
+        // The file itself still answers under its own name.
+        Case {
+            path: "/about.html",
+            status: 200,
+            body: b"ABOUT-HTML\n",
+        },
+        // A file of that exact name wins over NAME.html.
+        Case {
+            path: "/shadow",
+            status: 200,
+            body: b"SHADOW-FILE\n",
+        },
+        // With a slash it is a directory request: no about/ here.
+        Case {
+            path: "/about/",
+            status: 404,
+            body: b"",
+        },
+        // NAME.html.html is never tried, nor anything for names that do not exist at all.
+        Case {
+            path: "/about.html.html",
+            status: 404,
+            body: b"",
+        },
+        Case {
+            path: "/nothing",
+            status: 404,
+            body: b"",
+        },
+    ];
+    for c in &cases {
+        let r = s.get(c.path);
+        assert_eq!(r.status, c.status, "{}: {r}", c.path);
+        if c.status == 200 {
+            assert_eq!(r.body, c.body, "{}", c.path);
+        }
+        // What NAME.html answers is an HTML page, whatever the URL's lack of an extension says.
+        if c.body.ends_with(b"-HTML\n") {
+            assert_eq!(r.header("Content-Type"), Some(HTML), "{}", c.path);
+        }
+    }
+    // A directory of that name is still a directory: the redirect to its slash, then its index.
+    let r = s.get("/team");
+    assert_eq!(r.status, 301, "{r}");
+    assert_eq!(r.header("Location"), Some("/team/"));
+    assert_eq!(s.get("/team/").body, b"TEAM-INDEX\n");
+    // HEAD carries GET's length; a conditional request revalidates the page it found.
+    let head = s.request("HEAD /about HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(head.header("Content-Length"), Some("11"));
+    let etag = s.get("/about").header("ETag").unwrap().to_string();
+    let cond = s.get_with("/about", &[("If-None-Match", &etag)]);
+    assert_eq!(cond.status, 304, "{cond}");
+}
+
+#[test]
+fn clean_urls_off_leave_a_missing_name_missing() {
+    let s = TestServer::build()
+        .site(clean_url_site)
+        .config(|c| c.site.clean_urls = false)
+        .start();
+    assert_eq!(s.get("/about").status, 404);
+    assert_eq!(s.get("/about.html").body, b"ABOUT-HTML\n");
+}
+
+#[test]
+fn clean_urls_come_before_the_fallback_and_follow_a_new_file() {
+    let s = TestServer::build()
+        .site(clean_url_site)
+        .config(|c| c.site.fallback = Some("index.html".into()))
+        .start();
+    assert_eq!(s.get("/about").body, b"ABOUT-HTML\n");
+    assert_eq!(s.get("/app/route").body, fixture("index.html"));
+    // A file named exactly `about` appearing later wins at once: clean URLs are not cached.
+    fs::write(s.root().join("about"), b"ABOUT-FILE\n").unwrap();
+    assert_eq!(s.get("/about").body, b"ABOUT-FILE\n");
+}
+
+#[test]
+fn command_line_clean_urls() {
+    let site = TempSite::new();
+    clean_url_site(&site);
+    let on = Binary::serving(site.root()).spawn();
+    assert_eq!(on.request(&get_request("/about")).body, b"ABOUT-HTML\n");
+    drop(on);
+    let off = Binary::serving(site.root())
+        .args(["--clean-urls", "false"])
+        .spawn();
+    assert_eq!(off.request(&get_request("/about")).status, 404);
+    drop(off);
+    let env = Binary::serving(site.root())
+        .env("MUXSERVE_CLEAN_URLS", "false")
+        .spawn();
+    assert_eq!(env.request(&get_request("/about")).status, 404);
+}
