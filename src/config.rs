@@ -67,6 +67,8 @@ pub struct SiteOptions {
     pub precompressed: bool,
     /// Answer `/about` with `about.html` when no `about` file or directory exists.
     pub clean_urls: bool,
+    /// Redirect (308) `/about.html` to `/about` and `/about/index.html` to `/about/`.
+    pub canonical_urls: bool,
     /// Compress compressible files on the fly (cached in memory).
     pub compress: bool,
     /// Smallest file compressed on the fly, in bytes.
@@ -203,6 +205,7 @@ impl Default for SiteOptions {
             follow_symlinks: false,
             precompressed: true,
             clean_urls: true,
+            canonical_urls: false,
             compress: false,
             compress_min_size: 1024,
             compress_cache_size: 64 * 1024 * 1024,
@@ -337,6 +340,10 @@ pub struct Cli {
     /// Answer /about with about.html when no about file or directory exists
     #[arg(long, env = "MUXSERVE_CLEAN_URLS", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     clean_urls: bool,
+
+    /// Redirect (308) /about.html to /about and /about/index.html to /about/, query kept (needs --clean-urls)
+    #[arg(long, env = "MUXSERVE_CANONICAL_URLS")]
+    canonical_urls: bool,
 
     /// Compress text files on the fly with gzip or brotli (compressed once, kept in memory)
     #[arg(long, env = "MUXSERVE_COMPRESS")]
@@ -479,6 +486,10 @@ impl Cli {
         {
             bail!("--health-path {p:?} must be a path starting with /");
         }
+        if self.canonical_urls && !self.clean_urls {
+            // /about.html would redirect to /about, which only clean URLs answer.
+            bail!("--canonical-urls needs --clean-urls true");
+        }
         for name in &self.index {
             if name.is_empty() || name.contains('/') || name.starts_with('.') {
                 bail!("--index name {name:?} must be a plain file name");
@@ -534,6 +545,7 @@ impl Cli {
                 follow_symlinks: self.follow_symlinks,
                 precompressed: self.precompressed,
                 clean_urls: self.clean_urls,
+                canonical_urls: self.canonical_urls,
                 compress: self.compress,
                 compress_min_size: self.compress_min_size,
                 compress_cache_size: self.compress_cache_size,

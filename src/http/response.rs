@@ -59,6 +59,7 @@ statuses! {
     PartialContent 206 "Partial Content" none,
     MovedPermanently 301 "Moved Permanently" html,
     NotModified 304 "Not Modified" none,
+    PermanentRedirect 308 "Permanent Redirect" html,
     BadRequest 400 "Bad Request" html,
     Forbidden 403 "Forbidden" html,
     NotFound 404 "Not Found" html,

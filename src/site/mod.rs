@@ -7,8 +7,8 @@
 //! 2. Normalise the path (`resolve`); refusals map to 400, 403, 404 without touching the disk.
 //! 3. Find: open beneath the root and fstat. A directory without a trailing slash → 301 to the
 //!    slashed URL (query kept); with it → the first `--index` file, else a listing
-//!    (`--dir-listing`) or 403. Not found → `NAME.html` for `NAME` (clean URLs,
-//!    `--clean-urls`), else the `--fallback` file for extension-less GET/HEAD paths, else 404
+//!    (`--dir-listing`) or 403. A file with a canonical URL (`--canonical-urls`) → 308 there.
+//!    Not found → `NAME.html` for `NAME` (clean URLs, `--clean-urls`), else the `--fallback` file for extension-less GET/HEAD paths, else 404
 //!    with the site's `404.html`.
 //! 4. Representation (RFC 9110 §12.5.3): a `.br` / `.gz` sidecar or an on-the-fly compressed
 //!    body when Accept-Encoding prefers it; 406 when nothing acceptable exists. `Vary:
@@ -126,6 +126,7 @@ pub struct Site {
     hidden: Hidden,
     precompressed: bool,
     clean_urls: bool,
+    canonical_urls: bool,
     compress: Option<CompressCache>,
     compress_min_size: u64,
     cache_control: CacheControl,
@@ -179,6 +180,7 @@ impl Site {
             hidden,
             precompressed: config.precompressed,
             clean_urls: config.clean_urls,
+            canonical_urls: config.canonical_urls,
             compress: config.compress.then(|| {
                 CompressCache::new(
                     usize::try_from(config.compress_cache_size).unwrap_or(usize::MAX),
@@ -281,11 +283,14 @@ impl Site {
     ) -> ControlFlow<Reply<'_>, Target> {
         match self.root.find(rel) {
             Ok(Found::File(..)) if slash => Break(self.not_found()),
-            Ok(Found::File(fd, st)) => Continue(Target {
-                fd,
-                meta: FileMeta::from_stat(&st),
-                cacheable: true,
-            }),
+            Ok(Found::File(fd, st)) => match self.canonical(rel, req.query) {
+                Some(url) => Break(Reply::permanent_redirect(url)),
+                None => Continue(Target {
+                    fd,
+                    meta: FileMeta::from_stat(&st),
+                    cacheable: true,
+                }),
+            },
             Ok(Found::Dir(_)) if !slash && !rel.is_empty() => {
                 Break(Reply::redirect(resolve::directory_url(rel, req.query)))
             }
@@ -372,6 +377,30 @@ impl Site {
                 rel.truncate(len);
                 None
             }
+        }
+    }
+
+    /// With `--canonical-urls`, the URL a found file `rel` should be asked for instead: an index
+    /// file's directory (`/about/index.html` → `/about/`), or `NAME.html` without its `.html`
+    /// when clean URLs would answer that with the same file (no `NAME` exists).
+    fn canonical(&self, rel: &[u8], query: Option<&str>) -> Option<String> {
+        if !self.canonical_urls {
+            return None;
+        }
+        let (dir, name) = match rel.iter().rposition(|&b| b == b'/') {
+            Some(i) => (rel.get(..i)?, rel.get(i + 1..)?),
+            None => (&rel[..0], rel),
+        };
+        if name.ends_with(b".html") && self.index.iter().any(|i| i.as_slice() == name) {
+            return Some(resolve::path_url(dir, true, query));
+        }
+        let stem = rel.strip_suffix(b".html")?;
+        if stem.is_empty() || stem.ends_with(b"/") {
+            return None;
+        }
+        match self.root.find(stem) {
+            Err(Errno::NOENT | Errno::NOTDIR) => Some(resolve::path_url(stem, false, query)),
+            _ => None,
         }
     }
 

@@ -200,6 +200,15 @@ impl<'s> Reply<'s> {
         }
     }
 
+    /// 308 to `location`, for a URL with a canonical form: unlike 301, the method is kept
+    /// (RFC 9110 §15.4.9).
+    pub(super) fn permanent_redirect(location: String) -> Self {
+        Reply {
+            location: Some(location),
+            ..Reply::page(Status::PermanentRedirect)
+        }
+    }
+
     /// 406; `vary` still tells caches the answer depends on Accept-Encoding.
     pub(super) fn not_acceptable(vary: bool) -> Self {
         Reply {

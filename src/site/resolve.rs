@@ -139,15 +139,25 @@ fn valid_escapes(seg: &[u8]) -> bool {
 
 /// The URL of directory `rel` with a trailing slash, re-encoded, with the query kept.
 pub fn directory_url(rel: &[u8], query: Option<&str>) -> String {
+    path_url(rel, true, query)
+}
+
+/// The URL of `rel` on this server, re-encoded, with a trailing slash if `slash` and the query
+/// kept. Always a path: it starts with one `/`, never `//`, which a client would read as a host.
+pub fn path_url(rel: &[u8], slash: bool, query: Option<&str>) -> String {
     let mut url = String::with_capacity(
         rel.len()
             .saturating_add(query.map_or(2, |q| q.len().saturating_add(3))),
     );
-    for seg in rel.split(|&b| b == b'/') {
-        url.push('/');
-        url.extend(percent_encode(seg, SEGMENT));
+    if !rel.is_empty() {
+        for seg in rel.split(|&b| b == b'/') {
+            url.push('/');
+            url.extend(percent_encode(seg, SEGMENT));
+        }
     }
-    url.push('/');
+    if slash || url.is_empty() {
+        url.push('/');
+    }
     if let Some(q) = query {
         url.push('?');
         url.push_str(q);
@@ -320,5 +330,9 @@ mod tests {
     fn directory_urls() {
         assert_eq!(directory_url(b"a b/c", Some("x=1")), "/a%20b/c/?x=1");
         assert_eq!(directory_url("café".as_bytes(), None), "/caf%C3%A9/");
+        assert_eq!(path_url(b"a b/c", false, Some("x=1")), "/a%20b/c?x=1");
+        // The root is "/", never "//", which a client would take for a host.
+        assert_eq!(path_url(b"", true, None), "/");
+        assert_eq!(path_url(b"", false, Some("q")), "/?q");
     }
 }

@@ -557,3 +557,56 @@ fn command_line_clean_urls() {
         .spawn();
     assert_eq!(env.request(&get_request("/about")).status, 404);
 }
+
+#[test]
+fn canonical_urls_redirect_to_the_clean_form_with_the_query() {
+    let s = TestServer::build()
+        .site(clean_url_site)
+        .config(|c| c.site.canonical_urls = true)
+        .start();
+    for (path, location) in [
+        ("/about.html", "/about"),
+        ("/about.html?x=1&y", "/about?x=1&y"),
+        ("/docs/guide.html", "/docs/guide"),
+        ("/team/index.html", "/team/"),
+        ("/index.html", "/"),
+        ("/index.html?q", "/?q"),
+    ] {
+        let r = s.get(path);
+        assert_eq!(r.status, 308, "{path}: {r}");
+        assert_eq!(r.header("Location"), Some(location), "{path}");
+        // And the canonical URL answers with the same page.
+        let canonical = location.split('?').next().unwrap();
+        let followed = s.get(canonical);
+        assert_eq!(followed.status, 200, "{canonical}: {followed}");
+    }
+    assert_eq!(s.get("/about").body, b"ABOUT-HTML\n");
+    // Where the clean form would answer with something else, the .html URL is served as it is:
+    // a file named `shadow`, a directory `team/`.
+    assert_eq!(s.get("/shadow.html").body, b"SHADOW-HTML\n");
+    assert_eq!(s.get("/team.html").body, b"TEAM-HTML\n");
+    // Missing files are not redirected, and the Location is always a path here.
+    assert_eq!(s.get("/gone.html").status, 404);
+    let r = s.request("GET //evil.example/x/index.html HTTP/1.1\r\nHost: h\r\n\r\n");
+    if let Some(location) = r.header("Location") {
+        assert!(
+            location.starts_with('/') && !location.starts_with("//"),
+            "{location}"
+        );
+    }
+}
+
+#[test]
+fn canonical_urls_need_clean_urls() {
+    let site = TempSite::new();
+    let out = Binary::serving(site.root())
+        .args(["--canonical-urls", "--clean-urls", "false"])
+        .run(std::time::Duration::from_secs(10));
+    assert!(!out.status.success());
+    assert!(
+        out.stderr
+            .contains("--canonical-urls needs --clean-urls true"),
+        "{}",
+        out.stderr
+    );
+}
