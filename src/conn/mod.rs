@@ -269,7 +269,12 @@ impl Conn {
                         keep_alive: false,
                         extra_headers: ctx.site.extra_headers(),
                     };
-                    let bytes = queue(out, &mut self.sending, Reply::page(e.status()), &exchange);
+                    let bytes = queue(
+                        out,
+                        &mut self.sending,
+                        ctx.site.refusal(e.status()),
+                        &exchange,
+                    );
                     ctx.log.request(peer, None, e.status(), bytes);
                 }
                 // What was answered before still goes out; the rest is not ours to frame.

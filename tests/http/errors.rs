@@ -147,3 +147,90 @@ fn error_does_not_break_other_connections() {
     let bad_resp = bad.read_response();
     assert_eq!(bad_resp.status, 400);
 }
+
+/// A site with its own pages for some statuses, and a 404 page in `docs/`.
+fn error_page_site(site: &TempSite) {
+    let root = site.root();
+    for code in [400, 403, 405, 505] {
+        std::fs::write(root.join(format!("{code}.html")), format!("SITE-{code}\n")).unwrap();
+    }
+    std::fs::create_dir_all(root.join("docs/sub")).unwrap();
+    std::fs::write(root.join("docs/404.html"), b"DOCS-404\n").unwrap();
+}
+
+#[test]
+fn every_error_status_gets_the_sites_page_when_it_has_one() {
+    let s = TestServer::build().site(error_page_site).start();
+    struct Case {
+        raw: &'static str,
+        status: u16,
+        body: &'static [u8],
+    }
+    let cases = [
+        // Answered by the pipeline: a directory without index or listing, a method not allowed.
+        Case {
+            raw: "GET /noindex/ HTTP/1.1\r\nHost: h\r\n\r\n",
+            status: 403,
+            body: b"SITE-403\n",
+        },
+        Case {
+            raw: "POST /index.html HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+            status: 405,
+            body: b"SITE-405\n",
+        },
+        // Refused before the head could be read: no Host, a version that is not 1.x.
+        Case {
+            raw: "GET / HTTP/1.1\r\n\r\n",
+            status: 400,
+            body: b"SITE-400\n",
+        },
+        Case {
+            raw: "GET / HTTP/2.0\r\nHost: h\r\n\r\n",
+            status: 505,
+            body: b"SITE-505\n",
+        },
+        // The nearest 404.html up the tree, as Cloudflare Pages answers; else the root's.
+        Case {
+            raw: "GET /docs/missing HTTP/1.1\r\nHost: h\r\n\r\n",
+            status: 404,
+            body: b"DOCS-404\n",
+        },
+        Case {
+            raw: "GET /docs/sub/missing.css HTTP/1.1\r\nHost: h\r\n\r\n",
+            status: 404,
+            body: b"DOCS-404\n",
+        },
+    ];
+    for c in &cases {
+        let r = s.request(c.raw);
+        assert_eq!(r.status, c.status, "{:?}: {r}", c.raw);
+        assert_eq!(r.body, c.body, "{:?}", c.raw);
+        assert_eq!(r.header("Content-Type"), Some("text/html; charset=utf-8"));
+        assert_eq!(r.header("Cache-Control"), Some("no-store"), "{:?}", c.raw);
+    }
+    // The site's 404.html at the top still answers for the rest of the tree.
+    let r = s.get("/missing");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body, fixture("404.html"));
+    // 405 keeps its Allow beside the site's page.
+    let r = s.request("DELETE /x HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.header("Allow"), Some(ALLOW), "{r}");
+    // HEAD of an error page announces the page's length.
+    let head = s.request("HEAD /docs/missing HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(head.status, 404);
+    assert_eq!(head.header("Content-Length"), Some("9"));
+}
+
+#[test]
+fn without_site_pages_errors_keep_the_built_in_page_and_are_not_stored() {
+    let s = TestServer::start();
+    let r = s.request("GET /noindex/ HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.status, 403);
+    assert!(r.body_str().contains("403 Forbidden"), "{r}");
+    assert_eq!(r.header("Cache-Control"), Some("no-store"));
+    // Success keeps the site's caching rules.
+    assert_eq!(
+        s.get("/style.css").header("Cache-Control"),
+        Some("no-cache")
+    );
+}
