@@ -322,3 +322,27 @@ fn fifo_in_the_root_is_not_found_and_never_blocks() {
     assert!(!page.contains("pipe"), "{page}");
     assert_eq!(s.get("/spool/a.txt").body, b"a\n");
 }
+
+/// Clean URLs open `NAME.html` beneath the root like any other file: a symlink named so that
+/// leads out, a dotfile or a climb never answers, whatever the spelling.
+#[test]
+fn clean_urls_never_escape_the_root() {
+    let s = TestServer::build()
+        .site(|site| {
+            symlink(site.outside().join("secret"), site.root().join("leak.html")).unwrap();
+            symlink("../outside/secret", site.root().join("dir").join("up.html")).unwrap();
+            fs::write(site.root().join(".env.html"), b"DOTFILE\n").unwrap();
+        })
+        .start();
+    for line in [
+        &b"GET /leak HTTP/1.1"[..],
+        b"GET /dir/up HTTP/1.1",
+        b"GET /.env HTTP/1.1",
+        b"GET /dir/../leak HTTP/1.1",
+        b"GET /%2e%2e/outside/secret HTTP/1.1",
+        b"HEAD /leak HTTP/1.1",
+    ] {
+        assert_blocked(&s, line);
+    }
+    assert_eq!(s.get("/.env").status, 404);
+}
