@@ -30,6 +30,7 @@ pub mod cache_control;
 pub mod compress;
 pub mod conditional;
 pub mod encoding;
+mod error_pages;
 pub mod file;
 pub mod listing;
 pub mod memory;
@@ -37,6 +38,7 @@ pub mod mime;
 pub mod range;
 mod reply;
 pub mod resolve;
+mod urls;
 
 pub use reply::{Body, ContentRange, Part, Reply};
 
@@ -216,44 +218,6 @@ impl Site {
         reply
     }
 
-    /// An error answered before a request could be read (400, 413, 414, 431, 501, 505), with
-    /// the site's page for it, as every error the pipeline answers.
-    pub fn refusal(&self, status: Status) -> Reply<'_> {
-        let mut reply = Reply::page(status);
-        self.site_page(&mut reply);
-        reply
-    }
-
-    /// An error reply (400–599, the caller checks) that carries the built-in page gets the site's `NNN.html` in its
-    /// place when the root has one; error pages, built-in or not, are never stored by a cache
-    /// as the resource. 404s find their page themselves (`not_found`), up the tree.
-    #[cold]
-    fn site_page(&self, reply: &mut Reply<'_>) {
-        let status = reply.status;
-        if reply.cache_control.is_none() {
-            reply.cache_control = Some("no-store");
-        }
-        let builtin = matches!(reply.body, Body::Static(b) if std::ptr::eq(b, status.page()));
-        if !builtin || status == Status::NotFound {
-            return;
-        }
-        let mut name = [0u8; 8];
-        let left = {
-            let mut cursor = &mut name[..];
-            let _ = write!(cursor, "{}.html", status.code());
-            cursor.len()
-        };
-        let name = &name[..name.len() - left];
-        if let Ok(Found::File(fd, st)) = self.root.find(name) {
-            reply.content_type = Some(mime::HTML);
-            reply.body = Body::File {
-                fd,
-                start: 0,
-                len: FileMeta::from_stat(&st).len,
-            };
-        }
-    }
-
     /// The steps of the module's doc; a step that `Break`s has decided the answer.
     fn steps<'s>(
         &'s self,
@@ -398,54 +362,6 @@ impl Site {
         match listing::render(&url, dir, self.hidden) {
             Ok(html) => Reply::listing(html),
             Err(e) => self.open_failed(e, rel),
-        }
-    }
-
-    /// Clean URLs, as Netlify and Cloudflare Pages serve them: `/about`, which names no file or
-    /// directory, is answered with `about.html`, `rel` then naming it. Only a regular file
-    /// counts, found beneath the root like any other; anything else leaves `rel` as it was.
-    /// Not kept in the memory cache: a file named `about` created later must win at once.
-    fn clean_url(&self, rel: &mut Vec<u8>, slash: bool) -> Option<Target> {
-        const HTML: &[u8] = b".html";
-        if !self.clean_urls || slash || rel.is_empty() || rel.ends_with(HTML) {
-            return None;
-        }
-        let len = rel.len();
-        rel.extend_from_slice(HTML);
-        match self.root.find(rel) {
-            Ok(Found::File(fd, st)) => Some(Target {
-                fd,
-                meta: FileMeta::from_stat(&st),
-                cacheable: false,
-            }),
-            _ => {
-                rel.truncate(len);
-                None
-            }
-        }
-    }
-
-    /// With `--canonical-urls`, the URL a found file `rel` should be asked for instead: an index
-    /// file's directory (`/about/index.html` → `/about/`), or `NAME.html` without its `.html`
-    /// when clean URLs would answer that with the same file (no `NAME` exists).
-    fn canonical(&self, rel: &[u8], query: Option<&str>) -> Option<String> {
-        if !self.canonical_urls {
-            return None;
-        }
-        let (dir, name) = match rel.iter().rposition(|&b| b == b'/') {
-            Some(i) => (rel.get(..i)?, rel.get(i + 1..)?),
-            None => (&rel[..0], rel),
-        };
-        if name.ends_with(b".html") && self.index.iter().any(|i| i.as_slice() == name) {
-            return Some(resolve::path_url(dir, true, query));
-        }
-        let stem = rel.strip_suffix(b".html")?;
-        if stem.is_empty() || stem.ends_with(b"/") {
-            return None;
-        }
-        match self.root.find(stem) {
-            Err(Errno::NOENT | Errno::NOTDIR) => Some(resolve::path_url(stem, false, query)),
-            _ => None,
         }
     }
 
@@ -595,43 +511,6 @@ impl Site {
             Err(e) => {
                 crate::log::error(format_args!("compressing a file failed: {e}"));
                 Repr::File(file.into(), meta, None)
-            }
-        }
-    }
-
-    fn open_failed(&self, e: Errno, rel: &[u8]) -> Reply<'_> {
-        match e {
-            Errno::NOENT | Errno::NOTDIR | Errno::LOOP | Errno::NAMETOOLONG | Errno::INVAL => {
-                self.not_found(rel)
-            }
-            Errno::ACCESS | Errno::PERM | Errno::XDEV => Reply::page(Status::Forbidden),
-            e => {
-                crate::log::error(format_args!("opening a file under the root failed: {e}"));
-                Reply::page(Status::InternalServerError)
-            }
-        }
-    }
-
-    /// 404 for `rel`, with the nearest [`NOT_FOUND_PAGE`] up the tree from its directory
-    /// (`docs/x` → `docs/404.html`, then `404.html`), as Cloudflare Pages answers.
-    fn not_found(&self, rel: &[u8]) -> Reply<'_> {
-        let mut dir = rel;
-        loop {
-            dir = match dir.iter().rposition(|&b| b == b'/') {
-                Some(i) => &dir[..i],
-                None => &dir[..0],
-            };
-            let mut page = Vec::with_capacity(dir.len() + 1 + NOT_FOUND_PAGE.len());
-            if !dir.is_empty() {
-                page.extend_from_slice(dir);
-                page.push(b'/');
-            }
-            page.extend_from_slice(NOT_FOUND_PAGE);
-            if let Ok(Found::File(fd, st)) = self.root.find(&page) {
-                return Reply::custom_page(Status::NotFound, fd, FileMeta::from_stat(&st).len);
-            }
-            if dir.is_empty() {
-                return Reply::page(Status::NotFound);
             }
         }
     }
