@@ -149,13 +149,15 @@ impl Conn {
     /// lingers instead: the process is about to exit, and in a container its network namespace
     /// goes with it, dropping those bytes; the peer's close says it has everything.
     pub fn end(&mut self, s: &mut Scratch, draining: bool) -> Next {
-        let delivered_here = self.input.is_empty()
-            && self.output.is_empty()
-            && self.sending.is_none()
-            && matches!(self.phase, Phase::Framing(Framer::Head { .. }));
+        // Between requests, with nothing of ours left to write: only the kernel may still hold
+        // the last response.
+        let delivered_here =
+            matches!(self.wait(), Wait::Idle | Wait::Head { .. }) && !self.mid_request();
         if !(draining && delivered_here && has_unsent(&self.stream)) {
             return Next::Close;
         }
+        // Resets the worker's buffers to this connection's (empty) bytes, so parking it below
+        // cannot pick up what another connection left there.
         self.load(s);
         let next = self.begin_linger().and_then(|()| self.linger(s));
         self.park(s, next.unwrap_or(Next::Close))

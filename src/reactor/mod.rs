@@ -179,7 +179,7 @@ impl Reactor {
     }
 
     fn has_room(&self) -> bool {
-        self.slots.len() < self.config.max_connections
+        self.room() > 0
     }
 
     fn room(&self) -> usize {

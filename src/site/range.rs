@@ -11,7 +11,7 @@
 )]
 
 use super::conditional::{EntityTag, http_date_secs};
-use crate::http::field::trim_ows;
+use crate::http::field::{elements, trim_ows};
 
 /// An inclusive byte range within a representation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,8 +73,7 @@ fn parse_specifier(value: &[u8], len: u64) -> Option<RangeSpec> {
     let mut found = [ByteRange { start: 0, end: 0 }; MAX_RANGES];
     let mut satisfiable = 0usize;
     let mut specs = 0usize;
-    for element in value.get(eq.checked_add(1)?..)?.split(|&b| b == b',') {
-        let element = trim_ows(element);
+    for element in elements(value.get(eq.checked_add(1)?..)?) {
         // Empty list elements are allowed and do not count (§5.6.1).
         if element.is_empty() {
             continue;
