@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/run.sh - muxserve beside nginx, lighttpd, h2o (and static-web-server when installed) and
-# the trivial C ceiling, with the shared harness (../shared/bench/anchor_bench.sh), plus the
+# the trivial C ceiling, with the side-by-side harness (bench/harness/anchor_bench.sh), plus the
 # server CPU time per request, which the harness does not record. See bench/BENCHMARKS.md.
 #
 # Usage: bench/run.sh [--repeat N] [--duration S] [--pin | --both-modes] [--scenarios LIST]
@@ -25,7 +25,7 @@
 set -euo pipefail
 
 REPO=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)
-HARNESS=${ANCHOR_BENCH:-$REPO/../shared/bench/anchor_bench.sh}
+HARNESS=${ANCHOR_BENCH:-$REPO/bench/harness/anchor_bench.sh}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3)
 
@@ -58,8 +58,8 @@ while [ $# -gt 0 ]; do
 done
 
 [ -f "$HARNESS" ] && HARNESS=$(realpath "$HARNESS")
-[ -f "$HARNESS" ] || die "the shared harness is missing: $HARNESS
-  (expected at <repo>/../shared/bench/anchor_bench.sh; set ANCHOR_BENCH=/path/to/anchor_bench.sh)"
+[ -f "$HARNESS" ] || die "the harness is missing: $HARNESS
+  (expected at <repo>/bench/harness/anchor_bench.sh; set ANCHOR_BENCH=/path/to/anchor_bench.sh)"
 
 # --- tools ------------------------------------------------------------------------
 APT_UPDATED=0
