@@ -87,6 +87,55 @@ pub struct SiteOptions {
     pub nosniff: bool,
     /// A path answered with 200 without touching the disk (503 while draining), for probes.
     pub health_path: Option<String>,
+    /// Read `_redirects` and `_headers` from the root.
+    pub site_rules: bool,
+    /// How strong validators are made.
+    pub etag: EtagMode,
+    /// Redirect and rewrite rules from the config file, tried after `_redirects`'s.
+    pub redirects: Vec<RedirectSpec>,
+    /// Header rules from the config file, applied after `_headers`'s.
+    pub header_rules: Vec<HeaderSpec>,
+}
+
+/// How the strong ETag of a file is made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum EtagMode {
+    /// From size and modification time (nanoseconds): equal across replicas of one image.
+    #[default]
+    Mtime,
+    /// From a hash of the content, for builds that reset every mtime.
+    Content,
+}
+
+/// A redirect or rewrite rule as written (a `_redirects` line or a config-file table), before
+/// [`crate::site::Site::open`] compiles it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedirectSpec {
+    /// The path pattern: literal segments, `:name` placeholders, a trailing `*`.
+    pub from: String,
+    /// Query parameters the request must carry, `name` → `:placeholder` or a literal value.
+    pub query: Vec<(String, String)>,
+    /// The target: a path on this site or an absolute `http(s)://` URL, with `:name`/`:splat`.
+    pub to: String,
+    /// 200 (rewrite), 301, 302, 303, 307, 308 or 404.
+    pub status: u16,
+    /// Applies even when a file exists at `from` (`!` in `_redirects`).
+    pub force: bool,
+    /// Where it was written, for messages: `FILE:LINE`.
+    pub origin: String,
+}
+
+/// A header rule as written (a `_headers` block or a config-file table).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeaderSpec {
+    /// The path pattern, as for [`RedirectSpec::from`].
+    pub pattern: String,
+    /// Headers set, in order.
+    pub set: Vec<(String, String)>,
+    /// Names removed (`! Name`), from the server's headers and earlier rules'.
+    pub remove: Vec<String>,
+    /// Where it was written, for messages: `FILE:LINE`.
+    pub origin: String,
 }
 
 /// A `Cache-Control` value for the files whose URL path matches a pattern.
@@ -219,6 +268,10 @@ impl Default for SiteOptions {
             headers: Vec::new(),
             nosniff: true,
             health_path: None,
+            site_rules: true,
+            etag: EtagMode::Mtime,
+            redirects: Vec::new(),
+            header_rules: Vec::new(),
         }
     }
 }
@@ -391,6 +444,14 @@ pub struct Cli {
     /// Path answered with 200 without touching the disk (503 while shutting down), for load-balancer probes
     #[arg(long, env = "MUXSERVE_HEALTH_PATH", value_name = "PATH")]
     health_path: Option<String>,
+
+    /// Read _redirects and _headers from the root (Netlify / Cloudflare Pages rules)
+    #[arg(long, env = "MUXSERVE_SITE_RULES", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    site_rules: bool,
+
+    /// Strong ETags from size and mtime, or from a hash of the content (for builds that reset mtimes)
+    #[arg(long, env = "MUXSERVE_ETAG", default_value = "mtime", value_name = "MODE")]
+    etag: EtagMode,
 }
 
 /// Subcommands.
@@ -555,6 +616,10 @@ impl Cli {
                 headers: self.headers,
                 nosniff: self.nosniff,
                 health_path: self.health_path,
+                site_rules: self.site_rules,
+                etag: self.etag,
+                redirects: Vec::new(),
+                header_rules: Vec::new(),
             },
         })
     }

@@ -201,6 +201,15 @@ impl Site {
         })
     }
 
+    /// Every problem that keeps `root` from being served with `config`, one line each, for
+    /// `muxserve check`; empty when [`Site::open`] would succeed.
+    pub fn problems(root: &Path, config: &SiteOptions) -> Vec<String> {
+        match Site::open(root, config) {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![format!("{e:#}")],
+        }
+    }
+
     /// Header lines added to every response (`nosniff`, `--header`), each ending in CRLF.
     pub fn extra_headers(&self) -> &[u8] {
         &self.extra_headers
