@@ -193,16 +193,7 @@ fn parse_header(s: &str) -> Result<(String, String), String> {
     if name.is_empty() || !name.bytes().all(crate::http::field::is_tchar) {
         return Err(format!("header name {name:?} is not a valid field name"));
     }
-    // Framing and connection management are the server's; a configured value would corrupt them.
-    const RESERVED: [&str; 6] = [
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "content-range",
-        "content-encoding",
-        "date",
-    ];
-    if RESERVED.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+    if crate::http::response::server_owned(name) {
         return Err(format!(
             "header {name} is set by the server and cannot be configured"
         ));
@@ -212,7 +203,7 @@ fn parse_header(s: &str) -> Result<(String, String), String> {
 }
 
 /// RFC 9110 §5.5: field values are visible characters, spaces and tabs — never CR, LF or NUL.
-fn check_header_value(v: &str) -> Result<(), String> {
+pub(crate) fn check_header_value(v: &str) -> Result<(), String> {
     if v.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
         return Err(format!("value {v:?} contains control characters"));
     }
@@ -450,7 +441,12 @@ pub struct Cli {
     site_rules: bool,
 
     /// Strong ETags from size and mtime, or from a hash of the content (for builds that reset mtimes)
-    #[arg(long, env = "MUXSERVE_ETAG", default_value = "mtime", value_name = "MODE")]
+    #[arg(
+        long,
+        env = "MUXSERVE_ETAG",
+        default_value = "mtime",
+        value_name = "MODE"
+    )]
     etag: EtagMode,
 }
 

@@ -468,3 +468,109 @@ fn found_files_are_never_outside_the_root() {
         })
         .unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// `_redirects` patterns and targets
+
+use muxserve::config::RedirectSpec;
+use muxserve::site::rules::pattern::{Captures, Pattern};
+use muxserve::site::rules::redirects::{Redirects, Which};
+
+/// Pattern text from the pieces patterns are made of, well formed or not.
+fn pattern_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("/"),
+        Just("a"),
+        Just("b.html"),
+        Just(":x"),
+        Just(":y"),
+        Just("*"),
+        Just("."),
+        Just(".."),
+        Just("%2F"),
+        Just("%"),
+        Just("https://h"),
+        Just(":"),
+    ];
+    proptest::collection::vec(piece, 0..8).prop_map(|p| p.concat())
+}
+
+/// A request path as a client might send it, traversal attempts included.
+fn rule_request_path() -> impl Strategy<Value = String> {
+    let seg = prop_oneof![
+        Just("a"),
+        Just("b.html"),
+        Just(".."),
+        Just("%2e%2e"),
+        Just("."),
+        Just(".env"),
+        Just("%2F"),
+        Just("x%3Fy"),
+        Just("%5C"),
+        Just(""),
+        Just("%00"),
+    ];
+    proptest::collection::vec(seg, 0..6).prop_map(|s| format!("/{}", s.join("/")))
+}
+
+proptest! {
+    #![proptest_config(config(PURE_CASES))]
+
+    /// Any pattern text either compiles or is refused, and matching never panics or captures
+    /// outside the path.
+    #[test]
+    fn patterns_never_panic(pattern in pattern_text(), path in rule_request_path()) {
+        let mut rel = Vec::new();
+        if let (Ok(p), Ok(_)) = (Pattern::parse(&pattern), resolve::normalize(&path, &mut rel)) {
+            let mut caps = Captures::default();
+            if p.matches(Some(b"h"), &rel, &mut caps) {
+                for span in caps.params.iter().chain([&caps.splat]) {
+                    prop_assert!(span.start <= span.end && span.end <= rel.len());
+                }
+            }
+        }
+    }
+
+    /// Whatever a placeholder or splat captured, a rule's internal target is a path on this
+    /// server, and what it normalises to is beneath the root and no dotfile.
+    #[test]
+    fn rule_targets_stay_beneath_the_root(
+        from in prop_oneof![Just("/*"), Just("/a/*"), Just("/:x/*"), Just("/:x/:y")],
+        to in prop_oneof![
+            Just("/:splat"),
+            Just("//:splat"),
+            Just("/b/:splat"),
+            Just("/:x/../:splat"),
+            Just("/:x/:y"),
+            Just("/:y"),
+        ],
+        status in prop_oneof![Just(200u16), Just(301), Just(404)],
+        path in rule_request_path(),
+    ) {
+        let spec = RedirectSpec {
+            from: from.into(),
+            query: Vec::new(),
+            to: to.into(),
+            status,
+            force: false,
+            origin: "p:1".into(),
+        };
+        let (rules, problems) = Redirects::compile(&[spec]);
+        let mut rel = Vec::new();
+        if !problems.is_empty() || resolve::normalize(&path, &mut rel).is_err() {
+            return Ok(());
+        }
+        let Some(applied) = rules.first(Which::Unforced, None, &rel, None) else {
+            return Ok(());
+        };
+        let target = applied.target(&rel, None);
+        prop_assert!(target.starts_with('/'), "{target}");
+        prop_assert!(!target.starts_with("//") && !target.starts_with("/\\"), "{target}");
+        let mut out = Vec::new();
+        if resolve::normalize(&target, &mut out).is_ok() {
+            for seg in out.split(|&b| b == b'/') {
+                prop_assert!(seg != b".." && !seg.starts_with(b"."), "{target} → {out:?}");
+            }
+        }
+    }
+}

@@ -4,6 +4,7 @@
 
 use crate::http::request::{Method, Version};
 use crate::http::response::{HeadWriter, Status};
+use crate::site::rules::headers::Matched;
 use crate::site::{ALLOW, ContentRange, Reply};
 
 /// What the response head needs to know of the request and the connection.
@@ -17,6 +18,9 @@ pub(crate) struct Exchange<'a> {
     pub(crate) keep_alive: bool,
     /// The site's `--header` lines, each ending in CRLF.
     pub(crate) extra_headers: &'a [u8],
+    /// The `_headers` blocks for this response: they replace the server's own header of any
+    /// name they set or remove.
+    pub(crate) rule_headers: Option<Matched<'a>>,
 }
 
 impl Exchange<'_> {
@@ -29,18 +33,21 @@ impl Exchange<'_> {
 /// Appends the head of `reply` to `out`.
 pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchange<'_>) {
     let status = reply.status;
+    let rules = exchange.rule_headers;
+    let ours = |name: &[u8]| rules.is_none_or(|r| !r.overrides(name));
     let mut w = HeadWriter::new(out, status);
     match (&reply.boundary, reply.content_type) {
+        // The multipart boundary is framing: a rule cannot replace that Content-Type.
         (Some(boundary), _) => {
             w.header_parts(
                 b"Content-Type",
                 &[b"multipart/byteranges; boundary=", boundary.as_bytes()],
             );
         }
-        (None, Some(ct)) => {
+        (None, Some(ct)) if ours(b"content-type") => {
             w.content_type(ct.essence, ct.utf8);
         }
-        (None, None) => {}
+        (None, _) => {}
     }
     // RFC 9110 §8.6: no Content-Length in 204 or 304. HEAD carries GET's length (§9.3.2).
     if status.allows_body() {
@@ -54,7 +61,7 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
         Some(ContentRange::Unsatisfied(len)) => w.content_range(None, len),
         None => &mut w,
     };
-    if reply.accept_ranges {
+    if reply.accept_ranges && ours(b"accept-ranges") {
         w.header(b"Accept-Ranges", b"bytes");
     }
     if let Some((etag, last_modified)) = &reply.validators {
@@ -64,10 +71,12 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
             w.http_date(b"Last-Modified", *last_modified);
         }
     }
-    if let Some(cc) = reply.cache_control {
+    if let Some(cc) = reply.cache_control
+        && ours(b"cache-control")
+    {
         w.header(b"Cache-Control", cc.as_bytes());
     }
-    if reply.vary {
+    if reply.vary && ours(b"vary") {
         w.header(b"Vary", b"Accept-Encoding");
     }
     if let Some(location) = &reply.location {
@@ -76,7 +85,20 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
     if reply.allow {
         w.header(b"Allow", ALLOW);
     }
-    w.raw(exchange.extra_headers);
+    match rules {
+        None => {
+            w.raw(exchange.extra_headers);
+        }
+        Some(rules) => {
+            for line in exchange.extra_headers.split_inclusive(|&b| b == b'\n') {
+                let name = line.split(|&b| b == b':').next().unwrap_or_default();
+                if !rules.overrides(name) {
+                    w.raw(line);
+                }
+            }
+            rules.write(&mut w, status == Status::NotModified);
+        }
+    }
     // RFC 9112 §9.3: 1.1 is persistent unless it says close; 1.0 only if it says keep-alive.
     if !exchange.keep_alive {
         w.header(b"Connection", b"close");
@@ -111,6 +133,7 @@ mod tests {
         version: Version::Http11,
         keep_alive: true,
         extra_headers: b"",
+        rule_headers: None,
     };
 
     fn reply(status: Status) -> Reply<'static> {

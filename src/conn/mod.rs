@@ -250,6 +250,7 @@ impl Conn {
                         version: head.version,
                         keep_alive,
                         extra_headers: ctx.site.extra_headers(),
+                        rule_headers: ctx.site.rule_headers(site),
                     };
                     let status = reply.status;
                     let bytes = queue(out, sending, reply, &exchange);
@@ -270,6 +271,7 @@ impl Conn {
                         version: Version::Http11,
                         keep_alive: false,
                         extra_headers: ctx.site.extra_headers(),
+                        rule_headers: None,
                     };
                     let bytes = queue(
                         out,

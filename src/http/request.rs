@@ -140,6 +140,8 @@ pub struct RequestHead<'a> {
     pub path: &'a str,
     /// The query, without the `?`.
     pub query: Option<&'a str>,
+    /// The host the request is for: the absolute-form target's authority, else `Host`.
+    pub host: Option<&'a [u8]>,
     /// Whether the client wants the connection kept open after this exchange.
     pub keep_alive: bool,
     /// Whether the client waits for `100 Continue` before sending a body.
@@ -353,6 +355,8 @@ fn build<'a>(
     }
     let (body, keep_alive) = scan.finish(version, authority.is_some(), limits)?;
     Ok(RequestHead {
+        // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host.
+        host: authority.map(str::as_bytes).or(scan.host),
         method,
         method_str,
         target,
@@ -368,8 +372,9 @@ fn build<'a>(
 
 /// The fields that decide a request's framing and validity (RFC 9112), checked as they come.
 #[derive(Clone, Copy, Debug, Default)]
-struct FramingScan {
+struct FramingScan<'a> {
     hosts: u32,
+    host: Option<&'a [u8]>,
     content_length: Option<u64>,
     transfer_encoding: bool,
     chunked_last: bool,
@@ -378,11 +383,12 @@ struct FramingScan {
     expect_continue: bool,
 }
 
-impl FramingScan {
+impl<'a> FramingScan<'a> {
     /// Takes one field line if it is a framing field; false if it is some other field.
-    fn push(&mut self, name: &str, value: &[u8]) -> Result<bool, RequestError> {
+    fn push(&mut self, name: &str, value: &'a [u8]) -> Result<bool, RequestError> {
         if name.eq_ignore_ascii_case("host") {
             self.hosts = self.hosts.saturating_add(1);
+            self.host = Some(value);
             if !valid_host(value) {
                 return Err(RequestError::BadRequest);
             }

@@ -58,7 +58,10 @@ statuses! {
     NoContent 204 "No Content" none,
     PartialContent 206 "Partial Content" none,
     MovedPermanently 301 "Moved Permanently" html,
+    Found 302 "Found" html,
+    SeeOther 303 "See Other" html,
     NotModified 304 "Not Modified" none,
+    TemporaryRedirect 307 "Temporary Redirect" html,
     PermanentRedirect 308 "Permanent Redirect" html,
     BadRequest 400 "Bad Request" html,
     Forbidden 403 "Forbidden" html,
@@ -83,6 +86,28 @@ impl Status {
     pub fn allows_body(self) -> bool {
         !matches!(self, Status::NoContent | Status::NotModified)
     }
+}
+
+/// Whether a header is the server's alone to write: the ones that frame the message or manage
+/// the connection (RFC 9112 §6, §9.6), and the validators the preconditions are evaluated
+/// against (RFC 9110 §13.2.2); a configured value would corrupt them.
+pub fn server_owned(name: &str) -> bool {
+    const OWNED: [&str; 13] = [
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "trailer",
+        "te",
+        "content-range",
+        "content-encoding",
+        "date",
+        "server",
+        "etag",
+        "last-modified",
+    ];
+    OWNED.iter().any(|o| name.eq_ignore_ascii_case(o))
 }
 
 /// Appends a response head to `out`, one header at a time; [`HeadWriter::finish`] ends it.

@@ -38,6 +38,8 @@ pub mod mime;
 pub mod range;
 mod reply;
 pub mod resolve;
+mod rewrites;
+pub mod rules;
 mod urls;
 
 pub use reply::{Body, ContentRange, Part, Reply};
@@ -66,6 +68,9 @@ use mime::ContentType;
 use range::RangeSpec;
 use reply::{Content, Described};
 use resolve::{Found, Hidden, Refusal, Root, Symlinks};
+use rules::Rules;
+use rules::headers::Matched;
+use rules::redirects::Which;
 
 /// The methods every resource here supports (RFC 9110 §10.2.1).
 pub const ALLOW: &[u8] = b"GET, HEAD, OPTIONS";
@@ -80,6 +85,8 @@ pub struct Scratch {
     pub rel: Vec<u8>,
     /// The memory-cache key: the normalised request path and whether it ended in `/`.
     pub key: Vec<u8>,
+    /// The `_headers` blocks that matched the request, for its response head.
+    pub matched: Vec<u16>,
 }
 
 /// The file step 3 found to represent; the scratch path names it.
@@ -89,6 +96,8 @@ struct Target {
     /// Whether the memory cache may keep it under the request's key. Not the fallback: every
     /// unknown route would hold its own copy of the same file.
     cacheable: bool,
+    /// 200, or 404 for a rule that serves a page with it.
+    status: Status,
 }
 
 /// The bytes of the representation step 4 chose: a file (the original, or a sidecar in some
@@ -101,6 +110,7 @@ enum Repr {
 
 /// Step 4's result: the representation, and the header values its path and alternatives decide.
 struct Chosen<'s> {
+    status: Status,
     repr: Repr,
     content_type: ContentType,
     cache_control: Option<&'s str>,
@@ -109,6 +119,7 @@ struct Chosen<'s> {
 
 /// Step 5's result, all that steps 6 to 8 need.
 struct Validated<'s> {
+    status: Status,
     described: Described<'s>,
     len: u64,
     content: Content,
@@ -138,11 +149,33 @@ pub struct Site {
     extra_headers: Vec<u8>,
     health_path: Option<String>,
     files: Option<FileCache>,
+    rules: Rules,
+    /// Whether the rules files are the site's (and so never served).
+    site_rules: bool,
 }
 
 impl Site {
-    /// Opens the root and compiles the options.
+    /// Opens the root and compiles the options and rules; the first problem is the error
+    /// (`muxserve check` lists them all).
     pub fn open(root: &Path, config: &SiteOptions) -> anyhow::Result<Site> {
+        let (site, problems) = Site::build(root, config)?;
+        match problems.as_slice() {
+            [] => Ok(site),
+            [one] => anyhow::bail!("{one}"),
+            [first, rest @ ..] => anyhow::bail!(
+                "{first} (and {} more problems: muxserve check lists them)",
+                rest.len()
+            ),
+        }
+    }
+
+    /// How many redirect rules and header blocks the site has.
+    pub fn rule_counts(&self) -> (usize, usize) {
+        (self.rules.redirects.len(), self.rules.headers.len())
+    }
+
+    /// The site, and every problem of its rules, one line each.
+    fn build(root: &Path, config: &SiteOptions) -> anyhow::Result<(Site, Vec<String>)> {
         let symlinks = if config.follow_symlinks {
             Symlinks::Follow
         } else {
@@ -153,8 +186,10 @@ impl Site {
         } else {
             Hidden::Refuse
         };
-        let root = Root::open(root, symlinks)
-            .with_context(|| format!("cannot serve root {}", root.display()))?;
+        let root_name = root.display().to_string();
+        let root =
+            Root::open(root, symlinks).with_context(|| format!("cannot serve root {root_name}"))?;
+        let (rules, problems) = Rules::load(&root, &root_name, config);
         let fallback = match &config.fallback {
             None => None,
             Some(f) => {
@@ -177,7 +212,7 @@ impl Site {
         for (name, value) in &config.headers {
             let _ = write!(extra_headers, "{name}: {value}\r\n");
         }
-        Ok(Site {
+        let site = Site {
             root,
             index: config.index.iter().map(|i| i.as_bytes().to_vec()).collect(),
             fallback,
@@ -198,16 +233,25 @@ impl Site {
             files: (config.file_cache_size > 0).then(|| {
                 FileCache::new(usize::try_from(config.file_cache_size).unwrap_or(usize::MAX))
             }),
-        })
+            rules,
+            site_rules: config.site_rules,
+        };
+        Ok((site, problems))
     }
 
     /// Every problem that keeps `root` from being served with `config`, one line each, for
     /// `muxserve check`; empty when [`Site::open`] would succeed.
     pub fn problems(root: &Path, config: &SiteOptions) -> Vec<String> {
-        match Site::open(root, config) {
-            Ok(_) => Vec::new(),
+        match Site::build(root, config) {
+            Ok((_, problems)) => problems,
             Err(e) => vec![format!("{e:#}")],
         }
+    }
+
+    /// The `_headers` blocks that matched the request [`Site::respond`] last answered with
+    /// `s`, for its response head; `None` when there are none.
+    pub fn rule_headers<'a>(&'a self, s: &'a Scratch) -> Option<Matched<'a>> {
+        (!s.matched.is_empty()).then(|| self.rules.headers.matched(&s.matched))
     }
 
     /// Header lines added to every response (`nosniff`, `--header`), each ending in CRLF.
@@ -218,11 +262,22 @@ impl Site {
     /// Plans the response to `req`, with `s` for the decoded path and the memory-cache key;
     /// `draining` says whether the server is shutting down.
     pub fn respond(&self, req: &RequestHead<'_>, s: &mut Scratch, draining: bool) -> Reply<'_> {
+        s.matched.clear();
         let (Break(mut reply) | Continue(mut reply)) = self.steps(req, s, draining);
         // Checked here, and the reply changed in place: moving every reply through a function
         // cost ~47 instructions per request (callgrind).
         if reply.status.code() >= 400 {
             self.site_page(&mut reply);
+        }
+        // `_headers` go on the content and on what stands for it (RFC 9110 §15.4.5: a 304
+        // carries what a 200 would), not on redirects or errors.
+        if !s.matched.is_empty()
+            && !matches!(
+                reply.status,
+                Status::Ok | Status::PartialContent | Status::NotModified
+            )
+        {
+            s.matched.clear();
         }
         reply
     }
@@ -234,19 +289,38 @@ impl Site {
         s: &mut Scratch,
         draining: bool,
     ) -> ControlFlow<Reply<'s>, Reply<'s>> {
-        let Scratch { rel, key } = s;
+        let Scratch { rel, key, matched } = s;
         self.health(req, draining)?; // 0.
         method(req.method)?; // 1.
         let slash = self.normalize(req.path, rel)?; // 2.
-        memory_key(key, rel, slash);
-        let chosen = match self.remembered(req, key) {
-            Some(chosen) => chosen,
+        if !self.rules.headers.is_empty() {
+            // The URL asked for decides, before rewrites, clean URLs and index files.
+            self.rules.headers.matching(req.host, rel, matched);
+        }
+        let chosen = match self.rule(Which::Forced, req, rel)? {
+            Some(target) => self.represent(req, rel, key, target)?, // 4.
             None => {
-                let target = self.find(req, rel, slash)?; // 3.
-                self.represent(req, rel, key, target)? // 4.
+                memory_key(key, rel, slash);
+                match self.remembered(req, key) {
+                    Some(chosen) => chosen,
+                    None => {
+                        let target = self.find(req, rel, slash)?; // 3.
+                        self.represent(req, rel, key, target)? // 4.
+                    }
+                }
             }
         };
         let v = chosen.validate(); // 5.
+        if v.status != Status::Ok {
+            // A rule's page served as a 404: the page is not the resource, so neither its
+            // validators nor ranges apply.
+            let mut reply = Reply::whole(&v.described, v.content, v.len);
+            reply.status = v.status;
+            reply.validators = None;
+            reply.accept_ranges = false;
+            reply.cache_control = None;
+            return Break(reply);
+        }
         preconditions(req, &v.described)?; // 6.
         let v = ranges(req, v)?; // 7.
         Continue(Reply::whole(&v.described, v.content, v.len)) // 8.
@@ -285,6 +359,7 @@ impl Site {
         let accept = AcceptEncoding::parse(req.fields.accept_encoding.lines());
         let n = self.negotiate(&accept, content_type, hit.meta.len, hit.sidecars);
         (n.coding == Some(Coding::Identity)).then(|| Chosen {
+            status: Status::Ok,
             repr: Repr::Memory(hit.bytes.clone(), hit.meta),
             content_type,
             cache_control: self.cache_control.for_path(&hit.rel),
@@ -300,7 +375,12 @@ impl Site {
         rel: &mut Vec<u8>,
         slash: bool,
     ) -> ControlFlow<Reply<'_>, Target> {
-        match self.root.find(rel) {
+        let found = if self.is_rules_file(rel) {
+            Err(Errno::NOENT)
+        } else {
+            self.root.find(rel)
+        };
+        match found {
             Ok(Found::File(..)) if slash => Break(self.not_found(rel)),
             Ok(Found::File(fd, st)) => match self.canonical(rel, req.query) {
                 Some(url) => Break(Reply::permanent_redirect(url)),
@@ -308,14 +388,26 @@ impl Site {
                     fd,
                     meta: FileMeta::from_stat(&st),
                     cacheable: true,
+                    status: Status::Ok,
                 }),
             },
             Ok(Found::Dir(_)) if !slash && !rel.is_empty() => {
+                // A directory without an index file is no file at FROM: rules apply there.
+                if self.rules.redirects.any(Which::Unforced) && !self.has_index(rel) {
+                    if let Some(target) = self.rule(Which::Unforced, req, rel)? {
+                        return Continue(target);
+                    }
+                }
                 Break(Reply::redirect(resolve::directory_url(rel, req.query)))
             }
-            Ok(Found::Dir(dir)) => self.directory(rel, dir),
+            Ok(Found::Dir(dir)) => self.directory(rel, dir, Some(req)),
             Err(e @ (Errno::NOENT | Errno::NOTDIR)) => {
                 if let Some(target) = self.clean_url(rel, slash) {
+                    return Continue(target);
+                }
+                // Netlify's shadowing: a rule that is not forced applies only where no file
+                // answers, and before the single-page-app fallback.
+                if let Some(target) = self.rule(Which::Unforced, req, rel)? {
                     return Continue(target);
                 }
                 match &self.fallback {
@@ -329,9 +421,15 @@ impl Site {
         }
     }
 
-    /// Directory `rel`, open as `dir`, asked for with its trailing slash: its first index file, a
-    /// listing, or 403.
-    fn directory(&self, rel: &mut Vec<u8>, dir: OwnedFd) -> ControlFlow<Reply<'_>, Target> {
+    /// Directory `rel`, open as `dir`, asked for with its trailing slash: its first index file,
+    /// else the first unforced rule for `req` (when it is the request's own path, not a
+    /// rewrite's target), else a listing or 403.
+    fn directory(
+        &self,
+        rel: &mut Vec<u8>,
+        dir: OwnedFd,
+        req: Option<&RequestHead<'_>>,
+    ) -> ControlFlow<Reply<'_>, Target> {
         let dir_len = rel.len();
         for name in &self.index {
             rel.truncate(dir_len);
@@ -345,6 +443,7 @@ impl Site {
                         fd,
                         meta: FileMeta::from_stat(&st),
                         cacheable: true,
+                        status: Status::Ok,
                     });
                 }
                 Ok(Found::Dir(_)) | Err(Errno::NOENT) => {}
@@ -352,6 +451,11 @@ impl Site {
             }
         }
         rel.truncate(dir_len);
+        if let Some(req) = req
+            && let Some(target) = self.rule(Which::Unforced, req, rel)?
+        {
+            return Continue(target);
+        }
         Break(self.listing(rel, dir))
     }
 
@@ -383,6 +487,7 @@ impl Site {
                 fd,
                 meta: FileMeta::from_stat(&st),
                 cacheable: false,
+                status: Status::Ok,
             }),
             _ => Break(self.not_found(b"")),
         }
@@ -411,6 +516,7 @@ impl Site {
             gzip: gzip.is_some(),
         };
         let n = self.negotiate(&accept, content_type, target.meta.len, sidecars);
+        let status = target.status;
         let Some(coding) = n.coding else {
             return Break(Reply::not_acceptable(n.vary));
         };
@@ -422,6 +528,7 @@ impl Site {
             (coding, _, _) => self.compressed(rel, target, coding),
         };
         Continue(Chosen {
+            status,
             repr,
             content_type,
             cache_control: self.cache_control.for_path(rel),
@@ -548,6 +655,7 @@ impl<'s> Chosen<'s> {
             }
         };
         Validated {
+            status: self.status,
             described: Described {
                 content_type: self.content_type,
                 etag,

@@ -192,6 +192,14 @@ impl<'s> Reply<'s> {
         }
     }
 
+    /// A rule's redirect, `status` (3xx) to `location`.
+    pub(super) fn redirect_with(status: Status, location: String) -> Self {
+        Reply {
+            location: Some(location),
+            ..Reply::page(status)
+        }
+    }
+
     /// 301 to `location`.
     pub(super) fn redirect(location: String) -> Self {
         Reply {

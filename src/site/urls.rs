@@ -26,6 +26,7 @@ impl Site {
                 fd,
                 meta: FileMeta::from_stat(&st),
                 cacheable: false,
+                status: crate::http::response::Status::Ok,
             }),
             _ => {
                 rel.truncate(len);

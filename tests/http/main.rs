@@ -21,5 +21,6 @@ mod memory_cache;
 mod precompressed;
 mod ranges;
 mod site_features;
+mod site_rules;
 mod static_files;
 mod traversal;

@@ -1,0 +1,380 @@
+//! The path patterns of `_redirects` and `_headers`, as Netlify and Cloudflare Pages write them:
+//! literal segments, `:name` placeholders that match one whole segment, and at most one `*`
+//! splat that matches anything (slashes too), optionally with a literal before or after it in its
+//! segment (`/*.js`). A pattern may start with `https://host` to match one host only. Patterns
+//! are compiled once; matching is linear in the path and allocates nothing. Matching is on the
+//! decoded, normalised root-relative path the file lookup uses, and ignores a trailing slash, as
+//! Netlify does. It must never decide what a match does, or touch a file.
+
+use percent_encoding::percent_decode_str;
+
+/// Most placeholders one pattern may bind (path and query together).
+pub const MAX_PARAMS: usize = 8;
+
+/// One segment of a pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Segment {
+    /// Exactly these (decoded) bytes.
+    Literal(Box<[u8]>),
+    /// Any one non-empty segment, bound to placeholder `n`.
+    Param(usize),
+}
+
+/// A compiled pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pattern {
+    /// A host the request's must equal (ASCII case-insensitively, port ignored).
+    host: Option<Box<str>>,
+    /// Segments before the splat (all of them, without a splat).
+    prefix: Vec<Segment>,
+    /// The splat's segment.
+    splat: Option<Splat>,
+    /// Segments after the splat's.
+    suffix: Vec<Segment>,
+    /// Placeholder names, in the order they appear.
+    names: Vec<Box<str>>,
+}
+
+/// The segment holding the `*`: the literal bytes before and after it there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Splat {
+    before: Box<[u8]>,
+    after: Box<[u8]>,
+}
+
+/// Where each placeholder's value and the splat's lie in the matched path (or query).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Captures {
+    /// Byte ranges, by placeholder number; query placeholders come after the path's.
+    pub params: [Span; MAX_PARAMS],
+    /// The splat's byte range in the path.
+    pub splat: Span,
+}
+
+/// A byte range in the path, or in the raw query string when `query`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+    /// Whether the range is in the query string (raw, still percent-encoded).
+    pub query: bool,
+}
+
+impl Pattern {
+    /// Compiles `text`: `/path/:name/*`, or `https://host/path…`.
+    pub fn parse(text: &str) -> Result<Pattern, String> {
+        let (host, path) = split_host(text)?;
+        if !path.starts_with('/') {
+            return Err(format!("pattern {text:?} must start with / or https://"));
+        }
+        if path.contains('?') || path.contains('#') {
+            return Err(format!(
+                "pattern {text:?} has a query or fragment; match query parameters with name=value"
+            ));
+        }
+        let mut p = Pattern {
+            host,
+            prefix: Vec::new(),
+            splat: None,
+            suffix: Vec::new(),
+            names: Vec::new(),
+        };
+        // Empty segments (`//`, a trailing `/`) mean nothing: the path they match is normalised.
+        for seg in path.split('/').filter(|s| !s.is_empty()) {
+            if let Some(star) = seg.find('*') {
+                if p.splat.is_some() || seg[star + 1..].contains('*') {
+                    return Err(format!("pattern {text:?} has more than one *"));
+                }
+                let (before, after) = (&seg[..star], &seg[star + 1..]);
+                p.splat = Some(Splat {
+                    before: decode(before, text)?,
+                    after: decode(after, text)?,
+                });
+                continue;
+            }
+            let segment = match param_name(seg) {
+                Some(name) => {
+                    if p.names.iter().any(|n| **n == *name) {
+                        return Err(format!("pattern {text:?} uses :{name} twice"));
+                    }
+                    if p.names.len() == MAX_PARAMS {
+                        return Err(format!(
+                            "pattern {text:?} has more than {MAX_PARAMS} placeholders"
+                        ));
+                    }
+                    p.names.push(name.into());
+                    Segment::Param(p.names.len() - 1)
+                }
+                None => Segment::Literal(decode(seg, text)?),
+            };
+            if p.splat.is_some() {
+                p.suffix.push(segment);
+            } else {
+                p.prefix.push(segment);
+            }
+        }
+        Ok(p)
+    }
+
+    /// The placeholder names, in the order of their numbers.
+    pub fn names(&self) -> &[Box<str>] {
+        &self.names
+    }
+
+    /// Whether the pattern has a `*`.
+    pub fn has_splat(&self) -> bool {
+        self.splat.is_some()
+    }
+
+    /// Whether the pattern names a host.
+    pub fn has_host(&self) -> bool {
+        self.host.is_some()
+    }
+
+    /// The first segment when it is literal: the index key that lets a lookup skip patterns
+    /// that cannot match.
+    pub fn first_literal(&self) -> Option<&[u8]> {
+        match self.prefix.first() {
+            Some(Segment::Literal(l)) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// Whether the pattern matches `rel` (root-relative, no leading or trailing `/`) on `host`
+    /// (the request's Host, port included or not); the placeholders' and splat's ranges go
+    /// into `caps`.
+    pub fn matches(&self, host: Option<&[u8]>, rel: &[u8], caps: &mut Captures) -> bool {
+        if let Some(want) = &self.host {
+            let Some(host) = host else { return false };
+            if !host_equals(host, want.as_bytes()) {
+                return false;
+            }
+        }
+        let mut at = 0;
+        for seg in &self.prefix {
+            // Each prefix segment starts at `at` and runs to the next `/` or the end.
+            if at > rel.len() {
+                return false;
+            }
+            let rest = &rel[at..];
+            let len = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
+            if !segment_matches(seg, &rest[..len], at, caps) {
+                return false;
+            }
+            at += len + 1;
+        }
+        let Some(Splat { before, after }) = &self.splat else {
+            // Every segment consumed, and nothing after the last.
+            return at == rel.len() + 1 || (self.prefix.is_empty() && rel.is_empty());
+        };
+        let start = at.min(rel.len());
+        if at > rel.len() + 1 {
+            return false;
+        }
+        let mut end = rel.len();
+        for seg in self.suffix.iter().rev() {
+            let head = &rel[start..end];
+            let cut = head.iter().rposition(|&b| b == b'/');
+            let Some(cut) = cut else { return false };
+            let seg_start = start + cut + 1;
+            if !segment_matches(seg, &rel[seg_start..end], seg_start, caps) {
+                return false;
+            }
+            end = start + cut;
+        }
+        // `at == rel.len() + 1` means the prefix ended on the last segment: `/blog/*` asked for
+        // `/blog`. Only an empty splat segment with nothing around it matches there.
+        if at == rel.len() + 1 {
+            let bare = before.is_empty() && after.is_empty() && self.suffix.is_empty();
+            caps.splat = Span {
+                start: rel.len(),
+                end: rel.len(),
+                query: false,
+            };
+            return bare;
+        }
+        let middle = &rel[start..end];
+        if middle.len() < before.len() + after.len()
+            || !middle.starts_with(before)
+            || !middle.ends_with(after)
+        {
+            return false;
+        }
+        caps.splat = Span {
+            start: start + before.len(),
+            end: end - after.len(),
+            query: false,
+        };
+        true
+    }
+}
+
+/// `(host, path)` of `https://host/path` or `http://host/path`; `(None, text)` otherwise.
+fn split_host(text: &str) -> Result<(Option<Box<str>>, &str), String> {
+    let rest = match text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+    {
+        Some(rest) => rest,
+        None => return Ok((None, text)),
+    };
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    // A port is ignored when matching, as Cloudflare Pages does; so is the scheme.
+    let host = host.split(':').next().unwrap_or(host);
+    if host.is_empty()
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    {
+        return Err(format!(
+            "pattern {text:?}: the host must be a plain name (no placeholders or splats)"
+        ));
+    }
+    Ok((Some(host.to_ascii_lowercase().into()), path))
+}
+
+/// The name of a `:name` segment: a letter or `_`, then letters, digits and `_`.
+pub fn param_name(seg: &str) -> Option<&str> {
+    let name = seg.strip_prefix(':')?;
+    let mut bytes = name.bytes();
+    let first = bytes.next()?;
+    ((first.is_ascii_alphabetic() || first == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+    .then_some(name)
+}
+
+/// The decoded bytes of a literal, refused when it could never match a normalised path.
+fn decode(lit: &str, text: &str) -> Result<Box<[u8]>, String> {
+    let bytes: Vec<u8> = percent_decode_str(lit).collect();
+    if bytes.iter().any(|&b| b == 0 || b == b'/' || b == b'\\') || lit == "." || lit == ".." {
+        return Err(format!(
+            "pattern {text:?}: segment {lit:?} can never match a path"
+        ));
+    }
+    Ok(bytes.into())
+}
+
+fn segment_matches(seg: &Segment, got: &[u8], at: usize, caps: &mut Captures) -> bool {
+    match seg {
+        Segment::Literal(l) => **l == *got,
+        Segment::Param(n) => {
+            if got.is_empty() {
+                return false;
+            }
+            if let Some(span) = caps.params.get_mut(*n) {
+                *span = Span {
+                    start: at,
+                    end: at + got.len(),
+                    query: false,
+                };
+            }
+            true
+        }
+    }
+}
+
+/// Whether the request's Host `got` (maybe with a port) names `want` (lowercase).
+fn host_equals(got: &[u8], want: &[u8]) -> bool {
+    let name = match got.iter().rposition(|&b| b == b':') {
+        // `[::1]:8080` keeps its brackets; a colon inside them is not a port.
+        Some(i) if !got[i..].contains(&b']') => &got[..i],
+        _ => got,
+    };
+    name.eq_ignore_ascii_case(want)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(pattern: &str, rel: &str) -> Option<(Vec<String>, String)> {
+        let p = Pattern::parse(pattern).unwrap();
+        let mut caps = Captures::default();
+        let rel = rel.as_bytes();
+        p.matches(Some(b"example.com"), rel, &mut caps).then(|| {
+            let text = |s: Span| String::from_utf8_lossy(&rel[s.start..s.end]).into_owned();
+            let params = (0..p.names().len()).map(|i| text(caps.params[i])).collect();
+            (params, text(caps.splat))
+        })
+    }
+
+    #[test]
+    fn patterns_match_as_netlify_documents() {
+        let yes = |p: &str, rel: &str, params: &[&str], splat: &str| {
+            let got = m(p, rel);
+            let want = (params.iter().map(|s| s.to_string()).collect(), splat.into());
+            assert_eq!(got, Some(want), "{p} against {rel:?}");
+        };
+        let no = |p: &str, rel: &str| assert_eq!(m(p, rel), None, "{p} against {rel:?}");
+        yes("/", "", &[], "");
+        no("/", "a");
+        yes("/home", "home", &[], "");
+        yes("/home/", "home", &[], "");
+        no("/home", "home/x");
+        no("/home", "Home");
+        no("/home", "homes");
+        yes("/*", "", &[], "");
+        yes("/*", "a/b/c", &[], "a/b/c");
+        yes("/blog/*", "blog", &[], "");
+        yes("/blog/*", "blog/a", &[], "a");
+        yes("/blog/*", "blog/a/b.html", &[], "a/b.html");
+        no("/blog/*", "blogs/a");
+        no("/blog/*", "other");
+        yes(
+            "/news/:year/:slug",
+            "news/2004/story",
+            &["2004", "story"],
+            "",
+        );
+        no("/news/:year/:slug", "news/2004");
+        no("/news/:year/:slug", "news/2004/a/b");
+        yes("/:lang/*", "en/docs/x", &["en"], "docs/x");
+        no("/:lang/*", "");
+        yes("/*.js", "a/b/app.js", &[], "a/b/app");
+        no("/*.js", "a/b/app.css");
+        yes("/assets/*.css", "assets/x.css", &[], "x");
+        no("/assets/*.css", "assets/.css-nope");
+        yes("/*/index.html", "a/b/index.html", &[], "a/b");
+        no("/*/index.html", "index.html");
+        yes("/*/:file", "a/b/c", &["c"], "a/b");
+        yes("/caf%C3%A9", "café", &[], "");
+        yes("https://example.com/*", "x", &[], "x");
+        no("https://other.example/*", "x");
+    }
+
+    #[test]
+    fn hosts_ignore_case_and_port() {
+        let p = Pattern::parse("https://Example.com/x").unwrap();
+        let mut caps = Captures::default();
+        for host in [&b"example.com"[..], b"EXAMPLE.com:8080"] {
+            assert!(p.matches(Some(host), b"x", &mut caps), "{host:?}");
+        }
+        for host in [None, Some(&b"example.org"[..]), Some(b"[::1]:80")] {
+            assert!(!p.matches(host, b"x", &mut caps), "{host:?}");
+        }
+    }
+
+    #[test]
+    fn bad_patterns_are_refused() {
+        for bad in [
+            "blog",
+            "/a/*/b/*",
+            "/a**",
+            "/:x/:x",
+            "/a?b=1",
+            "/a/../b",
+            "/a%2Fb",
+            "https:///x",
+            "https://:sub.example.com/x",
+        ] {
+            assert!(Pattern::parse(bad).is_err(), "{bad}");
+        }
+        let nine = "/:a/:b/:c/:d/:e/:f/:g/:h/:i";
+        assert!(Pattern::parse(nine).is_err());
+    }
+}

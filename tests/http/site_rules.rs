@@ -1,0 +1,278 @@
+//! `_redirects` and `_headers` from the root, through a real socket: every rule form, the
+//! Netlify examples we claim, shadowing and `!`, rewrite safety (escapes, dotfiles, the rules
+//! files, loops), header merge and removal, 304s, overriding `--header` and Cache-Control, and
+//! `--site-rules false`. The parsers' and matcher's own tables are unit tests in
+//! src/site/rules/.
+
+use std::fs;
+
+use crate::support::*;
+
+const REDIRECTS: &str = "\
+# Netlify's examples
+/home              /
+/blog/my-post.php  /blog/my-post      302
+/google            https://www.google.com
+/news/:year/:month/:date/:slug  /blog/:year/:month/:date/:slug
+/news/*            /blog/:splat
+/store id=:id      /blog/:id          301
+/pass-through      /index.html        200
+/ecommerce         /store-closed      404
+/see               /other             303
+/temp              /elsewhere         307
+/perm              /elsewhere         308
+# shadowing: style.css exists, so only the forced rule applies to it
+/style.css         /shadowed          302
+/index.html        /forced            302!
+# rewrites that must stay inside what a request could reach
+/secret            /../outside/secret 200
+/dot               /.hidden           200
+/rules             /_redirects        200
+/dir-rewrite       /dir               200
+/loop-a            /loop-b            200
+/loop-b            /loop-a            200
+/app/*             /dir/index.html    200
+/spa/*             /index.html        200!
+";
+
+const HEADERS: &str = "\
+/*
+  X-Site: all
+  X-Robots-Tag: nosnippet
+/dir/*
+  X-Robots-Tag: noindex
+  Cache-Control: public, max-age=60
+  ! X-Site
+/style.css
+  X-Content-Type-Options: custom
+  X-Frame-Options: DENY
+  Content-Type: text/x-special
+/dir/index.html
+  X-Site: back
+";
+
+fn server(configure: impl FnOnce(&mut muxserve::Config)) -> TestServer {
+    TestServer::build()
+        .site(|site| {
+            fs::write(site.root().join("_redirects"), REDIRECTS).unwrap();
+            fs::write(site.root().join("_headers"), HEADERS).unwrap();
+            fs::write(site.root().join("store-closed.html"), "closed\n").unwrap();
+        })
+        .config(configure)
+        .start()
+}
+
+#[test]
+fn redirect_rules_answer_with_their_status_and_location() {
+    let s = server(|_| {});
+    for (path, status, location) in [
+        ("/home", 301, "/"),
+        ("/home/", 301, "/"),
+        ("/home?utm=1", 301, "/?utm=1"),
+        ("/blog/my-post.php", 302, "/blog/my-post"),
+        ("/google", 301, "https://www.google.com"),
+        (
+            "/news/2004/02/12/my-story",
+            301,
+            "/blog/2004/02/12/my-story",
+        ),
+        ("/news/a/b%20c", 301, "/blog/a/b%20c"),
+        ("/store?id=my-blog-post", 301, "/blog/my-blog-post"),
+        ("/see", 303, "/other"),
+        ("/temp", 307, "/elsewhere"),
+        ("/perm?x=1", 308, "/elsewhere?x=1"),
+        ("/index.html", 302, "/forced"),
+    ] {
+        let resp = s.get(path);
+        assert_eq!(resp.status, status, "{path}: {resp}");
+        assert_eq!(resp.header("Location"), Some(location), "{path}");
+        // Redirects carry no `_headers` (they are for content).
+        assert_eq!(resp.header("X-Site"), None, "{path}");
+    }
+}
+
+#[test]
+fn rewrites_serve_the_target_under_the_url_asked_for() {
+    let s = server(|_| {});
+    let resp = s.get("/pass-through");
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, fixture("index.html"));
+    assert!(resp.header("ETag").is_some());
+    assert_eq!(resp.header("Location"), None);
+    // A splat rewrite, and one forced over every path.
+    assert_eq!(s.get("/app/any/route").body, fixture("dir/index.html"));
+    assert_eq!(s.get("/spa/x/y").body, fixture("index.html"));
+    // A rewrite to a directory serves its index, without a redirect to the slashed URL.
+    let resp = s.get("/dir-rewrite");
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, fixture("dir/index.html"));
+    // A rewrite's target keeps its own validators and ranges.
+    let etag = s.get("/pass-through").header("ETag").unwrap().to_string();
+    let resp = s.get_with("/pass-through", &[("If-None-Match", &etag)]);
+    assert_eq!(resp.status, 304, "{resp}");
+    let resp = s.get_with("/pass-through", &[("Range", "bytes=0-3")]);
+    assert_eq!(resp.status, 206, "{resp}");
+}
+
+#[test]
+fn a_404_rule_serves_its_page_with_404() {
+    let s = server(|_| {});
+    let resp = s.get("/ecommerce");
+    assert_eq!(resp.status, 404, "{resp}");
+    assert_eq!(resp.body, b"closed\n");
+    assert_eq!(resp.header("Cache-Control"), Some("no-store"));
+    assert_eq!(resp.header("ETag"), None);
+    // Conditions and ranges do not apply to an error page.
+    let resp = s.get_with("/ecommerce", &[("Range", "bytes=0-1")]);
+    assert_eq!((resp.status, resp.body.len()), (404, 7), "{resp}");
+}
+
+#[test]
+fn a_file_at_from_shadows_a_rule_unless_it_is_forced() {
+    let s = server(|_| {});
+    let resp = s.get("/style.css");
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, fixture("style.css"));
+    // Forced: the file exists, the rule wins anyway.
+    assert_eq!(s.get("/index.html").status, 302);
+    // `/` is index.html too, but the rule is for /index.html only.
+    assert_eq!(s.get("/").status, 200);
+}
+
+#[test]
+fn rewrites_reach_nothing_a_request_could_not() {
+    let s = server(|_| {});
+    for path in ["/secret", "/dot", "/rules"] {
+        let resp = s.get(path);
+        assert!(resp.status == 404 || resp.status == 403, "{path}: {resp}");
+        assert!(!contains(&resp.body, OUTSIDE_MARKER.as_bytes()), "{path}");
+        assert!(!contains(&resp.body, b"/home"), "{path} leaked _redirects");
+    }
+    // Rewrites are one step: a loop ends at a 404, at once.
+    let resp = s.get("/loop-a");
+    assert_eq!(resp.status, 404, "{resp}");
+}
+
+#[test]
+fn the_rules_files_are_never_served() {
+    let s = server(|_| {});
+    for path in ["/_redirects", "/_headers", "/_redirects/", "/%5Fheaders"] {
+        let resp = s.get(path);
+        assert_eq!(resp.status, 404, "{path}: {resp}");
+        assert!(!contains(&resp.body, b"X-Robots-Tag"), "{path}");
+    }
+}
+
+#[test]
+fn header_blocks_merge_in_file_order() {
+    let s = server(|c| {
+        c.site.headers = vec![("X-Frame-Options".into(), "SAMEORIGIN".into())];
+    });
+    let resp = s.get("/index.html?no-redirect");
+    // The forced rule redirects /index.html; ask for / instead.
+    assert_eq!(resp.status, 302);
+    let resp = s.get("/");
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.header("X-Site"), Some("all"));
+    assert_eq!(resp.header("X-Robots-Tag"), Some("nosnippet"));
+    assert_eq!(resp.header("X-Frame-Options"), Some("SAMEORIGIN"));
+    assert_eq!(resp.header("Cache-Control"), Some("no-cache"));
+
+    // Two blocks set X-Robots-Tag: one line, values joined; `! X-Site` removes the first
+    // block's; a later block sets it again; the rule's Cache-Control replaces the server's.
+    let resp = s.get("/dir/");
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.header_all("X-Robots-Tag"), ["nosnippet, noindex"]);
+    assert_eq!(resp.header_all("Cache-Control"), ["public, max-age=60"]);
+    assert_eq!(resp.header("X-Site"), None, "{resp}");
+    let resp = s.get("/dir/index.html");
+    assert_eq!(resp.header_all("X-Site"), ["back"], "{resp}");
+
+    // A block replaces `--header`, nosniff and the Content-Type of the same names.
+    let resp = s.get("/style.css");
+    assert_eq!(resp.header_all("X-Frame-Options"), ["DENY"], "{resp}");
+    assert_eq!(resp.header_all("X-Content-Type-Options"), ["custom"]);
+    assert_eq!(resp.header_all("Content-Type"), ["text/x-special"]);
+}
+
+#[test]
+fn headers_go_on_200_206_and_304_only() {
+    let s = server(|_| {});
+    let resp = s.get("/style.css");
+    let etag = resp.header("ETag").unwrap().to_string();
+    let resp = s.get_with("/style.css", &[("If-None-Match", &etag)]);
+    assert_eq!(resp.status, 304, "{resp}");
+    assert_eq!(resp.header("X-Frame-Options"), Some("DENY"));
+    assert_eq!(
+        resp.header("Content-Type"),
+        None,
+        "a 304 has no content metadata"
+    );
+    let resp = s.get_with("/style.css", &[("Range", "bytes=0-1")]);
+    assert_eq!(resp.status, 206, "{resp}");
+    assert_eq!(resp.header("X-Frame-Options"), Some("DENY"));
+    let resp = s.head_with("/style.css", &[]);
+    assert_eq!(resp.header("X-Frame-Options"), Some("DENY"));
+    // Errors and redirects do not get them.
+    let resp = s.get("/missing");
+    assert_eq!(resp.status, 404);
+    assert_eq!(resp.header("X-Site"), None, "{resp}");
+    let resp = s.get("/dir");
+    assert_eq!(resp.status, 301);
+    assert_eq!(resp.header("X-Site"), None, "{resp}");
+}
+
+#[test]
+fn site_rules_false_ignores_both_files() {
+    let s = server(|c| c.site.site_rules = false);
+    assert_eq!(s.get("/home").status, 404);
+    assert_eq!(s.get("/index.html").status, 200);
+    assert_eq!(s.get("/").header("X-Site"), None);
+}
+
+#[test]
+fn config_rules_follow_the_files() {
+    let s = server(|c| {
+        c.site.redirects = vec![muxserve::config::RedirectSpec {
+            from: "/home".into(),
+            query: Vec::new(),
+            to: "/from-config".into(),
+            status: 302,
+            force: false,
+            origin: "test.toml:1".into(),
+        }];
+        c.site.header_rules = vec![muxserve::config::HeaderSpec {
+            pattern: "/*".into(),
+            set: vec![("X-Config".into(), "yes".into())],
+            remove: vec!["X-Site".into()],
+            origin: "test.toml:5".into(),
+        }];
+    });
+    // `_redirects` comes first.
+    assert_eq!(s.get("/home").header("Location"), Some("/"));
+    let resp = s.get("/");
+    assert_eq!(resp.header("X-Config"), Some("yes"), "{resp}");
+    assert_eq!(resp.header("X-Site"), None, "{resp}");
+}
+
+#[test]
+fn a_bad_rules_line_stops_the_binary_naming_file_and_line() {
+    let site = TempSite::new();
+    fs::write(site.root().join("_redirects"), "/ok /fine\n/bad /x 299\n").unwrap();
+    let out = Binary::serving(site.root())
+        .listen("127.0.0.1:0")
+        .run(std::time::Duration::from_secs(10));
+    assert!(!out.status.success());
+    let stderr = &out.stderr;
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("_redirects:2: status 299"), "{stderr}");
+    fs::write(site.root().join("_redirects"), "").unwrap();
+    fs::write(site.root().join("_headers"), "/a\n  X-Bad: a\u{1}b\n").unwrap();
+    let out = Binary::serving(site.root())
+        .listen("127.0.0.1:0")
+        .run(std::time::Duration::from_secs(10));
+    assert!(!out.status.success());
+    let stderr = &out.stderr;
+    assert!(stderr.contains("_headers:2: X-Bad"), "{stderr}");
+}
