@@ -4,11 +4,12 @@
 # counted (instrumentation is switched on after a warm-up and off before shutdown). The figure does
 # not depend on the machine's speed, so two builds compare across runs and machines.
 #
-# Usage: bench/callgrind.sh [--seconds S] [--conns C] [--size BYTES] [--workers N] BIN [BIN...]
+# Usage: bench/callgrind.sh [--seconds S] [--conns C] [--size BYTES] [--workers N] [--rules DIR] BIN [BIN...]
 #   --seconds S   wrk time with instrumentation on (default 10)
 #   --conns C     keep-alive connections (default 8)
 #   --size BYTES  the file's size (default 100)
 #   --workers N   worker threads (default 2)
+#   --rules DIR   copy DIR/_redirects and DIR/_headers into the served root (bench/rules.sh)
 #   BIN           muxserve binaries to measure, in order (default target/release/muxserve)
 #
 # Prints one line per binary: requests, instructions (Ir) and Ir/request. Everything runs on
@@ -19,6 +20,7 @@ SECONDS_ON=10
 CONNS=8
 SIZE=100
 WORKERS=2
+RULES=""
 BINS=()
 die() { echo "bench/callgrind.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -27,6 +29,7 @@ while [ $# -gt 0 ]; do
         --conns) CONNS=$2; shift 2 ;;
         --size) SIZE=$2; shift 2 ;;
         --workers) WORKERS=$2; shift 2 ;;
+        --rules) RULES=$2; shift 2 ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         -*) die "unknown argument: $1 (try --help)" ;;
         *) BINS+=("$1"); shift ;;
@@ -47,6 +50,11 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$WORK/root"
 head -c "$SIZE" /dev/zero | tr '\0' 'a' > "$WORK/root/file.txt"
+if [ -n "$RULES" ]; then
+    for f in _redirects _headers; do
+        if [ -f "$RULES/$f" ]; then cp "$RULES/$f" "$WORK/root/"; fi
+    done
+fi
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
