@@ -40,7 +40,7 @@ mod reply;
 pub mod resolve;
 mod urls;
 
-pub use reply::{Body, ContentRange, Part, Reply};
+pub use reply::{Body, ContentRange, Part, Reply, Vary};
 
 use std::fs::File;
 use std::io::Write;
@@ -313,7 +313,7 @@ impl Site {
             Ok(Found::Dir(_)) if !slash && !rel.is_empty() => {
                 Break(Reply::redirect(resolve::directory_url(rel, req.query)))
             }
-            Ok(Found::Dir(dir)) => self.directory(rel, dir),
+            Ok(Found::Dir(dir)) => self.directory(req, rel, dir),
             Err(e @ (Errno::NOENT | Errno::NOTDIR)) => {
                 if let Some(target) = self.clean_url(rel, slash) {
                     return Continue(target);
@@ -331,7 +331,12 @@ impl Site {
 
     /// Directory `rel`, open as `dir`, asked for with its trailing slash: its first index file, a
     /// listing, or 403.
-    fn directory(&self, rel: &mut Vec<u8>, dir: OwnedFd) -> ControlFlow<Reply<'_>, Target> {
+    fn directory(
+        &self,
+        req: &RequestHead<'_>,
+        rel: &mut Vec<u8>,
+        dir: OwnedFd,
+    ) -> ControlFlow<Reply<'_>, Target> {
         let dir_len = rel.len();
         for name in &self.index {
             rel.truncate(dir_len);
@@ -352,13 +357,14 @@ impl Site {
             }
         }
         rel.truncate(dir_len);
-        Break(self.listing(rel, dir))
+        Break(self.listing(req, rel, dir))
     }
 
-    /// The listing of directory `rel` when listings are on, else 403. The entries are read from
-    /// `dir`, the descriptor step 3 opened beneath the root: the path is not resolved again, so
-    /// a directory swapped in since cannot be listed instead.
-    fn listing(&self, rel: &[u8], dir: OwnedFd) -> Reply<'_> {
+    /// The listing of directory `rel` when listings are on, else 403, in the format `req`'s
+    /// Accept prefers. The entries are read from `dir`, the descriptor step 3 opened beneath the
+    /// root: the path is not resolved again, so a directory swapped in since cannot be listed
+    /// instead.
+    fn listing(&self, req: &RequestHead<'_>, rel: &[u8], dir: OwnedFd) -> Reply<'_> {
         if !self.dir_listing {
             return Reply::page(Status::Forbidden);
         }
@@ -368,8 +374,9 @@ impl Site {
         if !rel.is_empty() {
             url.push(b'/');
         }
-        match listing::render(&url, dir, self.hidden) {
-            Ok(html) => Reply::listing(html),
+        let format = listing::Format::from_accept(req.fields.accept.lines());
+        match listing::render(&url, dir, self.hidden, format) {
+            Ok(body) => Reply::listing(format.content_type(), body),
             Err(e) => self.open_failed(e, rel),
         }
     }
@@ -799,7 +806,8 @@ mod tests {
             let key = &path.as_bytes()[1..];
             let from_memory = with_head(&raw, |head| site.remembered(head, key).map(|c| c.vary));
             assert_eq!(from_disk.encoding, None, "{raw:?}: {from_disk:?}");
-            assert_eq!(from_memory, Some(from_disk.vary), "{raw:?}: {from_disk:?}");
+            let vary = from_disk.vary.accept_encoding;
+            assert_eq!(from_memory, Some(vary), "{raw:?}: {from_disk:?}");
         }
     }
 }
