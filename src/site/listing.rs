@@ -413,8 +413,9 @@ thead,.bytes{display:none}\
 table,tbody,tr,td{display:block}\
 tr{display:grid;grid-template-columns:auto 1fr;column-gap:1rem;padding:.55rem .25rem;\
 border-bottom:1px solid var(--border)}\
-td{border:0;padding:0}\
+td,td:first-child{border:0;padding:0}\
 td.name{grid-column:1/-1;font-size:1.05rem}\
+.dir td.size{visibility:hidden}\
 .size,.time{font-size:.85rem;color:var(--muted);text-align:left}\
 .time{text-align:right}\
 .up td.size,.up td.time{display:none}}\n\
@@ -482,14 +483,17 @@ fn page(url_path: &[u8], rows: &[Row]) -> Vec<u8> {
         );
     }
     out.extend_from_slice(b"</tbody>\n</table>\n<p class=\"summary\">");
-    let plural = |n: u64| if n == 1 { "" } else { "s" };
-    let _ = write!(
-        out,
-        "{dirs} director{}, {files} file{}, {}",
-        if dirs == 1 { "y" } else { "ies" },
-        plural(files),
-        HumanSize(bytes)
-    );
+    if rows.is_empty() {
+        out.extend_from_slice(b"Empty directory");
+    } else {
+        let _ = write!(
+            out,
+            "{dirs} director{}, {files} file{}, {}",
+            if dirs == 1 { "y" } else { "ies" },
+            if files == 1 { "" } else { "s" },
+            HumanSize(bytes)
+        );
+    }
     out.extend_from_slice(TAIL.as_bytes());
     out
 }
@@ -706,6 +710,11 @@ mod tests {
     #[test]
     fn parent_link_and_title() {
         let dir = tempfile::TempDir::new().expect("tempdir");
+        let html = page("/", dir.path(), Hidden::Refuse);
+        assert!(
+            html.contains("<p class=\"summary\">Empty directory</p>"),
+            "{html}"
+        );
         for (url, parent, title) in [
             ("/", false, "Index of /<"),
             ("/a/", true, "Index of /a/<"),

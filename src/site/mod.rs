@@ -7,7 +7,7 @@
 //! 2. Normalise the path (`resolve`); refusals map to 400, 403, 404 without touching the disk.
 //! 3. Find: open beneath the root and fstat. A directory without a trailing slash → 301 to the
 //!    slashed URL (query kept); with it → the first `--index` file, else a listing
-//!    (`--dir-listing`) or 403. A file with a canonical URL (`--canonical-urls`) → 308 there.
+//!    (`--dir-listing`; HTML, or JSON when Accept prefers it, `Vary: Accept`) or 403. A file with a canonical URL (`--canonical-urls`) → 308 there.
 //!    Not found → `NAME.html` for `NAME` (clean URLs, `--clean-urls`), else the `--fallback` file for extension-less GET/HEAD paths, else 404
 //!    with the site's `404.html`.
 //! 4. Representation (RFC 9110 §12.5.3): a `.br` / `.gz` sidecar or an on-the-fly compressed
