@@ -57,7 +57,7 @@ pub struct SiteOptions {
     pub index: Vec<String>,
     /// Root-relative file answered (200) for unknown extension-less paths: single-page apps.
     pub fallback: Option<String>,
-    /// HTML listings for directories without an index file.
+    /// Listings (HTML, or JSON by Accept) for directories without an index file.
     pub dir_listing: bool,
     /// Serve dotfiles (`/.well-known/` is always served).
     pub hidden_files: bool,
@@ -365,7 +365,7 @@ pub struct Cli {
     #[arg(long, env = "MUXSERVE_FALLBACK", value_name = "FILE")]
     fallback: Option<String>,
 
-    /// HTML listings for directories that have no index file
+    /// Listings for directories that have no index file: HTML, or JSON when Accept prefers it
     #[arg(long, env = "MUXSERVE_DIR_LISTING")]
     dir_listing: bool,
 

@@ -76,8 +76,11 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
     {
         w.header(b"Cache-Control", cc.as_bytes());
     }
-    if reply.vary && ours(b"vary") {
-        w.header(b"Vary", b"Accept-Encoding");
+    // One line naming every field, as a cache reads them all together (RFC 9110 §12.5.5).
+    if let Some(vary) = reply.vary.field_value()
+        && ours(b"vary")
+    {
+        w.header(b"Vary", vary);
     }
     if let Some(location) = &reply.location {
         w.header(b"Location", location.as_bytes());
@@ -111,7 +114,7 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::site::Body;
+    use crate::site::{Body, Vary};
 
     /// The head's lines after the status line, without `Server` and `Date`.
     fn fields(reply: &Reply<'_>, exchange: &Exchange<'_>) -> (String, Vec<String>) {
@@ -270,6 +273,46 @@ mod tests {
                 exchange: GET11,
                 status: "HTTP/1.1 416 Range Not Satisfiable",
                 fields: vec!["Content-Length: 5", "Content-Range: bytes */100"],
+            },
+            // §12.5.5: every field the answer was chosen by, on one Vary line.
+            Case {
+                reply: {
+                    let mut r = reply(Status::Ok);
+                    r.vary = Vary {
+                        accept_encoding: true,
+                        accept: false,
+                    };
+                    r
+                },
+                exchange: GET11,
+                status: "HTTP/1.1 200 OK",
+                fields: vec!["Content-Length: 5", "Vary: Accept-Encoding"],
+            },
+            Case {
+                reply: {
+                    let mut r = reply(Status::Ok);
+                    r.vary = Vary {
+                        accept_encoding: false,
+                        accept: true,
+                    };
+                    r
+                },
+                exchange: GET11,
+                status: "HTTP/1.1 200 OK",
+                fields: vec!["Content-Length: 5", "Vary: Accept"],
+            },
+            Case {
+                reply: {
+                    let mut r = reply(Status::Ok);
+                    r.vary = Vary {
+                        accept_encoding: true,
+                        accept: true,
+                    };
+                    r
+                },
+                exchange: GET11,
+                status: "HTTP/1.1 200 OK",
+                fields: vec!["Content-Length: 5", "Vary: Accept, Accept-Encoding"],
             },
             Case {
                 reply: {

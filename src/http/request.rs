@@ -119,6 +119,8 @@ pub struct Fields<'a> {
     pub if_range: Option<&'a [u8]>,
     /// `Accept-Encoding` lines.
     pub accept_encoding: FieldLines<'a>,
+    /// `Accept` lines, for the listing's format.
+    pub accept: FieldLines<'a>,
     /// `User-Agent`, for the access log.
     pub user_agent: Option<&'a [u8]>,
     /// `Referer`, for the access log.
@@ -490,6 +492,8 @@ impl<'a> Fields<'a> {
             self.if_range.get_or_insert(value);
         } else if name.eq_ignore_ascii_case("accept-encoding") {
             self.accept_encoding.push(value)?;
+        } else if name.eq_ignore_ascii_case("accept") {
+            self.accept.push(value)?;
         } else if name.eq_ignore_ascii_case("user-agent") {
             self.user_agent.get_or_insert(value);
         } else if name.eq_ignore_ascii_case("referer") {
@@ -667,11 +671,13 @@ mod tests {
     fn conditional_fields() {
         let h = ok(
             "GET / HTTP/1.1\r\nHost: h\r\nIf-None-Match: \"a\"\r\nif-none-match: \"b\"\r\n\
-                    Range: bytes=0-1\r\nAccept-Encoding: gzip\r\n\r\n",
+                    Range: bytes=0-1\r\nAccept-Encoding: gzip\r\nAccept: text/html\r\n\
+                    accept: */*\r\n\r\n",
         );
         assert_eq!(h.fields.if_none_match.lines(), [&b"\"a\""[..], b"\"b\""]);
         assert_eq!(h.fields.range, Some(&b"bytes=0-1"[..]));
         assert_eq!(h.fields.accept_encoding.lines(), [&b"gzip"[..]]);
+        assert_eq!(h.fields.accept.lines(), [&b"text/html"[..], b"*/*"]);
         assert!(h.fields.if_match.lines().is_empty());
         let h = ok("GET / HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\nRange: bytes=2-3\r\n\r\n");
         assert_eq!(h.fields.range, Some(&b""[..]));

@@ -177,7 +177,7 @@ fn parse_element(element: &[u8]) -> Option<(&[u8], u16)> {
 
 /// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )` (RFC 9110 §12.4.2), as
 /// thousandths.
-fn parse_qvalue(v: &[u8]) -> Option<u16> {
+pub(super) fn parse_qvalue(v: &[u8]) -> Option<u16> {
     let (&int, rest) = v.split_first()?;
     let frac = match rest {
         [] => &[][..],

@@ -7,7 +7,7 @@
 //! 2. Normalise the path (`resolve`); refusals map to 400, 403, 404 without touching the disk.
 //! 3. Find: open beneath the root and fstat. A directory without a trailing slash → 301 to the
 //!    slashed URL (query kept); with it → the first `--index` file, else a listing
-//!    (`--dir-listing`) or 403. A file with a canonical URL (`--canonical-urls`) → 308 there.
+//!    (`--dir-listing`; HTML, or JSON when Accept prefers it, `Vary: Accept`) or 403. A file with a canonical URL (`--canonical-urls`) → 308 there.
 //!    Not found → `NAME.html` for `NAME` (clean URLs, `--clean-urls`), else the `--fallback` file for extension-less GET/HEAD paths, else 404
 //!    with the site's `404.html`.
 //! 4. Representation (RFC 9110 §12.5.3): a `.br` / `.gz` sidecar or an on-the-fly compressed
@@ -42,7 +42,7 @@ mod rewrites;
 pub mod rules;
 mod urls;
 
-pub use reply::{Body, ContentRange, Part, Reply};
+pub use reply::{Body, ContentRange, Part, Reply, Vary};
 
 use std::fs::File;
 use std::io::Write;
@@ -106,6 +106,14 @@ enum Repr {
     File(OwnedFd, FileMeta, Option<Coding>),
     Bytes(Arc<[u8]>, FileMeta, Coding),
     Memory(Arc<[u8]>, FileMeta),
+}
+
+/// Whose path step 3 looks up: the request's, where unforced rules apply when no file
+/// answers, or a rewrite's target, which the rules are not tried on again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lookup {
+    Request,
+    Rewrite,
 }
 
 /// Step 4's result: the representation, and the header values its path and alternatives decide.
@@ -400,7 +408,7 @@ impl Site {
                 }
                 Break(Reply::redirect(resolve::directory_url(rel, req.query)))
             }
-            Ok(Found::Dir(dir)) => self.directory(rel, dir, Some(req)),
+            Ok(Found::Dir(dir)) => self.directory(req, rel, dir, Lookup::Request),
             Err(e @ (Errno::NOENT | Errno::NOTDIR)) => {
                 if let Some(target) = self.clean_url(rel, slash) {
                     return Continue(target);
@@ -422,13 +430,14 @@ impl Site {
     }
 
     /// Directory `rel`, open as `dir`, asked for with its trailing slash: its first index file,
-    /// else the first unforced rule for `req` (when it is the request's own path, not a
-    /// rewrite's target), else a listing or 403.
+    /// else (for the request's own path, not a rewrite's target) the first unforced rule, else a
+    /// listing or 403.
     fn directory(
         &self,
+        req: &RequestHead<'_>,
         rel: &mut Vec<u8>,
         dir: OwnedFd,
-        req: Option<&RequestHead<'_>>,
+        lookup: Lookup,
     ) -> ControlFlow<Reply<'_>, Target> {
         let dir_len = rel.len();
         for name in &self.index {
@@ -451,18 +460,19 @@ impl Site {
             }
         }
         rel.truncate(dir_len);
-        if let Some(req) = req
+        if lookup == Lookup::Request
             && let Some(target) = self.rule(Which::Unforced, req, rel)?
         {
             return Continue(target);
         }
-        Break(self.listing(rel, dir))
+        Break(self.listing(req, rel, dir))
     }
 
-    /// The listing of directory `rel` when listings are on, else 403. The entries are read from
-    /// `dir`, the descriptor step 3 opened beneath the root: the path is not resolved again, so
-    /// a directory swapped in since cannot be listed instead.
-    fn listing(&self, rel: &[u8], dir: OwnedFd) -> Reply<'_> {
+    /// The listing of directory `rel` when listings are on, else 403, in the format `req`'s
+    /// Accept prefers. The entries are read from `dir`, the descriptor step 3 opened beneath the
+    /// root: the path is not resolved again, so a directory swapped in since cannot be listed
+    /// instead.
+    fn listing(&self, req: &RequestHead<'_>, rel: &[u8], dir: OwnedFd) -> Reply<'_> {
         if !self.dir_listing {
             return Reply::page(Status::Forbidden);
         }
@@ -472,8 +482,14 @@ impl Site {
         if !rel.is_empty() {
             url.push(b'/');
         }
-        match listing::render(&url, dir, self.hidden) {
-            Ok(html) => Reply::listing(html),
+        let format = listing::Format::from_accept(req.fields.accept.lines());
+        let withheld: &[&[u8]] = if rel.is_empty() && self.site_rules {
+            &rules::FILES
+        } else {
+            &[]
+        };
+        match listing::render(&url, dir, self.hidden, withheld, format) {
+            Ok(body) => Reply::listing(format.content_type(), body),
             Err(e) => self.open_failed(e, rel),
         }
     }
@@ -907,7 +923,8 @@ mod tests {
             let key = &path.as_bytes()[1..];
             let from_memory = with_head(&raw, |head| site.remembered(head, key).map(|c| c.vary));
             assert_eq!(from_disk.encoding, None, "{raw:?}: {from_disk:?}");
-            assert_eq!(from_memory, Some(from_disk.vary), "{raw:?}: {from_disk:?}");
+            let vary = from_disk.vary.accept_encoding;
+            assert_eq!(from_memory, Some(vary), "{raw:?}: {from_disk:?}");
         }
     }
 }

@@ -102,6 +102,28 @@ pub enum ContentRange {
     Unsatisfied(u64),
 }
 
+/// Which request fields an answer was chosen by, for `Vary` (RFC 9110 §12.5.5): the coding by
+/// Accept-Encoding, a listing's format by Accept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Vary {
+    /// The content coding was negotiated.
+    pub accept_encoding: bool,
+    /// The media type was negotiated.
+    pub accept: bool,
+}
+
+impl Vary {
+    /// The `Vary` field value, or None when the answer depends on neither field.
+    pub fn field_value(self) -> Option<&'static [u8]> {
+        match (self.accept, self.accept_encoding) {
+            (false, false) => None,
+            (false, true) => Some(b"Accept-Encoding"),
+            (true, false) => Some(b"Accept"),
+            (true, true) => Some(b"Accept, Accept-Encoding"),
+        }
+    }
+}
+
 /// A response plan: status, the headers that vary, and the body.
 #[derive(Debug)]
 pub struct Reply<'s> {
@@ -119,8 +141,8 @@ pub struct Reply<'s> {
     pub validators: Option<(Etag, u64)>,
     /// `Cache-Control`.
     pub cache_control: Option<&'s str>,
-    /// Whether to send `Vary: Accept-Encoding`.
-    pub vary: bool,
+    /// The request fields the answer depends on, sent as `Vary`.
+    pub vary: Vary,
     /// `Content-Encoding`, when not identity.
     pub encoding: Option<Coding>,
     /// Whether to send `Accept-Ranges: bytes`.
@@ -161,7 +183,7 @@ impl<'s> Reply<'s> {
             allow: false,
             validators: None,
             cache_control: None,
-            vary: false,
+            vary: Vary::default(),
             encoding: None,
             accept_ranges: false,
             content_range: None,
@@ -220,7 +242,10 @@ impl<'s> Reply<'s> {
     /// 406; `vary` still tells caches the answer depends on Accept-Encoding.
     pub(super) fn not_acceptable(vary: bool) -> Self {
         Reply {
-            vary,
+            vary: Vary {
+                accept_encoding: vary,
+                accept: false,
+            },
             ..Reply::page(Status::NotAcceptable)
         }
     }
@@ -234,12 +259,17 @@ impl<'s> Reply<'s> {
         }
     }
 
-    /// 200 with a directory listing; `no-cache`, as it changes whenever the directory does.
-    pub(super) fn listing(html: Vec<u8>) -> Self {
+    /// 200 with a directory listing in the format Accept chose (`Vary: Accept`); `no-cache`, as
+    /// it changes whenever the directory does.
+    pub(super) fn listing(content_type: ContentType, body: Vec<u8>) -> Self {
         Reply {
-            content_type: Some(mime::HTML),
+            content_type: Some(content_type),
             cache_control: Some("no-cache"),
-            body: Body::shared(html),
+            vary: Vary {
+                accept_encoding: false,
+                accept: true,
+            },
+            body: Body::shared(body),
             ..Reply::page(Status::Ok)
         }
     }
@@ -304,7 +334,10 @@ impl<'s> Reply<'s> {
             allow: false,
             validators: Some((d.etag, d.last_modified)),
             cache_control: d.cache_control,
-            vary: d.vary,
+            vary: Vary {
+                accept_encoding: d.vary,
+                accept: false,
+            },
             encoding: d.encoding,
             accept_ranges: true,
             content_range: None,

@@ -12,7 +12,7 @@ use rustix::io::Errno;
 use super::file::FileMeta;
 use super::resolve::{self, Found, Refusal};
 use super::rules::redirects::{Action, Which};
-use super::{Reply, Site, Target};
+use super::{Lookup, Reply, Site, Target};
 use crate::http::request::RequestHead;
 use crate::http::response::Status;
 
@@ -35,13 +35,14 @@ impl Site {
             Action::Rewrite => Status::Ok,
             Action::NotFound => Status::NotFound,
         };
-        self.rewritten(&target, rel, status).map_continue(Some)
+        self.rewritten(req, &target, rel, status).map_continue(Some)
     }
 
     /// The file a rewrite to `url` serves with `status`, found as a request for `url` would be
     /// (index files and clean URLs too); not kept in the memory cache under the request's path.
     fn rewritten(
         &self,
+        req: &RequestHead<'_>,
         url: &str,
         rel: &mut Vec<u8>,
         status: Status,
@@ -66,7 +67,7 @@ impl Site {
                 status,
             },
             // A rewrite to a directory serves what its URL with a slash would.
-            Ok(Found::Dir(dir)) => self.directory(rel, dir, None)?,
+            Ok(Found::Dir(dir)) => self.directory(req, rel, dir, Lookup::Rewrite)?,
             Ok(Found::File(..)) | Err(Errno::NOENT | Errno::NOTDIR) => {
                 match self.clean_url(rel, slash) {
                     Some(target) => target,

@@ -17,6 +17,7 @@ mod framing;
 mod headers;
 mod keepalive;
 mod limits;
+mod listing;
 mod memory_cache;
 mod precompressed;
 mod ranges;

@@ -276,3 +276,25 @@ fn a_bad_rules_line_stops_the_binary_naming_file_and_line() {
     let stderr = &out.stderr;
     assert!(stderr.contains("_headers:2: X-Bad"), "{stderr}");
 }
+
+#[test]
+fn listings_leave_the_rules_files_out() {
+    let s = server(|c| c.site.dir_listing = true);
+    fs::remove_file(s.root().join("index.html")).unwrap();
+    // The SPA rule (/spa/*) is forced only under /spa/; / has no index now.
+    let resp = s.get("/");
+    assert_eq!(resp.status, 200, "{resp}");
+    let page = resp.body_str();
+    assert!(page.contains("style.css"), "{page}");
+    assert!(
+        !page.contains("_redirects") && !page.contains("_headers"),
+        "{page}"
+    );
+    let resp = s.get_with("/", &[("Accept", "application/json")]);
+    let page = resp.body_str();
+    assert!(page.contains("style.css"), "{page}");
+    assert!(
+        !page.contains("_redirects") && !page.contains("_headers"),
+        "{page}"
+    );
+}
