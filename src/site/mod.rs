@@ -5,26 +5,34 @@
 //! 0. The `--health-path`, if set: 200 `ok` (503 while draining), never touching the disk.
 //! 1. Method: OPTIONS → 204 with `Allow`; methods other than GET and HEAD → 405 with `Allow`.
 //! 2. Normalise the path (`resolve`); refusals map to 400, 403, 404 without touching the disk.
-//! 3. Find: open beneath the root and fstat. A directory without a trailing slash → 301 to the
-//!    slashed URL (query kept); with it → the first `--index` file, else a listing
-//!    (`--dir-listing`; HTML, or JSON when Accept prefers it, `Vary: Accept`) or 403. A file with a canonical URL (`--canonical-urls`) → 308 there.
-//!    Not found → `NAME.html` for `NAME` (clean URLs, `--clean-urls`), else the `--fallback` file for extension-less GET/HEAD paths, else 404
-//!    with the site's `404.html`.
+//!    The `_headers` blocks matching this path are noted (`rules`), and a forced `_redirects`
+//!    rule (`!`) applies here (`rewrites`): a redirect answers, a rewrite goes to step 4 with
+//!    its target.
+//! 3. Find: open beneath the root and fstat (never the rules files). A directory without a
+//!    trailing slash → 301 to the slashed URL (query kept); with it → the first `--index` file,
+//!    else a listing (`--dir-listing`; HTML, or JSON when Accept prefers it, `Vary: Accept`) or
+//!    403. A file with a canonical URL (`--canonical-urls`) → 308 there. Not found →
+//!    `NAME.html` for `NAME` (clean URLs, `--clean-urls`), else the first unforced
+//!    `_redirects` rule (Netlify's shadowing: only where no file answers; a directory without
+//!    an index file counts as none), else the `--fallback` file for extension-less paths, else
+//!    404 with the nearest `404.html`.
 //! 4. Representation (RFC 9110 §12.5.3): a `.br` / `.gz` sidecar or an on-the-fly compressed
 //!    body when Accept-Encoding prefers it; 406 when nothing acceptable exists. `Vary:
 //!    Accept-Encoding` when the type is compressible or the client accepts a sidecar it has.
-//! 5. Validators of the representation chosen: strong ETag, Last-Modified (`file`).
+//! 5. Validators of the representation chosen: strong ETag, Last-Modified (`file`). A rule's
+//!    404 page is answered here, whole and without validators.
 //! 6. Preconditions (`conditional`, RFC 9110 §13.2.2): 412 or 304 — before ranges.
 //! 7. Range, GET only (`range`, RFC 9110 §14): If-Range decides whether it applies; one range →
 //!    206, several → 206 multipart/byteranges, none satisfiable → 416.
 //! 8. Reply 200 with the whole representation.
 //!
 //! Every error reply (400–599) then gets the root's `NNN.html` in place of the built-in page when
-//! the root has one, and `Cache-Control: no-store`.
+//! the root has one, and `Cache-Control: no-store`. The `_headers` blocks noted in step 2 go on
+//! 200, 206 and 304 replies only (the connection writes them, [`Site::rule_headers`]).
 //!
 //! The memory cache (`memory`) is a layer over steps 3 and 4: a small file it holds as the disk
 //! has it now, when negotiation picks the original, goes from step 2 straight to step 5; step 4
-//! fills it.
+//! fills it. Rewritten targets never enter it under the request's path.
 
 pub mod cache_control;
 pub mod compress;

@@ -6,6 +6,12 @@
 //! decoded, normalised root-relative path the file lookup uses, and ignores a trailing slash, as
 //! Netlify does. It must never decide what a match does, or touch a file.
 
+// Matches paths a client chose: no indexing or arithmetic that input could make panic.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use percent_encoding::percent_decode_str;
 
 /// Most placeholders one pattern may bind (path and query together).
@@ -83,11 +89,10 @@ impl Pattern {
         };
         // Empty segments (`//`, a trailing `/`) mean nothing: the path they match is normalised.
         for seg in path.split('/').filter(|s| !s.is_empty()) {
-            if let Some(star) = seg.find('*') {
-                if p.splat.is_some() || seg[star + 1..].contains('*') {
+            if let Some((before, after)) = seg.split_once('*') {
+                if p.splat.is_some() || after.contains('*') {
                     return Err(format!("pattern {text:?} has more than one *"));
                 }
-                let (before, after) = (&seg[..star], &seg[star + 1..]);
                 p.splat = Some(Splat {
                     before: decode(before, text)?,
                     after: decode(after, text)?,
@@ -104,8 +109,9 @@ impl Pattern {
                             "pattern {text:?} has more than {MAX_PARAMS} placeholders"
                         ));
                     }
+                    let n = p.names.len();
                     p.names.push(name.into());
-                    Segment::Param(p.names.len() - 1)
+                    Segment::Param(n)
                 }
                 None => Segment::Literal(decode(seg, text)?),
             };
@@ -152,62 +158,60 @@ impl Pattern {
                 return false;
             }
         }
-        let mut at = 0;
+        // What the prefix has not consumed yet; `None` once it consumed the last segment.
+        let mut rest = Some(rel);
+        let mut at = 0usize;
         for seg in &self.prefix {
-            // Each prefix segment starts at `at` and runs to the next `/` or the end.
-            if at > rel.len() {
+            let Some(r) = rest else { return false };
+            let (got, next) = match r.iter().position(|&b| b == b'/') {
+                Some(i) => (r.get(..i).unwrap_or_default(), r.get(i.saturating_add(1)..)),
+                None => (r, None),
+            };
+            if !segment_matches(seg, got, at, caps) {
                 return false;
             }
-            let rest = &rel[at..];
-            let len = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
-            if !segment_matches(seg, &rest[..len], at, caps) {
-                return false;
-            }
-            at += len + 1;
+            at = at.saturating_add(got.len()).saturating_add(1);
+            rest = next;
         }
         let Some(Splat { before, after }) = &self.splat else {
             // Every segment consumed, and nothing after the last.
-            return at == rel.len() + 1 || (self.prefix.is_empty() && rel.is_empty());
+            return rest.is_none() || (self.prefix.is_empty() && rel.is_empty());
         };
-        let start = at.min(rel.len());
-        if at > rel.len() + 1 {
-            return false;
-        }
-        let mut end = rel.len();
+        let Some(mut middle) = rest else {
+            // `/blog/*` asked for `/blog`: only a bare `*` matches there, and matches nothing.
+            caps.splat = span(rel.len(), rel.len());
+            return before.is_empty() && after.is_empty() && self.suffix.is_empty();
+        };
+        let start = rel.len().saturating_sub(middle.len());
         for seg in self.suffix.iter().rev() {
-            let head = &rel[start..end];
-            let cut = head.iter().rposition(|&b| b == b'/');
-            let Some(cut) = cut else { return false };
-            let seg_start = start + cut + 1;
-            if !segment_matches(seg, &rel[seg_start..end], seg_start, caps) {
+            let Some(cut) = middle.iter().rposition(|&b| b == b'/') else {
+                return false;
+            };
+            let got = middle.get(cut.saturating_add(1)..).unwrap_or_default();
+            let seg_start = start.saturating_add(cut).saturating_add(1);
+            if !segment_matches(seg, got, seg_start, caps) {
                 return false;
             }
-            end = start + cut;
+            middle = middle.get(..cut).unwrap_or_default();
         }
-        // `at == rel.len() + 1` means the prefix ended on the last segment: `/blog/*` asked for
-        // `/blog`. Only an empty splat segment with nothing around it matches there.
-        if at == rel.len() + 1 {
-            let bare = before.is_empty() && after.is_empty() && self.suffix.is_empty();
-            caps.splat = Span {
-                start: rel.len(),
-                end: rel.len(),
-                query: false,
-            };
-            return bare;
-        }
-        let middle = &rel[start..end];
-        if middle.len() < before.len() + after.len()
-            || !middle.starts_with(before)
-            || !middle.ends_with(after)
-        {
+        let Some(inner) = middle
+            .strip_prefix(&**before)
+            .and_then(|m| m.strip_suffix(&**after))
+        else {
             return false;
-        }
-        caps.splat = Span {
-            start: start + before.len(),
-            end: end - after.len(),
-            query: false,
         };
+        let inner_start = start.saturating_add(before.len());
+        caps.splat = span(inner_start, inner_start.saturating_add(inner.len()));
         true
+    }
+}
+
+/// A range in the path.
+fn span(start: usize, end: usize) -> Span {
+    Span {
+        start,
+        end,
+        query: false,
     }
 }
 
@@ -266,12 +270,8 @@ fn segment_matches(seg: &Segment, got: &[u8], at: usize, caps: &mut Captures) ->
             if got.is_empty() {
                 return false;
             }
-            if let Some(span) = caps.params.get_mut(*n) {
-                *span = Span {
-                    start: at,
-                    end: at + got.len(),
-                    query: false,
-                };
+            if let Some(slot) = caps.params.get_mut(*n) {
+                *slot = span(at, at.saturating_add(got.len()));
             }
             true
         }
@@ -282,7 +282,9 @@ fn segment_matches(seg: &Segment, got: &[u8], at: usize, caps: &mut Captures) ->
 fn host_equals(got: &[u8], want: &[u8]) -> bool {
     let name = match got.iter().rposition(|&b| b == b':') {
         // `[::1]:8080` keeps its brackets; a colon inside them is not a port.
-        Some(i) if !got[i..].contains(&b']') => &got[..i],
+        Some(i) if !got.get(i..).unwrap_or_default().contains(&b']') => {
+            got.get(..i).unwrap_or_default()
+        }
         _ => got,
     };
     name.eq_ignore_ascii_case(want)
