@@ -1,7 +1,8 @@
 //! Every option of the server: the command line (clap, each flag also read from a `MUXSERVE_*`
-//! variable) and the validated [`Config`] the rest of the crate reads. It owns parsing and
-//! validation with messages a user can act on; it must never touch a socket or a file beyond
-//! checking that the root exists.
+//! variable), the `--config` file under both ([`file`]), and the validated [`Config`] the rest
+//! of the crate reads. It owns parsing, precedence and validation with messages a user can act
+//! on; it must never touch a socket or a file beyond reading the config file and checking that
+//! the root exists.
 
 pub mod file;
 
