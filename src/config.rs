@@ -1,5 +1,5 @@
 //! Every option of the server: the command line (clap, each flag also read from a `MUXSERVE_*`
-//! variable), the `--config` file under both ([`file`]), and the validated [`Config`] the rest
+//! variable), the `--config` file under both ([`mod@file`]), and the validated [`Config`] the rest
 //! of the crate reads. It owns parsing, precedence and validation with messages a user can act
 //! on; it must never touch a socket or a file beyond reading the config file and checking that
 //! the root exists.
