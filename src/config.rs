@@ -1,14 +1,19 @@
 //! Every option of the server: the command line (clap, each flag also read from a `MUXSERVE_*`
-//! variable) and the validated [`Config`] the rest of the crate reads. It owns parsing and
-//! validation with messages a user can act on; it must never touch a socket or a file beyond
-//! checking that the root exists.
+//! variable), the `--config` file under both ([`mod@file`]), and the validated [`Config`] the rest
+//! of the crate reads. It owns parsing, precedence and validation with messages a user can act
+//! on; it must never touch a socket or a file beyond reading the config file and checking that
+//! the root exists.
 
+pub mod file;
+
+use std::ffi::OsString;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 pub use crate::http::request::Limits;
 pub use crate::reactor::Timeouts;
@@ -271,19 +276,38 @@ fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// The command line as the user types it; [`Cli::into_config`] validates it.
+/// The command line as the user types it: serving options, or a subcommand. [`load`] merges
+/// the config file under it and validates the whole into a [`Config`].
 #[derive(Parser, Debug)]
 #[command(
     name = "muxserve",
     version,
     about = "A static-site HTTP/1.1 server: one multiplexing thread, a pool of workers.",
-    after_help = "Durations accept 500ms, 15s, 2m or a bare number of seconds.\n\
-                  PORT=N (as PaaS hosts set it) means --listen 0.0.0.0:N unless --listen or MUXSERVE_LISTEN is given."
+    after_help = AFTER_HELP,
+    // `muxserve --root x check` would leave it unclear which --root is checked.
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     /// What to do instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// How to serve.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+const AFTER_HELP: &str = "Durations accept 500ms, 15s, 2m or a bare number of seconds.\n\
+    PORT=N (as PaaS hosts set it) means --listen 0.0.0.0:N unless --listen or MUXSERVE_LISTEN is given.\n\
+    Precedence: command line, then environment, then --config file, then defaults.";
+
+/// The serving options, shared by serving and `muxserve check` so that both build the same
+/// [`Config`]. The config file sets each under its long flag's name (`config/file.rs`).
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// TOML file with any of these options (named as the flags) and [[redirects]]/[[headers]] rules
+    #[arg(long, env = "MUXSERVE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
 
     /// Folder to serve
     #[arg(
@@ -295,8 +319,8 @@ pub struct Cli {
     root: PathBuf,
 
     /// Address to listen on: host:port, [::]:port or a bare port [default: 0.0.0.0:8080, or 0.0.0.0:$PORT]
-    #[arg(long, env = "MUXSERVE_LISTEN", value_name = "ADDR")]
-    listen: Option<String>,
+    #[arg(long, env = "MUXSERVE_LISTEN", value_name = "ADDR", value_parser = parse_listen_value)]
+    listen: Option<SocketAddr>,
 
     /// Worker threads [default: number of CPUs]
     #[arg(long, env = "MUXSERVE_WORKERS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -308,15 +332,15 @@ pub struct Cli {
     max_connections: u32,
 
     /// Time for a client to send a whole request head
-    #[arg(long, env = "MUXSERVE_HEADER_TIMEOUT", default_value = "15s", value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, env = "MUXSERVE_HEADER_TIMEOUT", default_value = "15s", value_name = "DUR", value_parser = parse_timeout)]
     header_timeout: Duration,
 
     /// Idle time before a keep-alive connection is closed (keep it above your load balancer's)
-    #[arg(long, env = "MUXSERVE_KEEP_ALIVE_TIMEOUT", default_value = "75s", value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, env = "MUXSERVE_KEEP_ALIVE_TIMEOUT", default_value = "75s", value_name = "DUR", value_parser = parse_timeout)]
     keep_alive_timeout: Duration,
 
     /// A response write that makes no progress for this long is abandoned
-    #[arg(long, env = "MUXSERVE_SEND_TIMEOUT", default_value = "30s", value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, env = "MUXSERVE_SEND_TIMEOUT", default_value = "30s", value_name = "DUR", value_parser = parse_timeout)]
     send_timeout: Duration,
 
     /// After SIGTERM/SIGINT, how long in-flight responses may take before they are cut
@@ -357,7 +381,8 @@ pub struct Cli {
         env = "MUXSERVE_INDEX",
         default_value = "index.html",
         value_name = "NAMES",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = parse_index_name
     )]
     index: Vec<String>,
 
@@ -415,7 +440,8 @@ pub struct Cli {
         long,
         env = "MUXSERVE_CACHE_CONTROL",
         default_value = "no-cache",
-        value_name = "VALUE"
+        value_name = "VALUE",
+        value_parser = parse_cache_control
     )]
     cache_control: String,
 
@@ -433,7 +459,7 @@ pub struct Cli {
     nosniff: bool,
 
     /// Path answered with 200 without touching the disk (503 while shutting down), for load-balancer probes
-    #[arg(long, env = "MUXSERVE_HEALTH_PATH", value_name = "PATH")]
+    #[arg(long, env = "MUXSERVE_HEALTH_PATH", value_name = "PATH", value_parser = parse_health_path)]
     health_path: Option<String>,
 
     /// Read _redirects and _headers from the root (Netlify / Cloudflare Pages rules)
@@ -455,6 +481,9 @@ pub struct Cli {
 pub enum Command {
     /// Check that a running server answers: exit 0 on 2xx/3xx, 1 otherwise (for HEALTHCHECK)
     Health(HealthArgs),
+    /// Check the configuration and the site as serving would, binding nothing: exit 0, or 1 with every problem
+    #[command(after_help = AFTER_HELP)]
+    Check(Box<ServeArgs>),
 }
 
 /// `muxserve health` options. The server's own variables say where it listens, so a
@@ -494,6 +523,37 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 500ms, 15s, 2m)"))
 }
 
+/// [`parse_duration`], for the timeouts that cannot be zero.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err("must be greater than zero".to_string());
+    }
+    Ok(d)
+}
+
+/// An `--index` name: a file in the directory itself, never a path or a dotfile.
+fn parse_index_name(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.contains('/') || s.starts_with('.') {
+        return Err(format!("index name {s:?} must be a plain file name"));
+    }
+    Ok(s.to_string())
+}
+
+/// A `--health-path`: compared byte for byte with request paths, so it must be one.
+fn parse_health_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') || s.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(format!("health path {s:?} must be a path starting with /"));
+    }
+    Ok(s.to_string())
+}
+
+/// A `--cache-control` value, sent as it is (`off` is [`ServeArgs::into_config`]'s to map).
+fn parse_cache_control(s: &str) -> Result<String, String> {
+    check_header_value(s.trim())?;
+    Ok(s.to_string())
+}
+
 /// Resolves a listen address: `host:port`, `[v6]:port`, or a bare port meaning all IPv4 interfaces.
 pub fn parse_listen(s: &str) -> anyhow::Result<SocketAddr> {
     let s = s.trim();
@@ -511,10 +571,19 @@ pub fn parse_listen(s: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("listen address {s:?} resolves to no address"))
 }
 
+/// [`parse_listen`] as `--listen`'s value parser, so a bad address in the config file is
+/// refused with its line.
+fn parse_listen_value(s: &str) -> Result<SocketAddr, String> {
+    parse_listen(s).map_err(|e| format!("{e:#}"))
+}
+
 /// The listen address from `--listen`, else `PORT` (as PaaS hosts set it), else the default.
-fn listen_address(listen: Option<&str>, port_env: Option<&str>) -> anyhow::Result<SocketAddr> {
+fn listen_address(
+    listen: Option<SocketAddr>,
+    port_env: Option<&str>,
+) -> anyhow::Result<SocketAddr> {
     Ok(match (listen, port_env) {
-        (Some(l), _) => parse_listen(l)?,
+        (Some(l), _) => l,
         (None, Some(p)) => {
             let port: u16 = p
                 .trim()
@@ -526,31 +595,79 @@ fn listen_address(listen: Option<&str>, port_env: Option<&str>) -> anyhow::Resul
     })
 }
 
-impl Cli {
-    /// The checks no value parser can make alone; each error names the flag.
+/// A configuration to serve with (or to check), and the file it came from in part.
+#[derive(Debug)]
+pub struct Loaded {
+    /// What serving would run with.
+    pub config: Config,
+    /// The `--config` file, if one was given.
+    pub file: Option<PathBuf>,
+}
+
+/// The configuration of serving, or of `muxserve check` when `matches` holds that subcommand:
+/// `matches` (what `cmd` parsed from `argv`; the environment is whatever `cmd` reads) with the
+/// `--config` file's options filling in only where a default stood. So the command line beats
+/// the environment (clap's own order), both beat the file, and the file beats the defaults.
+/// `port_env` is the value of `PORT`, if set.
+pub fn load(
+    cmd: &mut clap::Command,
+    argv: &[OsString],
+    matches: &ArgMatches,
+    port_env: Option<String>,
+) -> anyhow::Result<Loaded> {
+    let serving = serve_matches(matches);
+    let Some(path) = serving.get_one::<PathBuf>("config").cloned() else {
+        let config = ServeArgs::from_arg_matches(serving)?.into_config(port_env)?;
+        return Ok(Loaded { config, file: None });
+    };
+    let file = {
+        let serve_cmd = match matches.subcommand_name() {
+            Some(name) => cmd.find_subcommand(name).unwrap_or(cmd),
+            None => cmd,
+        };
+        file::load(&path, serve_cmd)?
+    };
+    let extra = file.args_where(|id| {
+        let by_default = matches!(
+            serving.value_source(id),
+            None | Some(ValueSource::DefaultValue)
+        );
+        // PORT is the environment's say on the port, so it outranks the file as
+        // MUXSERVE_LISTEN would.
+        by_default && !(id == "listen" && port_env.is_some())
+    });
+    // The file's values are appended as flags, so the parsers and the derive that built the
+    // command line's Config build this one too; appended last, they land in `check`'s
+    // arguments when it is the subcommand.
+    let merged = cmd
+        .try_get_matches_from_mut(argv.iter().chain(&extra))
+        .map_err(|e| {
+            let rendered = e.render().to_string();
+            let line = rendered.lines().next().unwrap_or("refused").to_string();
+            anyhow::anyhow!("{}: {line}", path.display())
+        })?;
+    let mut config = ServeArgs::from_arg_matches(serve_matches(&merged))?.into_config(port_env)?;
+    config.site.redirects = file.redirects;
+    config.site.header_rules = file.header_rules;
+    Ok(Loaded {
+        config,
+        file: Some(path),
+    })
+}
+
+/// The matches that hold the serving options: `check`'s, or the top level's.
+fn serve_matches(matches: &ArgMatches) -> &ArgMatches {
+    matches.subcommand_matches("check").unwrap_or(matches)
+}
+
+impl ServeArgs {
+    /// The checks no value parser can make alone, as they involve two options or the disk;
+    /// each error names the flag. Single values are checked by their parsers, which the config
+    /// file's values go through too.
     fn check(&self) -> anyhow::Result<()> {
-        for (name, d) in [
-            ("--header-timeout", self.header_timeout),
-            ("--keep-alive-timeout", self.keep_alive_timeout),
-            ("--send-timeout", self.send_timeout),
-        ] {
-            if d.is_zero() {
-                bail!("{name} must be greater than zero");
-            }
-        }
-        if let Some(p) = &self.health_path
-            && (!p.starts_with('/') || p.bytes().any(|b| b <= b' ' || b == 0x7f))
-        {
-            bail!("--health-path {p:?} must be a path starting with /");
-        }
         if self.canonical_urls && !self.clean_urls {
             // /about.html would redirect to /about, which only clean URLs answer.
             bail!("--canonical-urls needs --clean-urls true");
-        }
-        for name in &self.index {
-            if name.is_empty() || name.contains('/') || name.starts_with('.') {
-                bail!("--index name {name:?} must be a plain file name");
-            }
         }
         let meta = std::fs::metadata(&self.root)
             .with_context(|| format!("cannot serve root {}", self.root.display()))?;
@@ -560,16 +677,13 @@ impl Cli {
         Ok(())
     }
 
-    /// Validates the command line into a [`Config`]; `port_env` is the value of `PORT`, if set.
-    pub fn into_config(self, port_env: Option<String>) -> anyhow::Result<Config> {
-        let listen = listen_address(self.listen.as_deref(), port_env.as_deref())?;
+    /// Validates the options into a [`Config`]; `port_env` is the value of `PORT`, if set.
+    fn into_config(self, port_env: Option<String>) -> anyhow::Result<Config> {
+        let listen = listen_address(self.listen, port_env.as_deref())?;
         self.check()?;
         let cache_control = match self.cache_control.trim() {
             "" | "off" => None,
-            v => {
-                check_header_value(v).map_err(|e| anyhow::anyhow!("--cache-control: {e}"))?;
-                Some(v.to_string())
-            }
+            v => Some(v.to_string()),
         };
         let cache_rules = if self.cache_rules.is_empty() {
             SiteOptions::default().cache_rules
@@ -624,31 +738,296 @@ impl Cli {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::OsStr;
+
+    use clap::CommandFactory;
+
+    /// The command as the binary has it, but reading no environment: tests neither depend on
+    /// the test process's variables nor race on them.
+    fn env_free() -> clap::Command {
+        Cli::command().mut_args(|a| a.env(None::<&str>))
+    }
+
+    /// A root to serve and a `site.toml` beside it holding `toml` (none if `None`).
+    struct Case {
+        dir: tempfile::TempDir,
+    }
+
+    impl Case {
+        fn new(toml: Option<&str>) -> Case {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir(dir.path().join("public")).unwrap();
+            if let Some(toml) = toml {
+                std::fs::write(dir.path().join("site.toml"), toml).unwrap();
+            }
+            Case { dir }
+        }
+
+        fn root(&self) -> PathBuf {
+            self.dir.path().join("public")
+        }
+
+        fn file(&self) -> PathBuf {
+            self.dir.path().join("site.toml")
+        }
+
+        /// `muxserve --root ROOT [--config FILE] ARGS` through `load`, as `main` runs it.
+        fn load_with(
+            &self,
+            mut cmd: clap::Command,
+            args: &[&str],
+            port_env: Option<&str>,
+        ) -> anyhow::Result<Config> {
+            let mut argv: Vec<OsString> = vec!["muxserve".into()];
+            if self.file().exists() {
+                argv.extend(["--config".into(), self.file().into_os_string()]);
+            }
+            if !args.contains(&"--root") {
+                argv.extend(["--root".into(), self.root().into_os_string()]);
+            }
+            argv.extend(args.iter().map(OsString::from));
+            let matches = cmd.try_get_matches_from_mut(&argv)?;
+            let loaded = load(&mut cmd, &argv, &matches, port_env.map(str::to_string))?;
+            Ok(loaded.config)
+        }
+
+        fn load(&self, args: &[&str]) -> anyhow::Result<Config> {
+            self.load_with(env_free(), args, None)
+        }
+    }
 
     /// The command line's defaults are `Config::default`'s: the in-process tests run with one and
     /// users with the other. The environment is ignored here, whatever the test process has.
     #[test]
     fn command_line_defaults_are_config_defaults() {
-        use clap::{CommandFactory, FromArgMatches};
-        let root = std::env::temp_dir();
-        let matches = Cli::command()
-            .mut_args(|a| a.env(None::<&str>))
-            .try_get_matches_from([
-                OsStr::new("muxserve"),
-                OsStr::new("--root"),
-                root.as_os_str(),
-            ])
-            .unwrap();
-        let config = Cli::from_arg_matches(&matches)
-            .unwrap()
-            .into_config(None)
-            .unwrap();
+        let case = Case::new(None);
+        let config = case.load(&[]).unwrap();
         let expected = Config {
-            root,
+            root: case.root(),
             ..Config::default()
         };
         assert_eq!(format!("{config:#?}"), format!("{expected:#?}"));
+    }
+
+    type Check = fn(&Config) -> bool;
+
+    /// One file line per option, and what it must make of the `Config`: never the default.
+    const FILE_KEYS: &[(&str, Check)] = &[
+        ("root = \"ROOT\"", |c| c.root.is_absolute()),
+        ("listen = \"127.0.0.1:9999\"", |c| c.listen.port() == 9999),
+        ("workers = 3", |c| c.workers == 3),
+        ("max-connections = 77", |c| c.max_connections == 77),
+        ("header-timeout = \"1500ms\"", |c| {
+            c.timeouts.header == Duration::from_millis(1500)
+        }),
+        ("keep-alive-timeout = 9", |c| {
+            c.timeouts.keep_alive == Duration::from_secs(9)
+        }),
+        ("send-timeout = \"2m\"", |c| {
+            c.timeouts.send == Duration::from_secs(120)
+        }),
+        ("shutdown-timeout = \"0s\"", |c| {
+            c.timeouts.shutdown.is_zero()
+        }),
+        ("access-log = \"json\"", |c| c.access_log == AccessLog::Json),
+        ("max-head-size = 2048", |c| c.limits.max_head == 2048),
+        ("max-uri-length = 100", |c| c.limits.max_uri == 100),
+        ("max-body-size = 5", |c| c.limits.max_body == 5),
+        ("max-headers = 10", |c| c.limits.max_headers == 10),
+        ("index = [\"index.htm\", \"index.html\"]", |c| {
+            c.site.index == ["index.htm", "index.html"]
+        }),
+        ("fallback = \"app.html\"", |c| {
+            c.site.fallback.as_deref() == Some("app.html")
+        }),
+        ("dir-listing = true", |c| c.site.dir_listing),
+        ("hidden-files = true", |c| c.site.hidden_files),
+        ("follow-symlinks = true", |c| c.site.follow_symlinks),
+        ("precompressed = false", |c| !c.site.precompressed),
+        ("clean-urls = false", |c| !c.site.clean_urls),
+        ("canonical-urls = true", |c| c.site.canonical_urls),
+        ("compress = true", |c| c.site.compress),
+        ("compress-min-size = 10", |c| c.site.compress_min_size == 10),
+        ("compress-cache-size = 11", |c| {
+            c.site.compress_cache_size == 11
+        }),
+        ("file-cache-size = 0", |c| c.site.file_cache_size == 0),
+        ("cache-control = \"off\"", |c| {
+            c.site.cache_control.is_none()
+        }),
+        ("cache-rule = [\"*.html=no-store\"]", |c| {
+            c.site.cache_rules.len() == 1 && c.site.cache_rules[0].value == "no-store"
+        }),
+        ("header = [\"X-Frame-Options: DENY\", \"X-A: b\"]", |c| {
+            c.site.headers
+                == [
+                    ("X-Frame-Options".to_string(), "DENY".to_string()),
+                    ("X-A".to_string(), "b".to_string()),
+                ]
+        }),
+        ("nosniff = false", |c| !c.site.nosniff),
+        ("health-path = \"/healthz\"", |c| {
+            c.site.health_path.as_deref() == Some("/healthz")
+        }),
+        ("site-rules = false", |c| !c.site.site_rules),
+        ("etag = \"content\"", |c| c.site.etag == EtagMode::Content),
+    ];
+
+    /// Each row alone in a file reaches its `Config` field.
+    #[test]
+    fn every_file_key_sets_its_config_field() {
+        for (line, check) in FILE_KEYS {
+            assert!(!check(&Config::default()), "{line}: the default passes");
+            let case = Case::new(None);
+            let root = case.root().display().to_string();
+            std::fs::write(case.file(), line.replace("ROOT", &root)).unwrap();
+            // Without --root on the command line, so that the file's root counts.
+            let root_arg = ["--root", root.as_str()];
+            let args: &[&str] = if line.starts_with("root") {
+                &[]
+            } else {
+                &root_arg
+            };
+            let mut cmd = env_free();
+            let mut argv: Vec<OsString> = vec!["muxserve".into(), "--config".into()];
+            argv.push(case.file().into_os_string());
+            argv.extend(args.iter().map(OsString::from));
+            let matches = cmd.try_get_matches_from_mut(&argv).unwrap();
+            let config = load(&mut cmd, &argv, &matches, None)
+                .unwrap_or_else(|e| panic!("{line}: {e:#}"))
+                .config;
+            assert!(check(&config), "{line}: {config:#?}");
+        }
+    }
+
+    /// A new command-line option must be settable from the file: it needs a row above.
+    #[test]
+    fn every_command_line_option_has_a_file_key() {
+        let keys: Vec<&str> = FILE_KEYS
+            .iter()
+            .filter_map(|(line, _)| line.split(" = ").next())
+            .collect();
+        for arg in Cli::command().get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if long != "config" {
+                assert!(keys.contains(&long), "--{long} has no row in FILE_KEYS");
+            }
+        }
+    }
+
+    #[test]
+    fn command_line_beats_the_file_and_the_file_beats_defaults() {
+        let case = Case::new(Some(
+            "workers = 3\nnosniff = false\nheader = [\"X-File: 1\"]\ndir-listing = true\n",
+        ));
+        let config = case.load(&[]).unwrap();
+        assert_eq!(config.workers, 3);
+        assert!(!config.site.nosniff && config.site.dir_listing);
+        let config = case
+            .load(&[
+                "--workers",
+                "5",
+                "--nosniff",
+                "true",
+                "--header",
+                "X-Cli: 2",
+            ])
+            .unwrap();
+        assert_eq!(config.workers, 5);
+        assert!(config.site.nosniff);
+        // A list on the command line replaces the file's, as it replaces a default.
+        assert_eq!(config.site.headers, [("X-Cli".into(), "2".into())]);
+        assert!(config.site.dir_listing);
+    }
+
+    /// The environment beats the file and loses to the command line. The variable is one cargo
+    /// sets for every test process, given to `--root` here, so no test sets any.
+    #[test]
+    fn environment_beats_the_file_and_loses_to_the_command_line() {
+        let manifest = PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .expect("run under cargo test: it sets CARGO_MANIFEST_DIR"),
+        );
+        let with_env = || env_free().mut_arg("root", |a| a.env("CARGO_MANIFEST_DIR"));
+        let case = Case::new(None);
+        let root = case.root().display().to_string();
+        std::fs::write(case.file(), format!("root = {root:?}\n")).unwrap();
+        let cli_root = case.dir.path().display().to_string();
+        let file_root = |cmd| {
+            let mut cmd: clap::Command = cmd;
+            let argv: Vec<OsString> =
+                vec!["muxserve".into(), "--config".into(), case.file().into()];
+            let matches = cmd.try_get_matches_from_mut(&argv).unwrap();
+            load(&mut cmd, &argv, &matches, None).unwrap().config.root
+        };
+        assert_eq!(file_root(env_free()), case.root(), "file over the default");
+        assert_eq!(file_root(with_env()), manifest, "environment over the file");
+        let config = case
+            .load_with(with_env(), &["--root", &cli_root], None)
+            .unwrap();
+        assert_eq!(config.root, case.dir.path(), "command line over both");
+    }
+
+    /// PORT is the environment's: it outranks the file's listen, as MUXSERVE_LISTEN would.
+    #[test]
+    fn port_variable_beats_the_files_listen() {
+        let case = Case::new(Some("listen = \"127.0.0.1:9999\"\n"));
+        let config = case.load_with(env_free(), &[], Some("9000")).unwrap();
+        assert_eq!(config.listen, "0.0.0.0:9000".parse().unwrap());
+        let config = case.load_with(env_free(), &[], None).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:9999".parse().unwrap());
+        let config = case
+            .load_with(env_free(), &["--listen", "127.0.0.1:1"], Some("9000"))
+            .unwrap();
+        assert_eq!(config.listen.port(), 1);
+    }
+
+    /// `check`'s options are the same and merge the same way.
+    #[test]
+    fn check_subcommand_builds_the_same_config() {
+        let case = Case::new(Some(
+            "workers = 3\n[[redirects]]\nfrom = \"/a\"\nto = \"/b\"\n",
+        ));
+        let mut cmd = Cli::command()
+            .mut_args(|a| a.env(None::<&str>))
+            .mut_subcommand("check", |c| c.mut_args(|a| a.env(None::<&str>)));
+        let argv: Vec<OsString> = vec![
+            "muxserve".into(),
+            "check".into(),
+            "--config".into(),
+            case.file().into(),
+            "--root".into(),
+            case.root().into(),
+            "--dir-listing".into(),
+        ];
+        let matches = cmd.try_get_matches_from_mut(&argv).unwrap();
+        let loaded = load(&mut cmd, &argv, &matches, None).unwrap();
+        let c = loaded.config;
+        assert_eq!((c.workers, c.site.dir_listing), (3, true));
+        assert_eq!(c.site.redirects.len(), 1);
+        assert_eq!(loaded.file, Some(case.file()));
+    }
+
+    /// A bad file is one line naming the file, the line and the key.
+    #[test]
+    fn file_errors_name_file_line_and_key() {
+        for (toml, line, key) in [
+            ("workers = 2\nheader-timout = \"1s\"\n", 2, "header-timout"),
+            ("\n\nworkers = \"two\"\n", 3, "workers"),
+            ("header-timeout = \"soon\"\n", 1, "header-timeout"),
+            ("header-timeout = \"0s\"\n", 1, "header-timeout"),
+            (
+                "header = [\n  \"X-Ok: 1\",\n  \"Content-Length: 5\",\n]\n",
+                3,
+                "header",
+            ),
+            ("listen = \"nonsense:port\"\n", 1, "listen"),
+        ] {
+            let case = Case::new(Some(toml));
+            let e = format!("{:#}", case.load(&[]).unwrap_err());
+            let at = format!("{}:{line}: key {key:?}: ", case.file().display());
+            assert!(e.starts_with(&at), "{toml:?}: {e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
     }
 
     #[test]

@@ -1,14 +1,22 @@
-//! The `muxserve` binary: parse the configuration, run the server, and turn any startup error
-//! into one line on stderr and a non-zero exit. No server logic lives here.
+//! The `muxserve` binary: parse the configuration, run the server (or `check` or `health`), and
+//! turn any startup error into one line on stderr and a non-zero exit. No server logic lives here.
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
+use muxserve::config::{self, Loaded, file::Problems};
+use muxserve::site::Site;
 use muxserve::{Cli, Command, Outcome, Server, health, log};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let mut cmd = Cli::command();
+    let parsed = cmd
+        .try_get_matches_from_mut(&argv)
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (m, cli)));
+    let (matches, cli) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) if !e.use_stderr() => {
             // --help and --version: print as clap does, exit 0.
             let _ = e.print();
@@ -21,20 +29,22 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(Command::Health(args)) = &cli.command {
-        return check_health(args);
-    }
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            log::error(format_args!("{e:#}"));
-            ExitCode::FAILURE
-        }
+    let port_env = std::env::var("PORT").ok();
+    match &cli.command {
+        Some(Command::Health(args)) => check_health(args),
+        Some(Command::Check(_)) => check(config::load(&mut cmd, &argv, &matches, port_env)),
+        None => match config::load(&mut cmd, &argv, &matches, port_env).and_then(run) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                log::error(format_args!("{e:#}"));
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = cli.into_config(std::env::var("PORT").ok())?;
+fn run(loaded: Loaded) -> anyhow::Result<()> {
+    let config = loaded.config;
     raise_descriptor_limit();
     let root = config.root.clone();
     let workers = config.workers;
@@ -53,6 +63,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Outcome::Forced => log::info(format_args!("stopped at once by a second signal")),
     }
     Ok(())
+}
+
+/// `muxserve check`, as `nginx -t`: every problem one line on stderr and exit 1, or one line
+/// saying what would be served and exit 0. It binds nothing.
+fn check(loaded: anyhow::Result<Loaded>) -> ExitCode {
+    let problems = match &loaded {
+        Err(e) => match e.downcast_ref::<Problems>() {
+            Some(Problems(all)) => all.iter().map(ToString::to_string).collect(),
+            None => vec![format!("{e:#}")],
+        },
+        Ok(Loaded { config, .. }) => Site::problems(&config.root, &config.site),
+    };
+    if !problems.is_empty() {
+        for p in &problems {
+            log::error(format_args!("{p}"));
+        }
+        return ExitCode::FAILURE;
+    }
+    if let Ok(Loaded { config, file }) = &loaded {
+        let root = config.root.display();
+        match file {
+            Some(file) => log::info(format_args!(
+                "configuration ok (root {root}, {} redirect rules, {} header rules from {})",
+                config.site.redirects.len(),
+                config.site.header_rules.len(),
+                file.display()
+            )),
+            None => log::info(format_args!(
+                "configuration ok (root {root}, no config file)"
+            )),
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// `muxserve health`: exit 0 when the server answers 2xx or 3xx, 1 otherwise, saying why.

@@ -1,8 +1,11 @@
-//! The binary: startup errors, --help/--version, duration flags, access log.
+//! The binary: startup errors, --help/--version, duration flags, access log, the `--config`
+//! file and `muxserve check`.
 
 mod support;
 
+use std::fs;
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use support::*;
@@ -222,5 +225,157 @@ fn access_log_off_prints_nothing() {
     assert!(
         !out.contains("/style.css"),
         "--access-log off still logged: {out:?}"
+    );
+}
+
+/// Writes `toml` as `site.toml` beside the site's root and returns its path.
+fn config_file(site: &TempSite, toml: &str) -> PathBuf {
+    let path = site.base().join("site.toml");
+    fs::write(&path, toml).unwrap();
+    path
+}
+
+#[test]
+fn config_file_with_a_bad_key_fails_with_one_line_naming_file_line_and_key() {
+    let site = TempSite::new();
+    let file = config_file(&site, "workers = 2\n\nheader-timout = \"15s\"\n");
+    let out = Binary::serving(site.root())
+        .arg("--config")
+        .arg(&file)
+        .run(RUN_LIMIT);
+    assert_eq!(out.status.code(), Some(1), "stderr {:?}", out.stderr);
+    assert!(one_line(&out.stderr), "stderr: {:?}", out.stderr);
+    let want = format!(
+        "{}:3: key \"header-timout\": unknown option (did you mean \"header-timeout\"?)",
+        file.display()
+    );
+    assert!(out.stderr.contains(&want), "stderr: {:?}", out.stderr);
+}
+
+#[test]
+fn config_file_settings_are_served() {
+    let site = TempSite::new();
+    let file = config_file(
+        &site,
+        "header = [\"X-From-File: yes\"]\nnosniff = false\n\n[[headers]]\nfor = \"/*\"\nremove = [\"X-A\"]\n",
+    );
+    let server = Binary::serving(site.root())
+        .arg("--config")
+        .arg(&file)
+        .env_remove("MUXSERVE_HEADERS")
+        .env_remove("MUXSERVE_NOSNIFF")
+        .spawn();
+    let resp = server.request(&get_request("/style.css"));
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.header("X-From-File"), Some("yes"), "{resp}");
+    assert_eq!(resp.header("X-Content-Type-Options"), None, "{resp}");
+}
+
+#[test]
+fn environment_beats_the_config_file_and_the_command_line_beats_both() {
+    let site = TempSite::new();
+    let file = config_file(&site, "header = [\"X-Said-By: file\"]\nnosniff = false\n");
+    let server = Binary::serving(site.root())
+        .args(["--nosniff", "true"])
+        .arg("--config")
+        .arg(&file)
+        .env("MUXSERVE_HEADERS", "X-Said-By: environment")
+        .env_remove("MUXSERVE_NOSNIFF")
+        .spawn();
+    let resp = server.request(&get_request("/style.css"));
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.header("X-Said-By"), Some("environment"), "{resp}");
+    assert_eq!(
+        resp.header("X-Content-Type-Options"),
+        Some("nosniff"),
+        "{resp}"
+    );
+}
+
+#[test]
+fn check_with_a_good_config_says_ok_and_binds_nothing() {
+    let site = TempSite::new();
+    let file = config_file(
+        &site,
+        "workers = 2\n[[redirects]]\nfrom = \"/old\"\nto = \"/new\"\n\n\
+         [[headers]]\nfor = \"/*\"\n[headers.values]\nX-Frame-Options = \"DENY\"\n",
+    );
+    // A port that is taken: serving would fail to bind, check must not try.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let out = Binary::new()
+        .arg("check")
+        .arg("--config")
+        .arg(&file)
+        .arg("--root")
+        .arg(site.root())
+        .arg("--listen")
+        .arg(taken.local_addr().unwrap().to_string())
+        .run(RUN_LIMIT);
+    assert_eq!(out.status.code(), Some(0), "stderr {:?}", out.stderr);
+    assert!(one_line(&out.stderr), "stderr: {:?}", out.stderr);
+    let want = format!(
+        "muxserve: configuration ok (root {}, 1 redirect rules, 1 header rules from {})",
+        site.root().display(),
+        file.display()
+    );
+    assert_eq!(out.stderr.trim_end(), want);
+    drop(taken);
+}
+
+#[test]
+fn check_with_a_bad_config_lists_every_problem() {
+    let site = TempSite::new();
+    let file = config_file(
+        &site,
+        "workers = \"four\"\nheader = [\"Bad Name: x\"]\n[[redirects]]\nfrom = \"/a\"\n",
+    );
+    let out = Binary::new()
+        .arg("check")
+        .arg("--config")
+        .arg(&file)
+        .arg("--root")
+        .arg(site.root())
+        .run(RUN_LIMIT);
+    assert_eq!(out.status.code(), Some(1), "stderr {:?}", out.stderr);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let f = file.display();
+    let want = [
+        format!("{f}:1: key \"workers\": expected an integer"),
+        format!("{f}:2: key \"header\": invalid value \"Bad Name: x\""),
+        format!("{f}:3: key \"redirects.to\": missing"),
+    ];
+    assert_eq!(lines.len(), want.len(), "stderr: {:?}", out.stderr);
+    for (line, want) in lines.iter().zip(&want) {
+        assert!(line.contains(want.as_str()), "{line:?} lacks {want:?}");
+    }
+}
+
+#[test]
+fn check_without_a_config_file_checks_the_root() {
+    let site = TempSite::new();
+    let out = Binary::new()
+        .arg("check")
+        .arg("--root")
+        .arg(site.root())
+        .env_remove("MUXSERVE_CONFIG")
+        .run(RUN_LIMIT);
+    assert_eq!(out.status.code(), Some(0), "stderr {:?}", out.stderr);
+    assert!(
+        out.stderr.contains("configuration ok") && out.stderr.contains("no config file"),
+        "stderr: {:?}",
+        out.stderr
+    );
+    let missing = site.base().join("no-such-root");
+    let out = Binary::new()
+        .arg("check")
+        .arg("--root")
+        .arg(&missing)
+        .run(RUN_LIMIT);
+    assert_eq!(out.status.code(), Some(1), "stderr {:?}", out.stderr);
+    assert!(one_line(&out.stderr), "stderr: {:?}", out.stderr);
+    assert!(
+        out.stderr.contains("no-such-root"),
+        "stderr: {:?}",
+        out.stderr
     );
 }
