@@ -68,34 +68,36 @@ fn run(loaded: Loaded) -> anyhow::Result<()> {
 /// `muxserve check`, as `nginx -t`: every problem one line on stderr and exit 1, or one line
 /// saying what would be served and exit 0. It binds nothing.
 fn check(loaded: anyhow::Result<Loaded>) -> ExitCode {
-    let problems = match &loaded {
-        Err(e) => match e.downcast_ref::<Problems>() {
-            Some(Problems(all)) => all.iter().map(ToString::to_string).collect(),
-            None => vec![format!("{e:#}")],
-        },
-        Ok(Loaded { config, .. }) => Site::problems(&config.root, &config.site),
+    let loaded = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            match e.downcast_ref::<Problems>() {
+                Some(Problems(all)) => all.iter().for_each(|p| log::error(format_args!("{p}"))),
+                None => log::error(format_args!("{e:#}")),
+            }
+            return ExitCode::FAILURE;
+        }
     };
-    if !problems.is_empty() {
-        for p in &problems {
-            log::error(format_args!("{p}"));
+    let Loaded { config, file } = &loaded;
+    match Site::check(&config.root, &config.site) {
+        Err(problems) => {
+            for p in &problems {
+                log::error(format_args!("{p}"));
+            }
+            ExitCode::FAILURE
         }
-        return ExitCode::FAILURE;
-    }
-    if let Ok(Loaded { config, file }) = &loaded {
-        let root = config.root.display();
-        match file {
-            Some(file) => log::info(format_args!(
-                "configuration ok (root {root}, {} redirect rules, {} header rules from {})",
-                config.site.redirects.len(),
-                config.site.header_rules.len(),
-                file.display()
-            )),
-            None => log::info(format_args!(
-                "configuration ok (root {root}, no config file)"
-            )),
+        Ok((redirects, headers)) => {
+            let from = match file {
+                Some(file) => format!("the root's rules files and {}", file.display()),
+                None => "the root's rules files".to_string(),
+            };
+            log::info(format_args!(
+                "configuration ok (root {}, {redirects} redirect rules and {headers} header blocks from {from})",
+                config.root.display(),
+            ));
+            ExitCode::SUCCESS
         }
     }
-    ExitCode::SUCCESS
 }
 
 /// `muxserve health`: exit 0 when the server answers 2xx or 3xx, 1 otherwise, saying why.

@@ -272,6 +272,36 @@ fn config_file_settings_are_served() {
 }
 
 #[test]
+fn config_file_rule_tables_are_served() {
+    let site = TempSite::new();
+    let file = config_file(
+        &site,
+        "[[redirects]]\nfrom = \"/old/*\"\nto = \"/new/:splat\"\nstatus = 302\n\n\
+         [[redirects]]\nfrom = \"/style.css\"\nto = \"/forced\"\nforce = true\n\n\
+         [[headers]]\nfor = \"/dir/*\"\n[headers.values]\nX-Frame-Options = \"DENY\"\n\
+         Link = [\"</a.css>; rel=preload\", \"</b.js>; rel=preload\"]\n",
+    );
+    let server = Binary::serving(site.root())
+        .arg("--config")
+        .arg(&file)
+        .spawn();
+    let resp = server.request(&get_request("/old/a/b?q=1"));
+    assert_eq!(resp.status, 302, "{resp}");
+    assert_eq!(resp.header("Location"), Some("/new/a/b?q=1"), "{resp}");
+    let resp = server.request(&get_request("/style.css"));
+    assert_eq!(resp.status, 301, "{resp}");
+    assert_eq!(resp.header("Location"), Some("/forced"), "{resp}");
+    let resp = server.request(&get_request("/dir/"));
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.header("X-Frame-Options"), Some("DENY"), "{resp}");
+    assert_eq!(
+        resp.header_all("Link"),
+        ["</a.css>; rel=preload, </b.js>; rel=preload"],
+        "{resp}"
+    );
+}
+
+#[test]
 fn environment_beats_the_config_file_and_the_command_line_beats_both() {
     let site = TempSite::new();
     let file = config_file(&site, "header = [\"X-Said-By: file\"]\nnosniff = false\n");
@@ -314,7 +344,7 @@ fn check_with_a_good_config_says_ok_and_binds_nothing() {
     assert_eq!(out.status.code(), Some(0), "stderr {:?}", out.stderr);
     assert!(one_line(&out.stderr), "stderr: {:?}", out.stderr);
     let want = format!(
-        "muxserve: configuration ok (root {}, 1 redirect rules, 1 header rules from {})",
+        "muxserve: configuration ok (root {}, 1 redirect rules and 1 header blocks from the root's rules files and {})",
         site.root().display(),
         file.display()
     );
@@ -361,7 +391,7 @@ fn check_without_a_config_file_checks_the_root() {
         .run(RUN_LIMIT);
     assert_eq!(out.status.code(), Some(0), "stderr {:?}", out.stderr);
     assert!(
-        out.stderr.contains("configuration ok") && out.stderr.contains("no config file"),
+        out.stderr.contains("configuration ok") && !out.stderr.contains(" and /"),
         "stderr: {:?}",
         out.stderr
     );
@@ -376,6 +406,55 @@ fn check_without_a_config_file_checks_the_root() {
     assert!(
         out.stderr.contains("no-such-root"),
         "stderr: {:?}",
+        out.stderr
+    );
+}
+
+#[test]
+fn check_lists_every_problem_of_the_rules_files() {
+    let site = TempSite::new();
+    fs::write(
+        site.root().join("_redirects"),
+        "/ok /fine\n/a /b 299\n/c\n/d https://x.example/ 200\n",
+    )
+    .unwrap();
+    fs::write(site.root().join("_headers"), "/*\n  Content-Length: 1\n").unwrap();
+    let out = Binary::new()
+        .arg("check")
+        .arg("--root")
+        .arg(site.root())
+        .run(RUN_LIMIT);
+    assert_eq!(out.status.code(), Some(1), "stderr {:?}", out.stderr);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let root = site.root().display();
+    let want = [
+        format!("{root}/_redirects:3: "),
+        format!("{root}/_headers:2: Content-Length"),
+        format!("{root}/_redirects:2: status 299"),
+        format!("{root}/_redirects:4: "),
+    ];
+    assert_eq!(lines.len(), want.len(), "stderr: {:?}", out.stderr);
+    for want in &want {
+        assert!(
+            lines.iter().any(|l| l.contains(want.as_str())),
+            "no line has {want:?}: {lines:#?}"
+        );
+    }
+    fs::write(
+        site.root().join("_redirects"),
+        "/ok /fine\n/x/* /y/:splat 302!\n",
+    )
+    .unwrap();
+    fs::write(site.root().join("_headers"), "/*\n  X-A: 1\n").unwrap();
+    let out = Binary::new()
+        .arg("check")
+        .arg("--root")
+        .arg(site.root())
+        .run(RUN_LIMIT);
+    assert_eq!(out.status.code(), Some(0), "stderr {:?}", out.stderr);
+    assert!(
+        out.stderr.contains("2 redirect rules and 1 header blocks"),
+        "{:?}",
         out.stderr
     );
 }

@@ -185,11 +185,6 @@ impl Site {
         }
     }
 
-    /// How many redirect rules and header blocks the site has.
-    pub fn rule_counts(&self) -> (usize, usize) {
-        (self.rules.redirects.len(), self.rules.headers.len())
-    }
-
     /// The site, and every problem of its rules, one line each.
     fn build(root: &Path, config: &SiteOptions) -> anyhow::Result<(Site, Vec<String>)> {
         let symlinks = if config.follow_symlinks {
@@ -255,12 +250,16 @@ impl Site {
         Ok((site, problems))
     }
 
-    /// Every problem that keeps `root` from being served with `config`, one line each, for
-    /// `muxserve check`; empty when [`Site::open`] would succeed.
-    pub fn problems(root: &Path, config: &SiteOptions) -> Vec<String> {
+    /// For `muxserve check`: how many redirect rules and header blocks `root` would be served
+    /// with under `config` (the rules files' and the config file's), or every problem that keeps
+    /// it from being served, one line each.
+    pub fn check(root: &Path, config: &SiteOptions) -> Result<(usize, usize), Vec<String>> {
         match Site::build(root, config) {
-            Ok((_, problems)) => problems,
-            Err(e) => vec![format!("{e:#}")],
+            Ok((site, problems)) if problems.is_empty() => {
+                Ok((site.rules.redirects.len(), site.rules.headers.len()))
+            }
+            Ok((_, problems)) => Err(problems),
+            Err(e) => Err(vec![format!("{e:#}")]),
         }
     }
 
