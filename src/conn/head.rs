@@ -4,7 +4,7 @@
 
 use crate::http::request::{Method, Version};
 use crate::http::response::{HeadWriter, Status};
-use crate::site::rules::headers::Matched;
+use crate::site::rules::headers::{Matched, Server};
 use crate::site::{ALLOW, ContentRange, Reply};
 
 /// What the response head needs to know of the request and the connection.
@@ -34,7 +34,7 @@ impl Exchange<'_> {
 pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchange<'_>) {
     let status = reply.status;
     let rules = exchange.rule_headers;
-    let ours = |name: &[u8]| rules.is_none_or(|r| !r.overrides(name));
+    let ours = |bit: u64| rules.is_none_or(|r| !r.replaces(bit));
     let mut w = HeadWriter::new(out, status);
     match (&reply.boundary, reply.content_type) {
         // The multipart boundary is framing: a rule cannot replace that Content-Type.
@@ -44,7 +44,7 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
                 &[b"multipart/byteranges; boundary=", boundary.as_bytes()],
             );
         }
-        (None, Some(ct)) if ours(b"content-type") => {
+        (None, Some(ct)) if ours(Server::CONTENT_TYPE) => {
             w.content_type(ct.essence, ct.utf8);
         }
         (None, _) => {}
@@ -61,7 +61,7 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
         Some(ContentRange::Unsatisfied(len)) => w.content_range(None, len),
         None => &mut w,
     };
-    if reply.accept_ranges && ours(b"accept-ranges") {
+    if reply.accept_ranges && ours(Server::ACCEPT_RANGES) {
         w.header(b"Accept-Ranges", b"bytes");
     }
     if let Some((etag, last_modified)) = &reply.validators {
@@ -72,13 +72,13 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
         }
     }
     if let Some(cc) = reply.cache_control
-        && ours(b"cache-control")
+        && ours(Server::CACHE_CONTROL)
     {
         w.header(b"Cache-Control", cc.as_bytes());
     }
     // One line naming every field, as a cache reads them all together (RFC 9110 §12.5.5).
     if let Some(vary) = reply.vary.field_value()
-        && ours(b"vary")
+        && ours(Server::VARY)
     {
         w.header(b"Vary", vary);
     }
@@ -93,9 +93,10 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
             w.raw(exchange.extra_headers);
         }
         Some(rules) => {
-            for line in exchange.extra_headers.split_inclusive(|&b| b == b'\n') {
+            let lines = exchange.extra_headers.split_inclusive(|&b| b == b'\n');
+            for (i, line) in lines.enumerate() {
                 let name = line.split(|&b| b == b':').next().unwrap_or_default();
-                if !rules.overrides(name) {
+                if !rules.replaces_extra(i, name) {
                     w.raw(line);
                 }
             }

@@ -200,7 +200,6 @@ impl Site {
         let root_name = root.display().to_string();
         let root =
             Root::open(root, symlinks).with_context(|| format!("cannot serve root {root_name}"))?;
-        let (rules, problems) = Rules::load(&root, &root_name, config);
         let fallback = match &config.fallback {
             None => None,
             Some(f) => {
@@ -216,13 +215,19 @@ impl Site {
             }
         };
         let cache_control = CacheControl::new(&config.cache_rules, config.cache_control.clone());
+        let nosniff = config
+            .nosniff
+            .then_some(("X-Content-Type-Options", "nosniff"));
+        let extras: Vec<(&str, &str)> = nosniff
+            .into_iter()
+            .chain(config.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+            .collect();
         let mut extra_headers = Vec::new();
-        if config.nosniff {
-            extra_headers.extend_from_slice(b"X-Content-Type-Options: nosniff\r\n");
-        }
-        for (name, value) in &config.headers {
+        for (name, value) in &extras {
             let _ = write!(extra_headers, "{name}: {value}\r\n");
         }
+        let names: Vec<&str> = extras.iter().map(|(n, _)| *n).collect();
+        let (rules, problems) = Rules::load(&root, &root_name, config, &names);
         let site = Site {
             root,
             index: config.index.iter().map(|i| i.as_bytes().to_vec()).collect(),

@@ -6,8 +6,7 @@
 //! replaces the server's own header of that name. It must never decide which responses get them
 //! (the pipeline: 200, 206 and 304) or set a header that frames the message.
 
-use std::collections::HashMap;
-
+use super::index::Index;
 use super::pattern::{Captures, Pattern};
 use crate::config::HeaderSpec;
 use crate::http::response::{HeadWriter, server_owned};
@@ -16,18 +15,70 @@ use crate::http::response::{HeadWriter, server_owned};
 #[derive(Debug)]
 struct Block {
     pattern: Pattern,
-    /// `(lowercase name, name as written, value)`, in order.
-    set: Vec<(Box<str>, Box<str>, Box<str>)>,
-    /// Lowercase names removed.
-    remove: Vec<Box<str>>,
+    /// The lines it sets, in order.
+    set: Vec<Line>,
+    /// The names it removes, as numbers in [`HeaderRules::names`].
+    remove: Vec<u16>,
+    /// The server's own headers it sets or removes, as [`Server`] bits.
+    replaces: u64,
+    /// When no name is set twice in it and it removes nothing, its lines ready for a head
+    /// (all of them, and those a 304 repeats): alone, a block goes out as one copy.
+    plain: Option<Rendered>,
+}
+
+/// A plain block's lines, each ending in CRLF.
+#[derive(Debug)]
+struct Rendered {
+    all: Box<[u8]>,
+    not_modified: Box<[u8]>,
+}
+
+/// One `Name: value` line of a block.
+#[derive(Debug)]
+struct Line {
+    /// The name's number in [`HeaderRules::names`]: names compare as numbers per request.
+    id: u16,
+    /// The name as written.
+    name: Box<str>,
+    value: Box<str>,
+    /// Values of this name from several lines join into one (all but `Set-Cookie`, RFC 9110
+    /// §5.3).
+    joins: bool,
+    /// Content metadata, which a 304 does not repeat (RFC 9110 §15.4.5).
+    metadata: bool,
+}
+
+/// The server's own headers a block can replace, as bits: the fixed ones, then the lines of
+/// `--header` (and nosniff) by position, so the response head tests a bit per header instead of
+/// comparing names.
+pub struct Server;
+
+impl Server {
+    /// `Content-Type`.
+    pub const CONTENT_TYPE: u64 = 1;
+    /// `Cache-Control`.
+    pub const CACHE_CONTROL: u64 = 1 << 1;
+    /// `Vary`.
+    pub const VARY: u64 = 1 << 2;
+    /// `Accept-Ranges`.
+    pub const ACCEPT_RANGES: u64 = 1 << 3;
+    const FIXED: [&str; 4] = ["content-type", "cache-control", "vary", "accept-ranges"];
+    /// Extra lines past this many are compared by name.
+    const EXTRA_BITS: usize = 60;
+
+    /// The bit of extra header line `i`, if it has one.
+    fn extra(i: usize) -> Option<u64> {
+        (i < Server::EXTRA_BITS).then(|| 1 << (Server::FIXED.len() + i))
+    }
 }
 
 /// The blocks, in order, with an index by first literal segment.
 #[derive(Debug, Default)]
 pub struct HeaderRules {
     blocks: Vec<Block>,
-    by_first: HashMap<Box<[u8]>, Vec<u16>>,
-    rest: Vec<u16>,
+    index: Index<u16>,
+    /// Every name the blocks set or remove, lowercase, numbered by position.
+    names: Vec<Box<str>>,
 }
 
 /// The blocks that matched one request: what the response head needs.
@@ -35,6 +86,8 @@ pub struct HeaderRules {
 pub struct Matched<'a> {
     rules: &'a HeaderRules,
     blocks: &'a [u16],
+    /// The union of the blocks' [`Server`] bits.
+    replaces: u64,
 }
 
 /// Most blocks: their numbers are `u16`s in a worker's reused list.
@@ -111,30 +164,94 @@ fn check_value(name: &str, value: &str) -> Result<(), String> {
 }
 
 impl Block {
-    fn compile(spec: &HeaderSpec) -> Result<Block, String> {
+    /// Compiles `spec`, numbering names in `names`; `extras` are the lowercase names of the
+    /// server's extra header lines.
+    fn compile(
+        spec: &HeaderSpec,
+        extras: &[String],
+        names: &mut Vec<Box<str>>,
+    ) -> Result<Block, String> {
         let pattern = Pattern::parse(&spec.pattern)?;
+        let mut id = |lower: Box<str>| -> Result<u16, String> {
+            let n = match names.iter().position(|n| *n == lower) {
+                Some(n) => n,
+                None => {
+                    names.push(lower);
+                    names.len() - 1
+                }
+            };
+            u16::try_from(n).map_err(|_| format!("more than {} header names", u16::MAX))
+        };
         let mut set = Vec::new();
         for (name, value) in &spec.set {
             let lower = check_name(name)?;
             check_value(name, value)?;
-            set.push((lower, name.as_str().into(), value.as_str().into()));
+            let (joins, metadata) = (
+                &*lower != "set-cookie",
+                matches!(&*lower, "content-type" | "content-language"),
+            );
+            set.push(Line {
+                id: id(lower)?,
+                name: name.as_str().into(),
+                value: value.as_str().into(),
+                joins,
+                metadata,
+            });
         }
-        let remove = spec
-            .remove
+        let mut remove = Vec::new();
+        for name in &spec.remove {
+            remove.push(id(check_name(name)?)?);
+        }
+        let touches = |server: &str| {
+            let id = names.iter().position(|n| **n == *server);
+            id.is_some_and(|id| {
+                set.iter().any(|l| usize::from(l.id) == id)
+                    || remove.iter().any(|&r| usize::from(r) == id)
+            })
+        };
+        let fixed = Server::FIXED.iter().enumerate();
+        let extra = extras.iter().enumerate().filter_map(|(i, name)| {
+            let bit = Server::extra(i)?;
+            Some((bit, name.as_str()))
+        });
+        let replaces = fixed
+            .map(|(i, name)| (1 << i, *name))
+            .chain(extra)
+            .filter(|(_, name)| touches(name))
+            .fold(0, |bits, (bit, _)| bits | bit);
+        let unique = set
             .iter()
-            .map(|n| check_name(n))
-            .collect::<Result<_, _>>()?;
+            .enumerate()
+            .all(|(j, l)| !set[..j].iter().any(|e| e.id == l.id));
+        let render = |keep: &dyn Fn(&Line) -> bool| -> Box<[u8]> {
+            let mut out = Vec::new();
+            for l in set.iter().filter(|l| keep(l)) {
+                out.extend_from_slice(l.name.as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(l.value.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            out.into()
+        };
+        let plain = (remove.is_empty() && unique).then(|| Rendered {
+            all: render(&|_| true),
+            not_modified: render(&|l| !l.metadata),
+        });
         Ok(Block {
             pattern,
             set,
             remove,
+            replaces,
+            plain,
         })
     }
 }
 
 impl HeaderRules {
-    /// Compiles `specs` in order; every problem is one line, `ORIGIN: what`.
-    pub fn compile(specs: &[HeaderSpec]) -> (HeaderRules, Vec<String>) {
+    /// Compiles `specs` in order; `extras` names the server's extra header lines (`--header`,
+    /// nosniff) in the order it writes them. Every problem is one line, `ORIGIN: what`.
+    pub fn compile(specs: &[HeaderSpec], extras: &[&str]) -> (HeaderRules, Vec<String>) {
+        let extras: Vec<String> = extras.iter().map(|n| n.to_ascii_lowercase()).collect();
         let mut r = HeaderRules::default();
         let mut problems = Vec::new();
         for spec in specs {
@@ -142,13 +259,10 @@ impl HeaderRules {
                 problems.push(format!("{}: more than {MAX_BLOCKS} blocks", spec.origin));
                 break;
             }
-            match Block::compile(spec) {
+            match Block::compile(spec, &extras, &mut r.names) {
                 Ok(block) => {
                     let n = u16::try_from(r.blocks.len()).unwrap_or(u16::MAX);
-                    match block.pattern.first_literal() {
-                        Some(first) => r.by_first.entry(first.into()).or_default().push(n),
-                        None => r.rest.push(n),
-                    }
+                    r.index.insert(block.pattern.first_literal(), n);
                     r.blocks.push(block);
                 }
                 Err(e) => problems.push(format!("{}: {e}", spec.origin)),
@@ -170,29 +284,24 @@ impl HeaderRules {
     /// The numbers of the blocks matching `rel` on `host` into `out`, in file order.
     pub fn matching(&self, host: Option<&[u8]>, rel: &[u8], out: &mut Vec<u16>) {
         out.clear();
-        let first = rel.split(|&b| b == b'/').next().unwrap_or(rel);
-        let indexed = self.by_first.get(first).map_or(&[][..], Vec::as_slice);
         let mut caps = Captures::default();
-        for &n in indexed.iter().chain(&self.rest) {
-            if self
-                .blocks
+        out.extend(self.index.in_order(rel).filter(|&n| {
+            self.blocks
                 .get(usize::from(n))
                 .is_some_and(|b| b.pattern.matches(host, rel, &mut caps))
-            {
-                out.push(n);
-            }
-        }
-        // The two lists are each in file order; blocks apply in file order.
-        if !indexed.is_empty() && !self.rest.is_empty() {
-            out.sort_unstable();
-        }
+        }));
     }
 
     /// `blocks` (from [`HeaderRules::matching`]) ready for a response head.
     pub fn matched<'a>(&'a self, blocks: &'a [u16]) -> Matched<'a> {
+        let replaces = blocks
+            .iter()
+            .filter_map(|&n| self.blocks.get(usize::from(n)))
+            .fold(0, |bits, b| bits | b.replaces);
         Matched {
             rules: self,
             blocks,
+            replaces,
         }
     }
 }
@@ -205,49 +314,92 @@ impl Matched<'_> {
             .filter_map(|(i, &n)| Some((i, self.rules.blocks.get(usize::from(n))?)))
     }
 
-    /// Whether a block sets or removes header `name` (any case): the server's own header of
-    /// that name is then not sent.
-    pub fn overrides(&self, name: &[u8]) -> bool {
-        let same = |n: &str| n.as_bytes().eq_ignore_ascii_case(name);
-        self.blocks()
-            .any(|(_, b)| b.set.iter().any(|(n, _, _)| same(n)) || b.remove.iter().any(|n| same(n)))
+    /// Whether a block sets or removes the server's header `bit` (a [`Server`] constant): the
+    /// server's own is then not sent.
+    pub fn replaces(&self, bit: u64) -> bool {
+        self.replaces & bit != 0
     }
 
-    /// Whether block `i` of the matched ones, or one after it, removes `lower`.
-    fn removed_after(&self, i: usize, lower: &str) -> bool {
+    /// Whether a block sets or removes the server's extra header line `i`, named `name`.
+    pub fn replaces_extra(&self, i: usize, name: &[u8]) -> bool {
+        match Server::extra(i) {
+            Some(bit) => self.replaces(bit),
+            None => self.overrides(name),
+        }
+    }
+
+    /// Whether a block sets or removes header `name` (any case).
+    fn overrides(&self, name: &[u8]) -> bool {
+        let Some(id) = self
+            .rules
+            .names
+            .iter()
+            .position(|n| n.as_bytes().eq_ignore_ascii_case(name))
+        else {
+            return false;
+        };
+        self.blocks().any(|(_, b)| {
+            b.set.iter().any(|l| usize::from(l.id) == id)
+                || b.remove.iter().any(|&r| usize::from(r) == id)
+        })
+    }
+
+    /// Whether a matched block after the `i`th removes name `id`.
+    fn removed_after(&self, i: usize, id: u16) -> bool {
         self.blocks()
             .skip(i + 1)
-            .any(|(_, b)| b.remove.iter().any(|n| **n == *lower))
+            .any(|(_, b)| b.remove.contains(&id))
+    }
+
+    /// Whether line `id` of matched block `i` is sent: not removed by a later block, and no
+    /// content metadata on a 304.
+    fn sent(&self, i: usize, line: &Line, not_modified: bool) -> bool {
+        !(self.removed_after(i, line.id) || not_modified && line.metadata)
     }
 
     /// Writes the headers the blocks set and do not remove later; for a 304 (`not_modified`)
     /// without the content metadata it must not repeat (RFC 9110 §15.4.5).
     pub fn write(&self, w: &mut HeadWriter<'_>, not_modified: bool) {
+        if let [n] = self.blocks
+            && let Some(Block {
+                plain: Some(plain), ..
+            }) = self.rules.blocks.get(usize::from(*n))
+        {
+            // One block, no name twice: its lines as they are (the common case).
+            w.raw(if not_modified {
+                &plain.not_modified
+            } else {
+                &plain.all
+            });
+            return;
+        }
         for (i, block) in self.blocks() {
-            for (j, (lower, name, value)) in block.set.iter().enumerate() {
-                if self.removed_after(i, lower)
-                    || not_modified && matches!(&**lower, "content-type" | "content-language")
-                {
+            for (j, line) in block.set.iter().enumerate() {
+                if !self.sent(i, line, not_modified) {
                     continue;
                 }
-                let cookie = &**lower == "set-cookie";
-                // Joined values go out with the first line of their name that survives.
-                let earlier = self.blocks().take(i + 1).any(|(k, b)| {
-                    let lines = if k == i { &b.set[..j] } else { &b.set[..] };
-                    !self.removed_after(k, lower) && lines.iter().any(|(n, _, _)| n == lower)
-                });
-                if earlier && !cookie {
+                // Joined values go out with the first line of their name that is sent.
+                let earlier = line.joins
+                    && self.blocks().take(i + 1).any(|(k, b)| {
+                        let lines = if k == i { &b.set[..j] } else { &b.set[..] };
+                        lines
+                            .iter()
+                            .any(|l| l.id == line.id && self.sent(k, l, not_modified))
+                    });
+                if earlier {
                     continue;
                 }
-                w.raw(name.as_bytes()).raw(b": ").raw(value.as_bytes());
-                if !cookie {
+                w.raw(line.name.as_bytes())
+                    .raw(b": ")
+                    .raw(line.value.as_bytes());
+                if line.joins {
                     let later = self.blocks().skip(i).flat_map(|(k, b)| {
                         let from = if k == i { j + 1 } else { 0 };
-                        b.set[from..].iter().map(move |line| (k, line))
+                        b.set[from..].iter().map(move |l| (k, l))
                     });
-                    for (k, (n, _, v)) in later {
-                        if n == lower && !self.removed_after(k, lower) {
-                            w.raw(b", ").raw(v.as_bytes());
+                    for (k, l) in later {
+                        if l.id == line.id && self.sent(k, l, not_modified) {
+                            w.raw(b", ").raw(l.value.as_bytes());
                         }
                     }
                 }
@@ -265,7 +417,7 @@ mod tests {
     fn rules(text: &str) -> HeaderRules {
         let (specs, problems) = parse_file(text, "_headers");
         assert_eq!(problems, Vec::<String>::new());
-        let (r, problems) = HeaderRules::compile(&specs);
+        let (r, problems) = HeaderRules::compile(&specs, &["X-Content-Type-Options", "X-B"]);
         assert_eq!(problems, Vec::<String>::new());
         r
     }
@@ -314,6 +466,32 @@ mod tests {
     }
 
     #[test]
+    fn a_304_repeats_no_content_metadata() {
+        // One plain block (the pre-rendered path), then the same lines over two blocks.
+        for text in [
+            "/a\n  Content-Type: text/x\n  X-A: 1\n  Content-Language: en\n",
+            "/a\n  Content-Type: text/x\n/*\n  X-A: 1\n  Content-Language: en\n",
+        ] {
+            let r = rules(text);
+            let mut blocks = Vec::new();
+            r.matching(None, b"a", &mut blocks);
+            for (not_modified, want) in [
+                (
+                    false,
+                    "Content-Type: text/x\r\nX-A: 1\r\nContent-Language: en\r\n",
+                ),
+                (true, "X-A: 1\r\n"),
+            ] {
+                let mut out = Vec::new();
+                r.matched(&blocks)
+                    .write(&mut HeadWriter::new(&mut out, Status::Ok), not_modified);
+                let text = String::from_utf8(out).unwrap();
+                assert!(text.ends_with(&format!("GMT\r\n{want}")), "{text:?}");
+            }
+        }
+    }
+
+    #[test]
     fn removal_applies_to_what_came_before() {
         let r = rules(
             "/*\n  X-A: 1\n  X-B: 1\n  Set-Cookie: a=1\n\
@@ -332,8 +510,11 @@ mod tests {
         let mut blocks = Vec::new();
         r.matching(None, b"private/x", &mut blocks);
         let m = r.matched(&blocks);
-        assert!(m.overrides(b"Cache-Control") && m.overrides(b"x-a"));
-        assert!(!m.overrides(b"content-type"));
+        assert!(m.replaces(Server::CACHE_CONTROL) && m.overrides(b"X-a"));
+        assert!(!m.replaces(Server::CONTENT_TYPE) && !m.replaces(Server::VARY));
+        assert!(!m.replaces_extra(0, b"x-content-type-options"));
+        assert!(m.replaces_extra(1, b"x-b"), "the first block sets X-B");
+        assert!(m.replaces_extra(70, b"x-a") && !m.replaces_extra(70, b"x-c"));
     }
 
     #[test]
@@ -354,7 +535,7 @@ mod tests {
         for (p, line) in problems.iter().zip([2, 4, 6, 8, 9]) {
             assert!(p.starts_with(&format!("h:{line}: ")), "{p}");
         }
-        let (r, problems) = HeaderRules::compile(&specs);
+        let (r, problems) = HeaderRules::compile(&specs, &[]);
         assert_eq!(problems.len(), 1, "{problems:#?}");
         assert!(problems[0].starts_with("h:10: "), "{problems:?}");
         assert_eq!(r.len(), 4);

@@ -5,6 +5,7 @@
 //! decide what a rule does to a request (the pipeline in `site/mod.rs` does).
 
 pub mod headers;
+mod index;
 pub mod pattern;
 pub mod redirects;
 
@@ -36,7 +37,13 @@ pub struct Rules {
 impl Rules {
     /// Reads and compiles the rules for `root` (`root_name` names it in messages); the rules
     /// files only with `site_rules`. Every problem is one line naming its file and line.
-    pub fn load(root: &Root, root_name: &str, options: &SiteOptions) -> (Rules, Vec<String>) {
+    /// `extras` names the server's extra header lines, in order, which header rules may replace.
+    pub fn load(
+        root: &Root,
+        root_name: &str,
+        options: &SiteOptions,
+        extras: &[&str],
+    ) -> (Rules, Vec<String>) {
         let mut problems = Vec::new();
         let mut redirect_specs = Vec::new();
         let mut header_specs = Vec::new();
@@ -67,7 +74,7 @@ impl Rules {
         header_specs.extend(options.header_rules.iter().cloned());
         let (redirects, p) = Redirects::compile(&redirect_specs);
         problems.extend(p);
-        let (headers, p) = HeaderRules::compile(&header_specs);
+        let (headers, p) = HeaderRules::compile(&header_specs, extras);
         problems.extend(p);
         (Rules { redirects, headers }, problems)
     }

@@ -4,11 +4,11 @@
 //! a file or decide whether one exists at FROM (the pipeline knows, and asks for forced or
 //! unforced rules accordingly).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
+use super::index::Index;
 use super::pattern::{Captures, MAX_PARAMS, Pattern, Span, param_name};
 use crate::config::RedirectSpec;
 use crate::http::response::Status;
@@ -62,11 +62,12 @@ pub struct Redirect {
 #[derive(Debug, Default)]
 pub struct Redirects {
     rules: Vec<Redirect>,
-    by_first: HashMap<Box<[u8]>, Vec<u32>>,
-    /// Rules whose first segment is not literal, in order: tried for every path.
-    rest: Vec<u32>,
-    forced: bool,
-    unforced: bool,
+    /// Forced and unforced rules apart: each lookup wants one kind only, and most sites have
+    /// few forced rules.
+    forced: Index<u32>,
+    unforced: Index<u32>,
+    any_forced: bool,
+    any_unforced: bool,
 }
 
 /// Which rules a lookup considers: the pipeline asks for forced ones before looking for a file,
@@ -351,12 +352,13 @@ impl Redirects {
             match Redirect::compile(spec) {
                 Ok(rule) => {
                     let n = u32::try_from(r.rules.len()).unwrap_or(u32::MAX);
-                    match rule.from.first_literal() {
-                        Some(first) => r.by_first.entry(first.into()).or_default().push(n),
-                        None => r.rest.push(n),
-                    }
-                    r.forced |= rule.force;
-                    r.unforced |= !rule.force;
+                    let (index, any) = if rule.force {
+                        (&mut r.forced, &mut r.any_forced)
+                    } else {
+                        (&mut r.unforced, &mut r.any_unforced)
+                    };
+                    index.insert(rule.from.first_literal(), n);
+                    *any = true;
                     r.rules.push(rule);
                 }
                 Err(e) => problems.push(format!("{}: {e}", spec.origin)),
@@ -379,8 +381,8 @@ impl Redirects {
     /// lookup before the file is skipped.
     pub fn any(&self, which: Which) -> bool {
         match which {
-            Which::Forced => self.forced,
-            Which::Unforced => self.unforced,
+            Which::Forced => self.any_forced,
+            Which::Unforced => self.any_unforced,
         }
     }
 
@@ -396,25 +398,15 @@ impl Redirects {
         if !self.any(which) {
             return None;
         }
-        let first = rel.split(|&b| b == b'/').next().unwrap_or(rel);
-        let indexed = self.by_first.get(first).map_or(&[][..], Vec::as_slice);
-        // Both lists are in file order: merge them so the first match in the file wins.
-        let (mut a, mut b) = (indexed.iter().peekable(), self.rest.iter().peekable());
-        loop {
-            let n = match (a.peek(), b.peek()) {
-                (Some(&&x), Some(&&y)) if x < y => a.next(),
-                (Some(_), Some(_)) | (None, Some(_)) => b.next(),
-                (Some(_), None) => a.next(),
-                (None, None) => return None,
-            };
-            let rule = n.and_then(|&n| self.rules.get(n as usize))?;
-            if rule.force != (which == Which::Forced) {
-                continue;
-            }
-            if let Some(caps) = rule.applies(host, rel, query) {
-                return Some(Applied { rule, caps });
-            }
-        }
+        let index = match which {
+            Which::Forced => &self.forced,
+            Which::Unforced => &self.unforced,
+        };
+        index.in_order(rel).find_map(|n| {
+            let rule = self.rules.get(n as usize)?;
+            let caps = rule.applies(host, rel, query)?;
+            Some(Applied { rule, caps })
+        })
     }
 }
 
