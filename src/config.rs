@@ -450,7 +450,12 @@ pub struct Cli {
     site_rules: bool,
 
     /// Strong ETags from size and mtime, or from a hash of the content (for builds that reset mtimes)
-    #[arg(long, env = "MUXSERVE_ETAG", default_value = "mtime", value_name = "MODE")]
+    #[arg(
+        long,
+        env = "MUXSERVE_ETAG",
+        default_value = "mtime",
+        value_name = "MODE"
+    )]
     etag: EtagMode,
 }
 
