@@ -107,6 +107,24 @@ fn a_rewrite_that_keeps_size_and_mtime_changes_the_tag() {
     }
 }
 
+/// The memory cache's check on every hit compares the ctime too: in either mode, a rewrite that
+/// keeps size and mtime is served with its new bytes (in the mtime mode, under the old tag: the
+/// case `--etag content` exists for).
+#[test]
+fn a_rewrite_that_keeps_size_and_mtime_is_never_served_stale_from_memory() {
+    for mode in [EtagMode::Mtime, EtagMode::Content] {
+        let s = TestServer::build()
+            .site(|site| write_pinned(site.root(), "small.txt", b"version one\n"))
+            .config(|c| c.site.etag = mode)
+            .start();
+        for _ in 0..2 {
+            assert_eq!(s.get("/small.txt").body, b"version one\n", "{mode:?}");
+        }
+        rewrite_in_place(&s.root().join("small.txt"), b"version two\n");
+        assert_eq!(s.get("/small.txt").body, b"version two\n", "{mode:?}");
+    }
+}
+
 /// Two roots with copies of the same files (other inodes), every file of the second with mtime
 /// `second_mtime`.
 fn two_roots(second_mtime: u64) -> (TempSite, TempSite) {
