@@ -195,14 +195,10 @@ impl ContentTags {
     }
 
     /// Versions remembered.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         let g = self.lock();
         g.hot.len() + g.cold.len()
-    }
-
-    /// Whether no version is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

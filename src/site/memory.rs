@@ -3,8 +3,8 @@
 //! request path and hold the resolved file's bytes, its version (size, mtime, ctime, inode,
 //! device), its ETag and which sidecars it had; every lookup checks the version against the disk,
 //! so a changed file is never served stale, even one rewritten in place with its mtime restored
-//! (the ctime still moves). The byte budget is bounded; over it, entries are evicted. It never decides
-//! what a request may see: only files the normal path resolved and served get in.
+//! (the ctime still moves). The byte budget is bounded; over it, entries are evicted. It never
+//! decides what a request may see: only files the normal path resolved and served get in.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -62,8 +62,8 @@ impl FileCache {
     }
 
     /// The entry for `key` if the file it was read from is unchanged: one `fstatat` from the
-    /// root compares its version. A path whose symlinks changed since resolves to
-    /// another inode and misses.
+    /// root compares its version. A path whose symlinks changed since resolves to another inode
+    /// and misses.
     pub fn lookup(&self, root: &Root, key: &[u8]) -> Option<Arc<Entry>> {
         let entry = self.get(key)?;
         let now = root
