@@ -160,6 +160,7 @@ mod tests {
             mtime: 784_111_777,
             mtime_nsec: 0,
             inode: 1,
+            ..Default::default()
         }
         .etag();
         let validated = |status| {

@@ -1,15 +1,16 @@
 //! Small files kept in memory, so a hit costs one `fstatat` instead of open, fstat, sendfile and
 //! close, and the response is one write of head and body. Entries are keyed by the normalised
-//! request path and hold the resolved file's bytes, validators (mtime, size, inode) and which
-//! sidecars it had; every lookup checks the validators against the disk, so a changed file is
-//! never served stale. The byte budget is bounded; over it, entries are evicted. It never decides
-//! what a request may see: only files the normal path resolved and served get in.
+//! request path and hold the resolved file's bytes, its version (size, mtime, ctime, inode,
+//! device), its ETag and which sidecars it had; every lookup checks the version against the disk,
+//! so a changed file is never served stale, even one rewritten in place with its mtime restored
+//! (the ctime still moves). The byte budget is bounded; over it, entries are evicted. It never
+//! decides what a request may see: only files the normal path resolved and served get in.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::encoding::Available;
-use super::file::FileMeta;
+use super::file::{Etag, FileMeta};
 use super::resolve::Root;
 
 /// Largest file kept. Beyond it, copying the body into the socket costs more than the three
@@ -25,8 +26,10 @@ pub struct Entry {
     pub rel: Box<[u8]>,
     /// Its content.
     pub bytes: Arc<[u8]>,
-    /// Its validators when read.
+    /// Its version when read.
     pub meta: FileMeta,
+    /// Its strong ETag, as the disk path would make it (`--etag`).
+    pub etag: Etag,
     /// The `.br` and `.gz` sidecars beside it when it was read.
     pub sidecars: Available,
 }
@@ -59,8 +62,8 @@ impl FileCache {
     }
 
     /// The entry for `key` if the file it was read from is unchanged: one `fstatat` from the
-    /// root compares mtime, size and inode. A path whose symlinks changed since resolves to
-    /// another inode and misses.
+    /// root compares its version. A path whose symlinks changed since resolves to another inode
+    /// and misses.
     pub fn lookup(&self, root: &Root, key: &[u8]) -> Option<Arc<Entry>> {
         let entry = self.get(key)?;
         let now = root
@@ -123,6 +126,7 @@ mod tests {
             rel: b"x"[..].into(),
             bytes: bytes.into(),
             meta,
+            etag: meta.etag(),
             sidecars: Available::default(),
         }
     }
@@ -133,6 +137,7 @@ mod tests {
             mtime: 1,
             mtime_nsec: 2,
             inode: 3,
+            ..FileMeta::default()
         }
     }
 

@@ -19,8 +19,9 @@
 //! 4. Representation (RFC 9110 §12.5.3): a `.br` / `.gz` sidecar or an on-the-fly compressed
 //!    body when Accept-Encoding prefers it; 406 when nothing acceptable exists. `Vary:
 //!    Accept-Encoding` when the type is compressible or the client accepts a sidecar it has.
-//! 5. Validators of the representation chosen: strong ETag, Last-Modified (`file`). A rule's
-//!    404 page is answered here, whole and without validators.
+//! 5. Validators of the representation chosen: strong ETag (`file`; from a content digest with
+//!    `--etag content`, `content_tag`), Last-Modified. A rule's 404 page is answered here,
+//!    whole and without validators.
 //! 6. Preconditions (`conditional`, RFC 9110 §13.2.2): 412 or 304 — before ranges.
 //! 7. Range, GET only (`range`, RFC 9110 §14): If-Range decides whether it applies; one range →
 //!    206, several → 206 multipart/byteranges, none satisfiable → 416.
@@ -37,6 +38,7 @@
 pub mod cache_control;
 pub mod compress;
 pub mod conditional;
+pub mod content_tag;
 pub mod encoding;
 mod error_pages;
 pub mod file;
@@ -69,6 +71,7 @@ use crate::http::response::Status;
 use cache_control::CacheControl;
 use compress::CompressCache;
 use conditional::{Outcome, Preconditions, Validators};
+use content_tag::Tagger;
 use encoding::{AcceptEncoding, Available, Coding};
 use file::{Etag, FileMeta};
 use memory::{Entry, FileCache};
@@ -109,11 +112,12 @@ struct Target {
 }
 
 /// The bytes of the representation step 4 chose: a file (the original, or a sidecar in some
-/// coding), bytes compressed on the fly from the original, or the original from memory.
+/// coding), bytes compressed on the fly from the original (with the original's tag), or the
+/// original from memory (with its tag).
 enum Repr {
     File(OwnedFd, FileMeta, Option<Coding>),
-    Bytes(Arc<[u8]>, FileMeta, Coding),
-    Memory(Arc<[u8]>, FileMeta),
+    Bytes(Arc<[u8]>, FileMeta, Etag, Coding),
+    Memory(Arc<[u8]>, FileMeta, Etag),
 }
 
 /// Whose path step 3 looks up: the request's, where unforced rules apply when no file
@@ -168,6 +172,7 @@ pub struct Site {
     rules: Rules,
     /// Whether the rules files are the site's (and so never served).
     site_rules: bool,
+    tags: Tagger,
 }
 
 impl Site {
@@ -251,6 +256,7 @@ impl Site {
             }),
             rules,
             site_rules: config.site_rules,
+            tags: Tagger::new(config.etag),
         };
         Ok((site, problems))
     }
@@ -330,7 +336,7 @@ impl Site {
                 }
             }
         };
-        let v = chosen.validate(); // 5.
+        let v = chosen.validate(&self.tags); // 5.
         if v.status != Status::Ok {
             // A rule's page served as a 404: the page is not the resource, so neither its
             // validators nor ranges apply.
@@ -380,7 +386,7 @@ impl Site {
         let n = self.negotiate(&accept, content_type, hit.meta.len, hit.sidecars);
         (n.coding == Some(Coding::Identity)).then(|| Chosen {
             status: Status::Ok,
-            repr: Repr::Memory(hit.bytes.clone(), hit.meta),
+            repr: Repr::Memory(hit.bytes.clone(), hit.meta, hit.etag),
             content_type,
             cache_control: self.cache_control.for_path(&hit.rel),
             vary: n.vary,
@@ -620,6 +626,7 @@ impl Site {
             return Repr::File(file.into(), meta, None);
         }
         let bytes: Arc<[u8]> = bytes.into();
+        let etag = self.tags.of_bytes(&bytes, &meta);
         let sidecars = Available {
             br: self.sidecar(rel, Coding::Br).is_some(),
             gzip: self.sidecar(rel, Coding::Gzip).is_some(),
@@ -630,10 +637,11 @@ impl Site {
                 rel: rel[..].into(),
                 bytes: bytes.clone(),
                 meta,
+                etag,
                 sidecars,
             },
         );
-        Repr::Memory(bytes, meta)
+        Repr::Memory(bytes, meta, etag)
     }
 
     /// The file compressed on the fly (cached), or the file itself if that does not pay.
@@ -644,13 +652,14 @@ impl Site {
         };
         let file = File::from(fd);
         // The key names one version of one file: path and strong ETag.
+        let etag = self.tags.of_file(&file, &meta);
         let len = rel.len();
         rel.push(0);
-        rel.extend_from_slice(meta.etag().as_bytes());
+        rel.extend_from_slice(etag.as_bytes());
         let got = cache.get(rel, coding, &file, meta.len);
         rel.truncate(len);
         match got {
-            Ok(Some(bytes)) => Repr::Bytes(bytes, meta, coding),
+            Ok(Some(bytes)) => Repr::Bytes(bytes, meta, etag, coding),
             Ok(None) => Repr::File(file.into(), meta, None),
             Err(e) => {
                 crate::log::error(format_args!("compressing a file failed: {e}"));
@@ -663,23 +672,27 @@ impl Site {
 impl<'s> Chosen<'s> {
     /// Step 5, the validators of the representation sent: a file's own (a sidecar has its own
     /// fstat), or for a body compressed here the original's, its ETag marked with the coding: a
-    /// different representation needs a different strong tag (RFC 9110 §8.8.3).
-    fn validate(self) -> Validated<'s> {
+    /// different representation needs a different strong tag (RFC 9110 §8.8.3). `tags` makes a
+    /// file's tag (`--etag`); the others were made with it in step 4.
+    fn validate(self, tags: &Tagger) -> Validated<'s> {
         let (content, meta, etag, encoding, len) = match self.repr {
-            Repr::File(fd, m, c) => (Content::File(fd), m, m.etag(), c, m.len),
-            Repr::Bytes(b, m, c) => {
+            Repr::File(fd, m, c) => {
+                let etag = tags.of_file(&fd, &m);
+                (Content::File(fd), m, etag, c, m.len)
+            }
+            Repr::Bytes(b, m, etag, c) => {
                 let len = b.len() as u64;
                 (
                     Content::Bytes(b),
                     m,
-                    m.etag().with_suffix(c.token()),
+                    etag.with_suffix(c.token()),
                     Some(c),
                     len,
                 )
             }
-            Repr::Memory(b, m) => {
+            Repr::Memory(b, m, etag) => {
                 let len = b.len() as u64;
-                (Content::Bytes(b), m, m.etag(), None, len)
+                (Content::Bytes(b), m, etag, None, len)
             }
         };
         Validated {
@@ -811,6 +824,7 @@ mod tests {
             mtime: 784_111_777,
             mtime_nsec: 0,
             inode: 4,
+            ..FileMeta::default()
         };
         let date = b"Sun, 06 Nov 1994 08:49:37 GMT";
         assert!(if_range_allows(date, &old.etag(), old.last_modified()));

@@ -434,6 +434,7 @@ mod tests {
             mtime: 2,
             mtime_nsec: 3,
             inode: 4,
+            ..FileMeta::default()
         };
         // Another version: written a nanosecond later (the inode is not part of a version).
         let b = FileMeta {
@@ -441,6 +442,7 @@ mod tests {
             mtime: 2,
             mtime_nsec: 4,
             inode: 4,
+            ..FileMeta::default()
         };
         assert_ne!(boundary_for(&a.etag()), boundary_for(&b.etag()));
         assert_eq!(boundary_for(&a.etag()).len(), "muxserve-".len() + 16);

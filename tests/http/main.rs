@@ -13,6 +13,7 @@ mod cache_control;
 mod compression;
 mod conditional;
 mod errors;
+mod etag;
 mod framing;
 mod headers;
 mod keepalive;
