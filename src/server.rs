@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use anyhow::Context as _;
+use arc_swap::ArcSwap;
 use crossbeam_channel::bounded;
 use polling::Poller;
 
@@ -45,7 +46,7 @@ impl Server {
             AccessLogger::start(config.access_log).context("cannot start the access log")?;
         let draining = Draining::default();
         let ctx = Arc::new(Context {
-            site,
+            site: ArcSwap::from_pointee(site),
             limits: config.limits,
             log,
             draining: draining.clone(),

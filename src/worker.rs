@@ -11,6 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender};
 use polling::{Event, Poller};
 
@@ -25,7 +26,9 @@ use crate::site::Site;
 /// server is draining.
 #[derive(Debug)]
 pub(crate) struct Context {
-    pub(crate) site: Site,
+    /// The site requests are answered from; a reload (`reload.rs`) stores a new one. A drive
+    /// loads it once, so the requests of one batch are answered from one tree.
+    pub(crate) site: ArcSwap<Site>,
     pub(crate) limits: Limits,
     pub(crate) log: AccessLogger,
     pub(crate) draining: Draining,

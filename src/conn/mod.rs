@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use crate::http::framing::{Framer, Rules, Step};
 use crate::http::request::{Method, Version};
-use crate::site::Reply;
+use crate::site::{Reply, Site};
 use crate::worker::Context;
 use head::{Exchange, write_head};
 pub use scratch::Scratch;
@@ -190,9 +190,13 @@ impl Conn {
             return self.linger(s);
         }
         let draining = ctx.draining.is_set();
+        // One load for the whole drive: every request of the batch sees the same tree, and a
+        // swap while it runs applies from the next drive. A response still being sent owns its
+        // descriptors, so it finishes from the tree it began in.
+        let site = ctx.site.load();
         let mut answered = false;
         loop {
-            let need_input = self.answer_buffered(s, ctx, draining, &mut answered);
+            let need_input = self.answer_buffered(s, ctx, &site, draining, &mut answered);
             if !send::flush(&self.stream, &mut s.out, &mut self.sending)? {
                 return Ok(Next::Write);
             }
@@ -225,6 +229,7 @@ impl Conn {
         &mut self,
         s: &mut Scratch,
         ctx: &Context,
+        current: &Site,
         draining: bool,
         answered: &mut bool,
     ) -> bool {
@@ -244,12 +249,12 @@ impl Conn {
                 rules,
                 Instant::now,
                 |head, keep_alive| {
-                    let reply = ctx.site.respond(head, site, draining);
+                    let reply = current.respond(head, site, draining);
                     let exchange = Exchange {
                         method: head.method,
                         version: head.version,
                         keep_alive,
-                        extra_headers: ctx.site.extra_headers(),
+                        extra_headers: current.extra_headers(),
                     };
                     let status = reply.status;
                     let bytes = queue(out, sending, reply, &exchange);
@@ -269,12 +274,12 @@ impl Conn {
                         method: Method::Get,
                         version: Version::Http11,
                         keep_alive: false,
-                        extra_headers: ctx.site.extra_headers(),
+                        extra_headers: current.extra_headers(),
                     };
                     let bytes = queue(
                         out,
                         &mut self.sending,
-                        ctx.site.refusal(e.status()),
+                        current.refusal(e.status()),
                         &exchange,
                     );
                     ctx.log.request(peer, None, e.status(), bytes);
