@@ -38,8 +38,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     raise_descriptor_limit();
     let root = config.root.clone();
     let workers = config.workers;
-    let server = Server::bind(config)?;
+    // SIGHUP parses the same arguments again, so it re-reads whatever they name.
+    let server = Server::bind(config)?.reload_from(Box::new(|| {
+        let cli = Cli::try_parse().map_err(|e| anyhow::anyhow!("{}", first_line(&e)))?;
+        cli.into_config(std::env::var("PORT").ok())
+    }));
     server.shutdown_handle().install_signal_handlers()?;
+    server.reload_handle().install_signal_handler()?;
     log::info(format_args!(
         "listening on http://{}/ serving {} with {} workers",
         server.local_addr(),
@@ -53,6 +58,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Outcome::Forced => log::info(format_args!("stopped at once by a second signal")),
     }
     Ok(())
+}
+
+/// clap's message without its usage lines, for a reload's one line.
+fn first_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    rendered
+        .lines()
+        .next()
+        .unwrap_or("invalid arguments")
+        .to_string()
 }
 
 /// `muxserve health`: exit 0 when the server answers 2xx or 3xx, 1 otherwise, saying why.
