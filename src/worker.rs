@@ -26,8 +26,8 @@ use crate::site::Site;
 /// server is draining.
 #[derive(Debug)]
 pub(crate) struct Context {
-    /// The site requests are answered from; a reload (`reload.rs`) stores a new one. A drive
-    /// loads it once, so the requests of one batch are answered from one tree.
+    /// The site requests are answered from; a reload (`reload.rs`) stores a new one. Each
+    /// worker answers a whole drive from the one it has, so a batch never mixes two trees.
     pub(crate) site: ArcSwap<Site>,
     pub(crate) limits: Limits,
     pub(crate) log: AccessLogger,
@@ -93,6 +93,10 @@ fn work(
     pace: &Pace,
 ) {
     let mut scratch = Scratch::new(&ctx.limits);
+    // The site as this worker last saw it: a drive checks it with one atomic load and takes a
+    // reference only after a reload swapped another in. It keeps the site it holds alive until
+    // its next drive, even if that site was replaced meanwhile.
+    let mut site = arc_swap::Cache::new(&ctx.site);
     for Job {
         key,
         mut conn,
@@ -103,7 +107,7 @@ fn work(
             pace.drained();
         }
         let turn = || match intent {
-            Intent::Drive => conn.drive(&mut scratch, ctx),
+            Intent::Drive => conn.drive(&mut scratch, ctx, site.load()),
             Intent::End => conn.end(&mut scratch, ctx.draining.is_set()),
         };
         let next = match catch_unwind(AssertUnwindSafe(turn)) {

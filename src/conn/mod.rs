@@ -137,10 +137,13 @@ impl Conn {
         !self.input.is_empty() || matches!(self.phase, Phase::Framing(Framer::Body { .. }))
     }
 
-    /// Reads, answers and writes until the socket would block; says what to wait for next.
-    pub fn drive(&mut self, s: &mut Scratch, ctx: &Context) -> Next {
+    /// Reads, answers from `site` and writes until the socket would block; says what to wait
+    /// for next. Every request of the drive is answered from the one `site`, so a batch never
+    /// mixes two trees; a response still being sent owns its descriptors, so it finishes from the
+    /// tree it began in whatever site the next drive gets.
+    pub fn drive(&mut self, s: &mut Scratch, ctx: &Context, site: &Site) -> Next {
         self.load(s);
-        let next = self.run(s, ctx).unwrap_or(Next::Close);
+        let next = self.run(s, ctx, site).unwrap_or(Next::Close);
         self.park(s, next)
     }
 
@@ -185,18 +188,14 @@ impl Conn {
         next
     }
 
-    fn run(&mut self, s: &mut Scratch, ctx: &Context) -> io::Result<Next> {
+    fn run(&mut self, s: &mut Scratch, ctx: &Context, site: &Site) -> io::Result<Next> {
         if let Phase::Lingering { .. } = self.phase {
             return self.linger(s);
         }
         let draining = ctx.draining.is_set();
-        // One load for the whole drive: every request of the batch sees the same tree, and a
-        // swap while it runs applies from the next drive. A response still being sent owns its
-        // descriptors, so it finishes from the tree it began in.
-        let site = ctx.site.load();
         let mut answered = false;
         loop {
-            let need_input = self.answer_buffered(s, ctx, &site, draining, &mut answered);
+            let need_input = self.answer_buffered(s, ctx, site, draining, &mut answered);
             if !send::flush(&self.stream, &mut s.out, &mut self.sending)? {
                 return Ok(Next::Write);
             }
