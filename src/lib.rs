@@ -26,6 +26,7 @@ pub mod http;
 pub mod log;
 pub(crate) mod pace;
 pub(crate) mod reactor;
+pub mod reload;
 pub mod server;
 pub mod shutdown;
 pub mod site;
@@ -33,5 +34,6 @@ pub(crate) mod worker;
 
 pub use config::{AccessLog, Cli, Command, Config};
 pub use reactor::Outcome;
+pub use reload::{ConfigSource, ReloadHandle};
 pub use server::{Running, Server};
 pub use shutdown::ShutdownHandle;

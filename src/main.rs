@@ -33,23 +33,35 @@ fn main() -> ExitCode {
     match &cli.command {
         Some(Command::Health(args)) => check_health(args),
         Some(Command::Check(_)) => check(config::load(&mut cmd, &argv, &matches, port_env)),
-        None => match config::load(&mut cmd, &argv, &matches, port_env).and_then(run) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                log::error(format_args!("{e:#}"));
-                ExitCode::FAILURE
+        None => {
+            match config::load(&mut cmd, &argv, &matches, port_env).and_then(|l| run(l, argv)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    log::error(format_args!("{e:#}"));
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
     }
 }
 
-fn run(loaded: Loaded) -> anyhow::Result<()> {
+/// Serves `loaded`; `argv` is the command line, parsed again on every SIGHUP.
+fn run(loaded: Loaded, argv: Vec<OsString>) -> anyhow::Result<()> {
     let config = loaded.config;
     raise_descriptor_limit();
     let root = config.root.clone();
     let workers = config.workers;
-    let server = Server::bind(config)?;
+    // SIGHUP loads the configuration as the start did: the same arguments, the environment and
+    // the config file they name, read again.
+    let server = Server::bind(config)?.reload_from(Box::new(move || {
+        let mut cmd = Cli::command();
+        let matches = cmd
+            .try_get_matches_from_mut(&argv)
+            .map_err(|e| anyhow::anyhow!("{}", first_line(&e)))?;
+        config::load(&mut cmd, &argv, &matches, std::env::var("PORT").ok()).map(|l| l.config)
+    }));
     server.shutdown_handle().install_signal_handlers()?;
+    server.reload_handle().install_signal_handler()?;
     log::info(format_args!(
         "listening on http://{}/ serving {} with {} workers",
         server.local_addr(),
@@ -98,6 +110,16 @@ fn check(loaded: anyhow::Result<Loaded>) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// clap's message without its usage lines, for a reload's one line.
+fn first_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    rendered
+        .lines()
+        .next()
+        .unwrap_or("invalid arguments")
+        .to_string()
 }
 
 /// `muxserve health`: exit 0 when the server answers 2xx or 3xx, 1 otherwise, saying why.

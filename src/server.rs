@@ -1,13 +1,14 @@
 //! Putting the pieces together: [`Server::bind`] opens the root and the listener and starts the
-//! workers; [`Server::run`] runs the reactor on the calling thread until a shutdown completes;
-//! [`Server::start`] does both on a thread of its own, for embedding and tests. It never parses
-//! HTTP and never touches a connection.
+//! workers; [`Server::run`] runs the reactor on the calling thread, with the reload watcher
+//! beside it, until a shutdown completes; [`Server::start`] does both on a thread of its own, for
+//! embedding and tests. It never parses HTTP and never touches a connection.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use anyhow::Context as _;
+use arc_swap::ArcSwap;
 use crossbeam_channel::bounded;
 use polling::Poller;
 
@@ -15,8 +16,8 @@ use crate::config::Config;
 use crate::log::{self, AccessLogger};
 use crate::pace::Pace;
 use crate::reactor::{Channels, Outcome, Reactor, ReactorConfig};
+use crate::reload::{self, ConfigSource, ReloadHandle};
 use crate::shutdown::{self, Draining, ShutdownHandle};
-use crate::site::Site;
 use crate::worker::{self, Context};
 
 /// Backlog of the listening socket: room for bursts of connections the reactor has not
@@ -32,12 +33,13 @@ pub struct Server {
     ctx: Arc<Context>,
     workers: Vec<JoinHandle<()>>,
     log_writer: Option<JoinHandle<()>>,
+    reload: reload::Pending,
 }
 
 impl Server {
     /// Opens the root, binds the listener and starts the workers.
     pub fn bind(config: Config) -> anyhow::Result<Server> {
-        let site = Site::open(&config.root, &config.site)?;
+        let (site, serving) = reload::open_site(&config)?;
         let listener =
             listen(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
@@ -45,7 +47,7 @@ impl Server {
             AccessLogger::start(config.access_log).context("cannot start the access log")?;
         let draining = Draining::default();
         let ctx = Arc::new(Context {
-            site,
+            site: ArcSwap::from_pointee(site),
             limits: config.limits,
             log,
             draining: draining.clone(),
@@ -76,6 +78,8 @@ impl Server {
         };
         let reactor = Reactor::new(listener, channels, reactor_config)
             .context("cannot register the listener")?;
+        let reload =
+            reload::Pending::new(config, serving).context("cannot create the reload pipe")?;
         Ok(Server {
             reactor,
             addr,
@@ -83,7 +87,21 @@ impl Server {
             ctx,
             workers,
             log_writer,
+            reload,
         })
+    }
+
+    /// Where a reload (SIGHUP, [`ReloadHandle::reload`]) takes the configuration from; without
+    /// it, the configuration the server was bound with, so a reload re-reads the root, its
+    /// rules files and its error pages.
+    pub fn reload_from(mut self, source: ConfigSource) -> Server {
+        self.reload.set_source(source);
+        self
+    }
+
+    /// A handle that reloads the server, as SIGHUP does.
+    pub fn reload_handle(&self) -> ReloadHandle {
+        self.reload.handle()
     }
 
     /// The address the listener is bound to.
@@ -96,17 +114,25 @@ impl Server {
         self.handle.clone()
     }
 
-    /// Runs the reactor on this thread until shutdown completes, then stops the workers.
+    /// Runs the reactor on this thread, and the reload watcher on one of its own, until shutdown
+    /// completes; then stops the watcher and the workers.
     pub fn run(self) -> anyhow::Result<Outcome> {
         let Server {
             reactor,
             ctx,
             workers,
             log_writer,
+            reload,
             ..
         } = self;
+        let watcher = reload
+            .start(ctx.clone())
+            .context("cannot start the reload thread")?;
         // Dropping the reactor closes the job channel, which ends the workers' loops.
-        let outcome = reactor.run().context("the event loop failed")?;
+        let outcome = reactor.run();
+        // Before anything else ends: a swap after this would be of a site nobody serves.
+        watcher.stop();
+        let outcome = outcome.context("the event loop failed")?;
         if outcome == Outcome::Forced {
             return Ok(outcome);
         }
@@ -129,16 +155,22 @@ impl Server {
 
     /// Binds and runs the server on a thread of its own.
     pub fn start(config: Config) -> anyhow::Result<Running> {
-        let server = Server::bind(config)?;
-        let addr = server.local_addr();
-        let handle = server.shutdown_handle();
+        Server::bind(config)?.spawn()
+    }
+
+    /// Runs the bound server on a thread of its own.
+    pub fn spawn(self) -> anyhow::Result<Running> {
+        let addr = self.local_addr();
+        let handle = self.shutdown_handle();
+        let reload = self.reload_handle();
         let thread = std::thread::Builder::new()
             .name("reactor".into())
-            .spawn(move || server.run())
+            .spawn(move || self.run())
             .context("cannot start the reactor thread")?;
         Ok(Running {
             addr,
             handle,
+            reload,
             thread,
         })
     }
@@ -149,6 +181,7 @@ impl Server {
 pub struct Running {
     addr: SocketAddr,
     handle: ShutdownHandle,
+    reload: ReloadHandle,
     thread: JoinHandle<anyhow::Result<Outcome>>,
 }
 
@@ -161,6 +194,11 @@ impl Running {
     /// A handle that stops the server, as a signal does.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.handle.clone()
+    }
+
+    /// A handle that reloads the server, as SIGHUP does.
+    pub fn reload_handle(&self) -> ReloadHandle {
+        self.reload.clone()
     }
 
     /// Waits for the server to stop after a shutdown request.

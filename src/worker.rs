@@ -11,6 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender};
 use polling::{Event, Poller};
 
@@ -25,7 +26,9 @@ use crate::site::Site;
 /// server is draining.
 #[derive(Debug)]
 pub(crate) struct Context {
-    pub(crate) site: Site,
+    /// The site requests are answered from; a reload (`reload.rs`) stores a new one. Each
+    /// worker answers a whole drive from the one it has, so a batch never mixes two trees.
+    pub(crate) site: ArcSwap<Site>,
     pub(crate) limits: Limits,
     pub(crate) log: AccessLogger,
     pub(crate) draining: Draining,
@@ -90,6 +93,10 @@ fn work(
     pace: &Pace,
 ) {
     let mut scratch = Scratch::new(&ctx.limits);
+    // The site as this worker last saw it: a drive checks it with one atomic load and takes a
+    // reference only after a reload swapped another in. It keeps the site it holds alive until
+    // its next drive, even if that site was replaced meanwhile.
+    let mut site = arc_swap::Cache::new(&ctx.site);
     for Job {
         key,
         mut conn,
@@ -100,7 +107,7 @@ fn work(
             pace.drained();
         }
         let turn = || match intent {
-            Intent::Drive => conn.drive(&mut scratch, ctx),
+            Intent::Drive => conn.drive(&mut scratch, ctx, site.load()),
             Intent::End => conn.end(&mut scratch, ctx.draining.is_set()),
         };
         let next = match catch_unwind(AssertUnwindSafe(turn)) {

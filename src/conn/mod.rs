@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use crate::http::framing::{Framer, Rules, Step};
 use crate::http::request::{Method, Version};
-use crate::site::Reply;
+use crate::site::{Reply, Site};
 use crate::worker::Context;
 use head::{Exchange, write_head};
 pub use scratch::Scratch;
@@ -137,10 +137,13 @@ impl Conn {
         !self.input.is_empty() || matches!(self.phase, Phase::Framing(Framer::Body { .. }))
     }
 
-    /// Reads, answers and writes until the socket would block; says what to wait for next.
-    pub fn drive(&mut self, s: &mut Scratch, ctx: &Context) -> Next {
+    /// Reads, answers from `site` and writes until the socket would block; says what to wait
+    /// for next. Every request of the drive is answered from the one `site`, so a batch never
+    /// mixes two trees; a response still being sent owns its descriptors, so it finishes from the
+    /// tree it began in whatever site the next drive gets.
+    pub fn drive(&mut self, s: &mut Scratch, ctx: &Context, site: &Site) -> Next {
         self.load(s);
-        let next = self.run(s, ctx).unwrap_or(Next::Close);
+        let next = self.run(s, ctx, site).unwrap_or(Next::Close);
         self.park(s, next)
     }
 
@@ -185,14 +188,14 @@ impl Conn {
         next
     }
 
-    fn run(&mut self, s: &mut Scratch, ctx: &Context) -> io::Result<Next> {
+    fn run(&mut self, s: &mut Scratch, ctx: &Context, site: &Site) -> io::Result<Next> {
         if let Phase::Lingering { .. } = self.phase {
             return self.linger(s);
         }
         let draining = ctx.draining.is_set();
         let mut answered = false;
         loop {
-            let need_input = self.answer_buffered(s, ctx, draining, &mut answered);
+            let need_input = self.answer_buffered(s, ctx, site, draining, &mut answered);
             if !send::flush(&self.stream, &mut s.out, &mut self.sending)? {
                 return Ok(Next::Write);
             }
@@ -225,6 +228,7 @@ impl Conn {
         &mut self,
         s: &mut Scratch,
         ctx: &Context,
+        current: &Site,
         draining: bool,
         answered: &mut bool,
     ) -> bool {
@@ -244,13 +248,13 @@ impl Conn {
                 rules,
                 Instant::now,
                 |head, keep_alive| {
-                    let reply = ctx.site.respond(head, site, draining);
+                    let reply = current.respond(head, site, draining);
                     let exchange = Exchange {
                         method: head.method,
                         version: head.version,
                         keep_alive,
-                        extra_headers: ctx.site.extra_headers(),
-                        rule_headers: ctx.site.rule_headers(site),
+                        extra_headers: current.extra_headers(),
+                        rule_headers: current.rule_headers(site),
                     };
                     let status = reply.status;
                     let bytes = queue(out, sending, reply, &exchange);
@@ -270,13 +274,13 @@ impl Conn {
                         method: Method::Get,
                         version: Version::Http11,
                         keep_alive: false,
-                        extra_headers: ctx.site.extra_headers(),
+                        extra_headers: current.extra_headers(),
                         rule_headers: None,
                     };
                     let bytes = queue(
                         out,
                         &mut self.sending,
-                        ctx.site.refusal(e.status()),
+                        current.refusal(e.status()),
                         &exchange,
                     );
                     ctx.log.request(peer, None, e.status(), bytes);

@@ -280,6 +280,12 @@ impl Site {
         (!s.matched.is_empty()).then(|| self.rules.headers.matched(&s.matched))
     }
 
+    /// The (device, inode) of the directory served, which a reload compares with what the root
+    /// path leads to now.
+    pub fn root_identity(&self) -> std::io::Result<(u64, u64)> {
+        self.root.identity()
+    }
+
     /// Header lines added to every response (`nosniff`, `--header`), each ending in CRLF.
     pub fn extra_headers(&self) -> &[u8] {
         &self.extra_headers

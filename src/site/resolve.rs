@@ -217,6 +217,14 @@ impl Root {
         })
     }
 
+    /// The root directory's (device, inode), from its descriptor: which tree this is, wherever
+    /// its path leads now.
+    pub fn identity(&self) -> std::io::Result<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::File::from(self.fd.try_clone()?).metadata()?;
+        Ok((meta.dev(), meta.ino()))
+    }
+
     /// Stats `rel` without opening it, to check a cached copy; only a regular file counts.
     pub fn stat(&self, rel: &[u8]) -> Result<rustix::fs::Stat, Errno> {
         let st = rustix::fs::statat(&self.fd, rel, rustix::fs::AtFlags::empty())?;
