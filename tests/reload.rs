@@ -269,7 +269,98 @@ fn a_changed_rules_file_rebuilds_the_site_unless_rules_are_off() {
         srv.stderr()
     );
     assert!(!off.stderr().contains("reloaded"), "{}", off.stderr());
-    assert_eq!(srv.request(&get_request("/")).body_str(), "v1\n");
+    let resp = srv.request(&get_request("/"));
+    assert_eq!(resp.body_str(), "v1\n");
+    assert_eq!(resp.header("X-Rules"), Some("1"), "{resp}");
+    let resp = srv.request(&get_request("/old"));
+    assert_eq!(
+        (resp.status, resp.header("Location")),
+        (302, Some("/newer")),
+        "{resp}"
+    );
+
+    // A bad line: the reload fails with one line naming it, and the running rules stay.
+    fs::write(d.path("v1/_redirects"), "/old /newest 299\n").unwrap();
+    assert!(
+        wait_for_log(&srv, "reload failed", 1, SWAP_SEEN_WITHIN),
+        "stderr: {}",
+        srv.stderr()
+    );
+    let failed: Vec<String> = srv
+        .stderr()
+        .lines()
+        .filter(|l| l.contains("reload failed"))
+        .map(str::to_string)
+        .collect();
+    assert!(failed[0].contains("_redirects:1: status 299"), "{failed:?}");
+    let resp = srv.request(&get_request("/old"));
+    assert_eq!(resp.header("Location"), Some("/newer"), "{resp}");
+}
+
+#[test]
+fn sighup_rereads_the_config_file_for_open_connections() {
+    let d = Deploys::new();
+    let file = d.path("site.toml");
+    fs::write(&file, "header = [\"X-Version: 1\"]\n").unwrap();
+    let srv = Binary::serving(&d.current())
+        .args(["--workers", "2"])
+        .arg("--config")
+        .arg(&file)
+        .env_remove("MUXSERVE_HEADERS")
+        .spawn();
+    let mut r = ResponseReader::new(srv.connect());
+    assert_eq!(get_on(&mut r, "/").header("X-Version"), Some("1"));
+
+    fs::write(
+        &file,
+        "header = [\"X-Version: 2\"]\n[[redirects]]\nfrom = \"/moved\"\nto = \"/\"\nstatus = 302\n",
+    )
+    .unwrap();
+    srv.signal(libc::SIGHUP);
+    assert!(
+        wait_for_log(&srv, "reloaded (requested)", 1, Duration::from_secs(5)),
+        "stderr: {}",
+        srv.stderr()
+    );
+    let resp = get_on(&mut r, "/");
+    assert_eq!(
+        resp.header("X-Version"),
+        Some("2"),
+        "the same connection: {resp}"
+    );
+    assert_eq!(get_on(&mut r, "/moved").status, 302);
+
+    // A bad key: one line naming the file, line and key; the running settings stay.
+    fs::write(&file, "header = [\"X-Version: 3\"]\nworkerz = 2\n").unwrap();
+    srv.signal(libc::SIGHUP);
+    assert!(
+        wait_for_log(&srv, "reload failed", 1, Duration::from_secs(5)),
+        "stderr: {}",
+        srv.stderr()
+    );
+    let line = srv
+        .stderr()
+        .lines()
+        .find(|l| l.contains("reload failed"))
+        .map(str::to_string)
+        .unwrap();
+    assert!(
+        line.contains("site.toml:2") && line.contains("workerz"),
+        "{line}"
+    );
+    let resp = get_on(&mut r, "/");
+    assert_eq!(resp.header("X-Version"), Some("2"), "{resp}");
+
+    // A setting a reload cannot change is named, and the rest applies.
+    fs::write(&file, "header = [\"X-Version: 4\"]\nworkers = 1\n").unwrap();
+    srv.signal(libc::SIGHUP);
+    assert!(
+        wait_for_log(&srv, "reloaded (requested)", 2, Duration::from_secs(5)),
+        "stderr: {}",
+        srv.stderr()
+    );
+    assert!(srv.stderr().contains("workers differ"), "{}", srv.stderr());
+    assert_eq!(get_on(&mut r, "/").header("X-Version"), Some("4"));
 }
 
 fn in_process_config(root: &Path) -> Config {
