@@ -352,14 +352,18 @@ fn sighup_rereads_the_config_file_for_open_connections() {
     assert_eq!(resp.header("X-Version"), Some("2"), "{resp}");
 
     // A setting a reload cannot change is named, and the rest applies.
-    fs::write(&file, "header = [\"X-Version: 4\"]\nworkers = 1\n").unwrap();
+    fs::write(&file, "header = [\"X-Version: 4\"]\nmax-connections = 5\n").unwrap();
     srv.signal(libc::SIGHUP);
     assert!(
         wait_for_log(&srv, "reloaded (requested)", 2, Duration::from_secs(5)),
         "stderr: {}",
         srv.stderr()
     );
-    assert!(srv.stderr().contains("workers differ"), "{}", srv.stderr());
+    assert!(
+        srv.stderr().contains("max-connections differ"),
+        "{}",
+        srv.stderr()
+    );
     assert_eq!(get_on(&mut r, "/").header("X-Version"), Some("4"));
 }
 
