@@ -108,6 +108,10 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'|')
     .add(b'}');
 
+/// What a target as written may hold that a URI may not: spaces and non-ASCII bytes (controls
+/// are refused).
+const NON_URI: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>');
+
 /// A placeholder's value is one segment: its `/` is escaped too.
 const ONE_SEGMENT: &AsciiSet = &SEGMENT.add(b'/');
 
@@ -239,18 +243,14 @@ impl Redirect {
                 spec.to, spec.status
             ));
         }
-        if spec
-            .to
-            .bytes()
-            .any(|b| b.is_ascii_control() || b == b' ' || b >= 0x80)
-        {
-            return Err(format!(
-                "target {:?} has spaces, control or non-ASCII characters: percent-encode them",
-                spec.to
-            ));
+        if spec.to.bytes().any(|b| b.is_ascii_control()) {
+            return Err(format!("target {:?} has control characters", spec.to));
         }
+        // A Location is ASCII (RFC 9110 §10.2.2, a URI-reference): `/über-uns` goes out as
+        // `/%C3%BCber-uns`, as a browser would send it.
+        let to: String = utf8_percent_encode(&spec.to, NON_URI).to_string();
         Ok(Redirect {
-            to: parse_target(&spec.to, &names, from.has_splat())?,
+            to: parse_target(&to, &names, from.has_splat())?,
             from,
             query,
             external,
@@ -499,7 +499,8 @@ mod tests {
              /ecommerce         /store-closed      404\n\
              /old/*             /new/:splat        308!   # forced\n\
              /see               /other             303\n\
-             /temp              /t?from=temp       307\n",
+             /temp              /t?from=temp       307\n\
+             /ueber             /über-uns\n",
         );
         let u = Which::Unforced;
         let moved = Redirect(Status::MovedPermanently);
@@ -533,6 +534,7 @@ mod tests {
                 "/temp?x=1",
                 Some(("/t?from=temp&x=1", Redirect(Status::TemporaryRedirect))),
             ),
+            ("/ueber", Some(("/%C3%BCber-uns", moved))),
             ("/old/x", None),
             ("/nothing", None),
         ] {
@@ -615,6 +617,7 @@ mod tests {
             ("a", "/b", 301),
             ("/a", "b", 301),
             ("/a", "/b\u{7f}", 301),
+            ("/a", "/b\nLocation: x", 301),
         ] {
             let spec = RedirectSpec {
                 from: from.into(),
