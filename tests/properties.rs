@@ -474,7 +474,7 @@ fn found_files_are_never_outside_the_root() {
 
 use muxserve::config::RedirectSpec;
 use muxserve::site::rules::pattern::{Captures, Pattern};
-use muxserve::site::rules::redirects::{Redirects, Which};
+use muxserve::site::rules::redirects::{Asked, Redirects, Which};
 
 /// Pattern text from the pieces patterns are made of, well formed or not.
 fn pattern_text() -> impl Strategy<Value = String> {
@@ -560,10 +560,16 @@ proptest! {
         if !problems.is_empty() || resolve::normalize(&path, &mut rel).is_err() {
             return Ok(());
         }
-        let Some(applied) = rules.first(Which::Unforced, None, &rel, None) else {
+        let asked = Asked {
+            host: None,
+            rel: &rel,
+            path: &path,
+            query: None,
+        };
+        let Some(applied) = rules.first(Which::Any, &asked) else {
             return Ok(());
         };
-        let target = applied.target(&rel, None);
+        let target = applied.target;
         prop_assert!(target.starts_with('/'), "{target}");
         prop_assert!(!target.starts_with("//") && !target.starts_with("/\\"), "{target}");
         let mut out = Vec::new();

@@ -136,6 +136,12 @@ impl<'a> HeadWriter<'a> {
         self
     }
 
+    /// The head written so far, for a writer that appends a value's bytes itself; it
+    /// guarantees they hold no CR or LF.
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        self.out
+    }
+
     /// Appends ready-made header lines, each ending in CRLF.
     pub fn raw(&mut self, lines: &[u8]) -> &mut Self {
         self.out.extend_from_slice(lines);

@@ -98,6 +98,9 @@ pub struct Scratch {
     pub key: Vec<u8>,
     /// The `_headers` blocks that matched the request, for its response head.
     pub matched: Vec<u16>,
+    /// The request's normalised path when blocks matched, which their values' placeholders
+    /// are filled from (`rel` goes on to name the file served).
+    pub asked: Vec<u8>,
 }
 
 /// The file step 3 found to represent; the scratch path names it.
@@ -170,8 +173,6 @@ pub struct Site {
     health_path: Option<String>,
     files: Option<FileCache>,
     rules: Rules,
-    /// Whether the rules files are the site's (and so never served).
-    site_rules: bool,
     tags: Tagger,
 }
 
@@ -255,7 +256,6 @@ impl Site {
                 FileCache::new(usize::try_from(config.file_cache_size).unwrap_or(usize::MAX))
             }),
             rules,
-            site_rules: config.site_rules,
             tags: Tagger::new(config.etag),
         };
         Ok((site, problems))
@@ -277,7 +277,7 @@ impl Site {
     /// The `_headers` blocks that matched the request [`Site::respond`] last answered with
     /// `s`, for its response head; `None` when there are none.
     pub fn rule_headers<'a>(&'a self, s: &'a Scratch) -> Option<Matched<'a>> {
-        (!s.matched.is_empty()).then(|| self.rules.headers.matched(&s.matched))
+        (!s.matched.is_empty()).then(|| self.rules.headers.matched(&s.matched, &s.asked))
     }
 
     /// The (device, inode) of the directory served, which a reload compares with what the root
@@ -321,15 +321,24 @@ impl Site {
         s: &mut Scratch,
         draining: bool,
     ) -> ControlFlow<Reply<'s>, Reply<'s>> {
-        let Scratch { rel, key, matched } = s;
+        let Scratch {
+            rel,
+            key,
+            matched,
+            asked,
+        } = s;
         self.health(req, draining)?; // 0.
         method(req.method)?; // 1.
         let slash = self.normalize(req.path, rel)?; // 2.
         if !self.rules.headers.is_empty() {
             // The URL asked for decides, before rewrites, clean URLs and index files.
             self.rules.headers.matching(req.host, rel, matched);
+            if !matched.is_empty() {
+                asked.clear();
+                asked.extend_from_slice(rel);
+            }
         }
-        let chosen = match self.rule(Which::Forced, req, rel)? {
+        let chosen = match self.ruled(req, rel, slash)? {
             Some(target) => self.represent(req, rel, key, target)?, // 4.
             None => {
                 memory_key(key, rel, slash);
@@ -507,11 +516,7 @@ impl Site {
             url.push(b'/');
         }
         let format = listing::Format::from_accept(req.fields.accept.lines());
-        let withheld: &[&[u8]] = if rel.is_empty() && self.site_rules {
-            &rules::FILES
-        } else {
-            &[]
-        };
+        let withheld: &[&[u8]] = if rel.is_empty() { &rules::FILES } else { &[] };
         match listing::render(&url, dir, self.hidden, withheld, format) {
             Ok(body) => Reply::listing(format.content_type(), body),
             Err(e) => self.open_failed(e, rel),

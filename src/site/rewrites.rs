@@ -11,12 +11,45 @@ use rustix::io::Errno;
 
 use super::file::FileMeta;
 use super::resolve::{self, Found, Refusal};
-use super::rules::redirects::{Action, Which};
+use super::rules::redirects::{Action, Applied, Asked, Which};
 use super::{Lookup, Reply, Site, Target};
 use crate::http::request::RequestHead;
 use crate::http::response::Status;
 
 impl Site {
+    /// The rules at step 2, for `req` whose path is `rel`: the first rule in file order that
+    /// applies wins. A forced one applies now. An unforced one applies only where no file
+    /// answers, which step 3 finds out and then applies it; but where a file does answer, a
+    /// later forced rule still wins over the file, and is applied here. Goes on with the
+    /// rule's target (`rel` then naming it), or `None` for the normal path.
+    pub(super) fn ruled(
+        &self,
+        req: &RequestHead<'_>,
+        rel: &mut Vec<u8>,
+        slash: bool,
+    ) -> ControlFlow<Reply<'_>, Option<Target>> {
+        let redirects = &self.rules.redirects;
+        if !redirects.any(Which::Any) {
+            return Continue(None);
+        }
+        let asked = asked(req, rel);
+        let Some(first) = redirects.first(Which::Any, &asked) else {
+            return Continue(None);
+        };
+        let applied = if first.rule.force {
+            first
+        } else {
+            let Some(forced) = redirects.first(Which::Forced, &asked) else {
+                return Continue(None);
+            };
+            if !self.answers(rel, slash) {
+                return Continue(None);
+            }
+            forced
+        };
+        self.apply(applied, req, rel).map_continue(Some)
+    }
+
     /// The first rule of kind `which` for `req`, whose path is `rel`: a redirect answers; a
     /// rewrite or a rule's 404 page goes on with its target, `rel` then naming it; no rule goes
     /// on with `None`, `rel` unchanged.
@@ -26,16 +59,47 @@ impl Site {
         req: &RequestHead<'_>,
         rel: &mut Vec<u8>,
     ) -> ControlFlow<Reply<'_>, Option<Target>> {
-        let Some(applied) = self.rules.redirects.first(which, req.host, rel, req.query) else {
+        let Some(applied) = self.rules.redirects.first(which, &asked(req, rel)) else {
             return Continue(None);
         };
-        let target = applied.target(rel, req.query);
+        self.apply(applied, req, rel).map_continue(Some)
+    }
+
+    /// What rule `applied` does: a redirect answers, a rewrite or 404 page goes on with its
+    /// target.
+    fn apply(
+        &self,
+        applied: Applied<'_>,
+        req: &RequestHead<'_>,
+        rel: &mut Vec<u8>,
+    ) -> ControlFlow<Reply<'_>, Target> {
         let status = match applied.rule.action {
-            Action::Redirect(status) => return Break(Reply::redirect_with(status, target)),
+            Action::Redirect(status) => {
+                return Break(Reply::redirect_with(status, applied.target));
+            }
             Action::Rewrite => Status::Ok,
             Action::NotFound => Status::NotFound,
         };
-        self.rewritten(req, &target, rel, status).map_continue(Some)
+        self.rewritten(req, &applied.target, rel, status)
+    }
+
+    /// Whether a file answers `rel` (asked for with a trailing slash if `slash`), as step 3
+    /// would find it: the file, a directory's index file, or `NAME.html` by clean URLs. `rel`
+    /// is left as it was.
+    fn answers(&self, rel: &mut Vec<u8>, slash: bool) -> bool {
+        if self.is_rules_file(rel) {
+            return false;
+        }
+        match self.root.find(rel) {
+            Ok(Found::File(..)) => !slash,
+            Ok(Found::Dir(_)) => self.has_index(rel),
+            Err(_) => {
+                let len = rel.len();
+                let found = self.clean_url(rel, slash).is_some();
+                rel.truncate(len);
+                found
+            }
+        }
     }
 
     /// The file a rewrite to `url` serves with `status`, found as a request for `url` would be
@@ -82,9 +146,10 @@ impl Site {
     }
 
     /// Whether `rel` is one of the rules files, which are the server's to read, never a
-    /// client's.
+    /// client's: not even with `--site-rules false`, where they are not read either, as a site
+    /// built for Netlify or Cloudflare Pages never meant them to be served.
     pub(super) fn is_rules_file(&self, rel: &[u8]) -> bool {
-        self.site_rules && super::rules::FILES.contains(&rel)
+        super::rules::FILES.contains(&rel)
     }
 
     /// Whether directory `rel` has an index file, which makes it a file at FROM for shadowing.
@@ -100,5 +165,15 @@ impl Site {
         });
         rel.truncate(len);
         found
+    }
+}
+
+/// What the rules match of `req`, whose normalised path is `rel`.
+fn asked<'a>(req: &RequestHead<'a>, rel: &'a [u8]) -> Asked<'a> {
+    Asked {
+        host: req.host,
+        rel,
+        path: req.path,
+        query: req.query,
     }
 }

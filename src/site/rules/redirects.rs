@@ -4,12 +4,11 @@
 //! a file or decide whether one exists at FROM (the pipeline knows, and asks for forced or
 //! unforced rules accordingly).
 
-use std::fmt::Write as _;
-
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use percent_encoding::{AsciiSet, CONTROLS, percent_encode, utf8_percent_encode};
 
 use super::index::Index;
 use super::pattern::{Captures, MAX_PARAMS, Pattern, Span, param_name};
+use super::template::{Into, QUERY, Template};
 use crate::config::RedirectSpec;
 use crate::http::response::Status;
 
@@ -22,17 +21,6 @@ pub enum Action {
     Rewrite,
     /// Serve the target's content with 404.
     NotFound,
-}
-
-/// One part of a rule's target.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Piece {
-    /// Copied as written.
-    Literal(Box<str>),
-    /// A placeholder's value.
-    Param(usize),
-    /// The splat's value.
-    Splat,
 }
 
 /// A query parameter a rule requires.
@@ -49,7 +37,7 @@ struct QueryMatch {
 pub struct Redirect {
     from: Pattern,
     query: Vec<QueryMatch>,
-    to: Vec<Piece>,
+    to: Template,
     /// Whether the target is on another site (`https://…`).
     external: bool,
     /// What it does.
@@ -62,58 +50,53 @@ pub struct Redirect {
 #[derive(Debug, Default)]
 pub struct Redirects {
     rules: Vec<Redirect>,
-    /// Forced and unforced rules apart: each lookup wants one kind only, and most sites have
-    /// few forced rules.
+    all: Index<u32>,
+    /// Forced and unforced rules apart too, for the lookups that want one kind.
     forced: Index<u32>,
     unforced: Index<u32>,
     any_forced: bool,
     any_unforced: bool,
 }
 
-/// Which rules a lookup considers: the pipeline asks for forced ones before looking for a file,
-/// and for the others only once it found none (Netlify's shadowing).
+/// Which rules a lookup considers. The first rule that applies wins, in file order; an
+/// unforced one applies only where no file answers (Netlify's shadowing), which the pipeline
+/// knows: it asks for any rule first, then for forced ones where a file answers, or for
+/// unforced ones once it found none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Which {
+    Any,
     Forced,
     Unforced,
 }
 
-/// A rule that applies, with what its placeholders matched.
+/// What of a request the rules match: its host, normalised path, and URL as sent.
+#[derive(Clone, Copy, Debug)]
+pub struct Asked<'a> {
+    /// `Host` (or the absolute-form authority).
+    pub host: Option<&'a [u8]>,
+    /// The decoded, normalised root-relative path.
+    pub rel: &'a [u8],
+    /// The path as sent, to recognise a redirect to the URL asked for.
+    pub path: &'a str,
+    /// The raw query.
+    pub query: Option<&'a str>,
+}
+
+/// A rule that applies, with its target filled in.
 #[derive(Debug)]
 pub struct Applied<'r> {
     /// The rule.
     pub rule: &'r Redirect,
-    caps: Captures,
+    /// The target: a `Location` for a redirect, the path to serve for a rewrite.
+    pub target: String,
 }
 
 /// Statuses a rule may have (`_redirects`' STATUS, a config table's `status`).
 const STATUSES: &str = "200, 301, 302, 303, 307, 308 or 404";
 
-/// Characters escaped when a captured path value goes into a target: what may not appear in a
-/// path segment (RFC 3986 §3.3), so a decoded `?` or `#` cannot start a query or fragment.
-const SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'[')
-    .add(b'\\')
-    .add(b']')
-    .add(b'^')
-    .add(b'`')
-    .add(b'{')
-    .add(b'|')
-    .add(b'}');
-
 /// What a target as written may hold that a URI may not: spaces and non-ASCII bytes (controls
 /// are refused).
 const NON_URI: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>');
-
-/// A placeholder's value is one segment: its `/` is escaped too.
-const ONE_SEGMENT: &AsciiSet = &SEGMENT.add(b'/');
 
 /// Parses the text of a `_redirects` file named `file`: the rules, and every problem, one line
 /// each, as `FILE:LINE: what`.
@@ -249,8 +232,16 @@ impl Redirect {
         // A Location is ASCII (RFC 9110 §10.2.2, a URI-reference): `/über-uns` goes out as
         // `/%C3%BCber-uns`, as a browser would send it.
         let to: String = utf8_percent_encode(&spec.to, NON_URI).to_string();
+        let to = Template::parse(&to, &names, from.has_splat());
+        let scheme = spec.to.find("://").map_or(0, |i| i + 3);
+        if external && to.fills_host(scheme) {
+            return Err(format!(
+                "target {:?}: a placeholder in the host would let a request choose the site",
+                spec.to
+            ));
+        }
         Ok(Redirect {
-            to: parse_target(&to, &names, from.has_splat())?,
+            to,
             from,
             query,
             external,
@@ -287,49 +278,6 @@ impl Redirect {
     }
 }
 
-/// The target's pieces; every placeholder it uses must be bound by FROM or a query parameter.
-fn parse_target(to: &str, names: &[Box<str>], splat: bool) -> Result<Vec<Piece>, String> {
-    let mut pieces = Vec::new();
-    let mut literal = String::new();
-    let mut rest = to;
-    while let Some(colon) = rest.find(':') {
-        literal.push_str(&rest[..colon]);
-        let after = &rest[colon + 1..];
-        let len = after
-            .bytes()
-            .position(|b| !(b.is_ascii_alphanumeric() || b == b'_'))
-            .unwrap_or(after.len());
-        let name = &after[..len];
-        // `https:` and `:8080` are not placeholders: a name starts with a letter or `_`.
-        if name.is_empty() || name.as_bytes()[0].is_ascii_digit() {
-            literal.push(':');
-            rest = after;
-            continue;
-        }
-        if !literal.is_empty() {
-            pieces.push(Piece::Literal(std::mem::take(&mut literal).into()));
-        }
-        if name == "splat" {
-            if !splat {
-                return Err(format!("target {to:?} uses :splat but FROM has no *"));
-            }
-            pieces.push(Piece::Splat);
-        } else {
-            let n = names
-                .iter()
-                .position(|n| **n == *name)
-                .ok_or_else(|| format!("target {to:?} uses :{name}, which FROM does not bind"))?;
-            pieces.push(Piece::Param(n));
-        }
-        rest = &after[len..];
-    }
-    literal.push_str(rest);
-    if !literal.is_empty() {
-        pieces.push(Piece::Literal(literal.into()));
-    }
-    Ok(pieces)
-}
-
 /// The raw value of the first `name=…` in `query`, with its offset.
 fn query_value<'q>(query: &'q str, name: &str) -> Option<(usize, &'q str)> {
     let mut at = 0;
@@ -359,6 +307,7 @@ impl Redirects {
                     };
                     index.insert(rule.from.first_literal(), n);
                     *any = true;
+                    r.all.insert(rule.from.first_literal(), n);
                     r.rules.push(rule);
                 }
                 Err(e) => problems.push(format!("{}: {e}", spec.origin)),
@@ -381,55 +330,58 @@ impl Redirects {
     /// lookup before the file is skipped.
     pub fn any(&self, which: Which) -> bool {
         match which {
+            Which::Any => !self.rules.is_empty(),
             Which::Forced => self.any_forced,
             Which::Unforced => self.any_unforced,
         }
     }
 
-    /// The first rule of kind `which`, in file order, that applies to `rel` (normalised,
-    /// root-relative) on `host` with `query`.
-    pub fn first(
-        &self,
-        which: Which,
-        host: Option<&[u8]>,
-        rel: &[u8],
-        query: Option<&str>,
-    ) -> Option<Applied<'_>> {
+    /// The first rule of kind `which`, in file order, that applies to `asked`. A redirect to
+    /// the very URL asked for does not apply (`/a/ /a/ 301`, which trailing-slash-blind
+    /// matching would otherwise answer forever); the next rule is tried.
+    pub fn first(&self, which: Which, asked: &Asked<'_>) -> Option<Applied<'_>> {
         if !self.any(which) {
             return None;
         }
         let index = match which {
+            Which::Any => &self.all,
             Which::Forced => &self.forced,
             Which::Unforced => &self.unforced,
         };
-        index.in_order(rel).find_map(|n| {
+        index.in_order(asked.rel).find_map(|n| {
             let rule = self.rules.get(n as usize)?;
-            let caps = rule.applies(host, rel, query)?;
-            Some(Applied { rule, caps })
+            let caps = rule.applies(asked.host, asked.rel, asked.query)?;
+            let target = rule.target(&caps, asked.rel, asked.query);
+            let to_itself = matches!(rule.action, Action::Redirect(_))
+                && !rule.external
+                && target
+                    .strip_prefix(asked.path)
+                    .is_some_and(|rest| match asked.query {
+                        None => rest.is_empty(),
+                        Some(q) => {
+                            rest.strip_prefix('?') == Some(q) || rest.is_empty() && q.is_empty()
+                        }
+                    });
+            (!to_itself).then_some(Applied { rule, target })
         })
     }
 }
 
-impl Applied<'_> {
-    /// The target with the placeholders filled in: a `Location` for a redirect, the path to
-    /// serve for a rewrite. `rel` and `query` are what the rule matched. A redirect whose rule
-    /// has no query parameters passes the request's query on, as Netlify does.
-    pub fn target(&self, rel: &[u8], query: Option<&str>) -> String {
-        let mut out = String::new();
-        for piece in &self.rule.to {
-            match piece {
-                Piece::Literal(l) => out.push_str(l),
-                Piece::Param(n) => push_value(&mut out, self.caps.params[*n], rel, query, true),
-                Piece::Splat => push_value(&mut out, self.caps.splat, rel, query, false),
-            }
-        }
-        if !self.rule.external {
+impl Redirect {
+    /// The target with the placeholders filled in from `caps` (over `rel` and `query`). A
+    /// redirect whose rule has no query parameters passes the request's query on, as Netlify
+    /// does.
+    fn target(&self, caps: &Captures, rel: &[u8], query: Option<&str>) -> String {
+        let mut bytes = Vec::new();
+        self.to.write(&mut bytes, caps, rel, query, Into::Url);
+        // ASCII: the template was percent-encoded when compiled, and so are the values.
+        let mut out = String::from_utf8_lossy(&bytes).into_owned();
+        if !self.external {
             // A path on this server: `//host` or `/\host` would be read as another host.
             let keep = out.trim_start_matches(['/', '\\']).len();
             out.replace_range(..out.len() - keep, "/");
         }
-        if let (Action::Redirect(_), true, Some(q)) =
-            (self.rule.action, self.rule.query.is_empty(), query)
+        if let (Action::Redirect(_), true, Some(q)) = (self.action, self.query.is_empty(), query)
             && !q.is_empty()
         {
             let fragment = out.find('#').unwrap_or(out.len());
@@ -438,26 +390,11 @@ impl Applied<'_> {
             } else {
                 '?'
             };
+            let q = percent_encode(q.as_bytes(), QUERY);
             out.insert_str(fragment, &format!("{sep}{q}"));
         }
         out
     }
-}
-
-fn push_value(out: &mut String, span: Span, rel: &[u8], query: Option<&str>, one: bool) {
-    if span.query {
-        // Query values are raw request bytes, already percent-encoded as the client sent them.
-        let value = query.and_then(|q| q.get(span.start..span.end));
-        out.push_str(value.unwrap_or_default());
-        return;
-    }
-    let value = rel.get(span.start..span.end).unwrap_or_default();
-    let set = if one { ONE_SEGMENT } else { SEGMENT };
-    let _ = write!(
-        out,
-        "{}",
-        utf8_percent_encode(&String::from_utf8_lossy(value), set)
-    );
 }
 
 #[cfg(test)]
@@ -480,8 +417,14 @@ mod tests {
         };
         let mut rel = Vec::new();
         crate::site::resolve::normalize(path, &mut rel).unwrap();
-        let applied = r.first(which, Some(b"example.com"), &rel, query)?;
-        Some((applied.target(&rel, query), applied.rule.action))
+        let asked = Asked {
+            host: Some(b"example.com"),
+            rel: &rel,
+            path,
+            query,
+        };
+        let applied = r.first(which, &asked)?;
+        Some((applied.target, applied.rule.action))
     }
 
     #[test]
@@ -569,6 +512,17 @@ mod tests {
         assert_eq!(answer(&r, u, "/s/a/b%20c").unwrap().0, "/t/a/b%20c");
         // Never a scheme-relative `//host` Location, whatever the rule wrote.
         assert_eq!(answer(&r, u, "/h/evil.example").unwrap().0, "/evil.example");
+        // A `:name` the pattern does not bind is text, as Cloudflare leaves it.
+        let r = rules("/s /wiki/Special:Search 301\n/t /a/:splat 301\n");
+        assert_eq!(answer(&r, u, "/s").unwrap().0, "/wiki/Special:Search");
+        assert_eq!(answer(&r, u, "/t").unwrap().0, "/a/:splat");
+        // Query values go out escaped as a query may hold them.
+        let r = rules("/q p=:p /dest?v=:p 302\n/z /to 302\n");
+        assert_eq!(
+            answer(&r, u, "/q?p=%C3%A9\"<b>").unwrap().0,
+            "/dest?v=%C3%A9%22%3Cb%3E"
+        );
+        assert_eq!(answer(&r, u, "/z?a={b}").unwrap().0, "/to?a=%7Bb%7D");
         let r = rules("/x/* /:splat 302\n");
         assert_eq!(answer(&r, u, "/x/evil.example").unwrap().0, "/evil.example");
     }
@@ -612,8 +566,8 @@ mod tests {
         for (from, to, status) in [
             ("/a", "https://api.example.com/x", 200),
             ("/a", "https://api.example.com/x", 404),
-            ("/a", "/b/:missing", 301),
-            ("/a", "/b/:splat", 301),
+            ("/s/*", "https://:splat", 302),
+            ("/go/*", "https://a.:splat.example/", 302),
             ("a", "/b", 301),
             ("/a", "b", 301),
             ("/a", "/b\u{7f}", 301),
