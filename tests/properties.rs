@@ -569,7 +569,7 @@ proptest! {
         let Some(applied) = rules.first(Which::Any, &asked) else {
             return Ok(());
         };
-        let target = applied.target;
+        let target = applied.target(&asked);
         prop_assert!(target.starts_with('/'), "{target}");
         prop_assert!(!target.starts_with("//") && !target.starts_with("/\\"), "{target}");
         let mut out = Vec::new();

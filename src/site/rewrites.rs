@@ -11,7 +11,7 @@ use rustix::io::Errno;
 
 use super::file::FileMeta;
 use super::resolve::{self, Found, Refusal};
-use super::rules::redirects::{Action, Applied, Asked, Which};
+use super::rules::redirects::{Action, Asked, Which};
 use super::{Lookup, Reply, Site, Target};
 use crate::http::request::RequestHead;
 use crate::http::response::Status;
@@ -36,18 +36,19 @@ impl Site {
         let Some(first) = redirects.first(Which::Any, &asked) else {
             return Continue(None);
         };
-        let applied = if first.rule.force {
-            first
+        let (action, target) = if first.rule.force {
+            (first.rule.action, first.target(&asked))
         } else {
             let Some(forced) = redirects.first(Which::Forced, &asked) else {
                 return Continue(None);
             };
+            let found = (forced.rule.action, forced.target(&asked));
             if !self.answers(rel, slash) {
                 return Continue(None);
             }
-            forced
+            found
         };
-        self.apply(applied, req, rel).map_continue(Some)
+        self.apply(action, target, req, rel).map_continue(Some)
     }
 
     /// The first rule of kind `which` for `req`, whose path is `rel`: a redirect answers; a
@@ -59,28 +60,30 @@ impl Site {
         req: &RequestHead<'_>,
         rel: &mut Vec<u8>,
     ) -> ControlFlow<Reply<'_>, Option<Target>> {
-        let Some(applied) = self.rules.redirects.first(which, &asked(req, rel)) else {
+        let asked = asked(req, rel);
+        let Some(applied) = self.rules.redirects.first(which, &asked) else {
             return Continue(None);
         };
-        self.apply(applied, req, rel).map_continue(Some)
+        let action = applied.rule.action;
+        let target = applied.target(&asked);
+        self.apply(action, target, req, rel).map_continue(Some)
     }
 
-    /// What rule `applied` does: a redirect answers, a rewrite or 404 page goes on with its
-    /// target.
+    /// What a rule's `action` does with its `target`: a redirect answers, a rewrite or 404 page
+    /// goes on with the file.
     fn apply(
         &self,
-        applied: Applied<'_>,
+        action: Action,
+        target: String,
         req: &RequestHead<'_>,
         rel: &mut Vec<u8>,
     ) -> ControlFlow<Reply<'_>, Target> {
-        let status = match applied.rule.action {
-            Action::Redirect(status) => {
-                return Break(Reply::redirect_with(status, applied.target));
-            }
+        let status = match action {
+            Action::Redirect(status) => return Break(Reply::redirect_with(status, target)),
             Action::Rewrite => Status::Ok,
             Action::NotFound => Status::NotFound,
         };
-        self.rewritten(req, &applied.target, rel, status)
+        self.rewritten(req, &target, rel, status)
     }
 
     /// Whether a file answers `rel` (asked for with a trailing slash if `slash`), as step 3

@@ -324,7 +324,10 @@ fn the_first_rule_that_applies_wins_forced_or_not() {
     // No file at /a: the unforced rule applies, and it comes first.
     assert_eq!(s.get("/a").header("Location"), Some("/first"));
     // A file at /style.css shadows the first rule; the later forced one still applies.
-    assert_eq!(s.get("/style.css").header("Location"), Some("/forced-later"));
+    assert_eq!(
+        s.get("/style.css").header("Location"),
+        Some("/forced-later")
+    );
     // The catch-all comes before /b's forced rule: /b is rewritten to index.html.
     let resp = s.get("/b");
     assert_eq!(resp.status, 200, "{resp}");

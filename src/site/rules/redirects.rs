@@ -82,13 +82,16 @@ pub struct Asked<'a> {
     pub query: Option<&'a str>,
 }
 
-/// A rule that applies, with its target filled in.
+/// A rule that applies, with what its placeholders matched.
 #[derive(Debug)]
 pub struct Applied<'r> {
     /// The rule.
     pub rule: &'r Redirect,
-    /// The target: a `Location` for a redirect, the path to serve for a rewrite.
-    pub target: String,
+    caps: Captures,
+    /// The target when the lookup already wrote it (a redirect on this site, to compare with
+    /// the URL asked for): a lookup that only needs to know which rule applies, and finds a
+    /// rewrite, allocates nothing.
+    target: Option<String>,
 }
 
 /// Statuses a rule may have (`_redirects`' STATUS, a config table's `status`).
@@ -351,19 +354,37 @@ impl Redirects {
         index.in_order(asked.rel).find_map(|n| {
             let rule = self.rules.get(n as usize)?;
             let caps = rule.applies(asked.host, asked.rel, asked.query)?;
+            if !matches!(rule.action, Action::Redirect(_)) || rule.external {
+                return Some(Applied {
+                    rule,
+                    caps,
+                    target: None,
+                });
+            }
             let target = rule.target(&caps, asked.rel, asked.query);
-            let to_itself = matches!(rule.action, Action::Redirect(_))
-                && !rule.external
-                && target
-                    .strip_prefix(asked.path)
-                    .is_some_and(|rest| match asked.query {
-                        None => rest.is_empty(),
-                        Some(q) => {
-                            rest.strip_prefix('?') == Some(q) || rest.is_empty() && q.is_empty()
-                        }
-                    });
-            (!to_itself).then_some(Applied { rule, target })
+            let to_itself = target
+                .strip_prefix(asked.path)
+                .is_some_and(|rest| match asked.query {
+                    None => rest.is_empty(),
+                    Some(q) => rest.strip_prefix('?') == Some(q) || rest.is_empty() && q.is_empty(),
+                });
+            (!to_itself).then_some(Applied {
+                rule,
+                caps,
+                target: Some(target),
+            })
         })
+    }
+}
+
+impl Applied<'_> {
+    /// The target: a `Location` for a redirect, the path to serve for a rewrite; `asked` is
+    /// what the rule was found for.
+    pub fn target(self, asked: &Asked<'_>) -> String {
+        match self.target {
+            Some(target) => target,
+            None => self.rule.target(&self.caps, asked.rel, asked.query),
+        }
     }
 }
 
@@ -424,7 +445,8 @@ mod tests {
             query,
         };
         let applied = r.first(which, &asked)?;
-        Some((applied.target, applied.rule.action))
+        let action = applied.rule.action;
+        Some((applied.target(&asked), action))
     }
 
     #[test]
