@@ -566,7 +566,7 @@ proptest! {
             path: &path,
             query: None,
         };
-        let Some(applied) = rules.first(Which::Any, &asked) else {
+        let Some(applied) = rules.first(Which::Unforced, &asked) else {
             return Ok(());
         };
         let target = applied.target(&asked);

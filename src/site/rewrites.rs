@@ -18,10 +18,10 @@ use crate::http::response::Status;
 
 impl Site {
     /// The rules at step 2, for `req` whose path is `rel`: the first rule in file order that
-    /// applies wins. A forced one applies now. An unforced one applies only where no file
-    /// answers, which step 3 finds out and then applies it; but where a file does answer, a
-    /// later forced rule still wins over the file, and is applied here. Goes on with the
-    /// rule's target (`rel` then naming it), or `None` for the normal path.
+    /// applies wins, and an unforced one applies only where no file answers. So the first
+    /// forced rule applies here, unless an unforced rule before it applies and no file answers:
+    /// then step 3 finds no file and applies that one. Goes on with the forced rule's target
+    /// (`rel` then naming it), or `None` for the normal path.
     pub(super) fn ruled(
         &self,
         req: &RequestHead<'_>,
@@ -29,25 +29,21 @@ impl Site {
         slash: bool,
     ) -> ControlFlow<Reply<'_>, Option<Target>> {
         let redirects = &self.rules.redirects;
-        if !redirects.any(Which::Any) {
+        if !redirects.any(Which::Forced) {
             return Continue(None);
         }
         let asked = asked(req, rel);
-        let Some(first) = redirects.first(Which::Any, &asked) else {
+        let Some(forced) = redirects.first(Which::Forced, &asked) else {
             return Continue(None);
         };
-        let (action, target) = if first.rule.force {
-            (first.rule.action, first.target(&asked))
-        } else {
-            let Some(forced) = redirects.first(Which::Forced, &asked) else {
-                return Continue(None);
-            };
-            let found = (forced.rule.action, forced.target(&asked));
-            if !self.answers(rel, slash) {
-                return Continue(None);
-            }
-            found
-        };
+        // An unforced rule before it wins where no file answers (step 3 applies it then).
+        let earlier = redirects
+            .first_before(Which::Unforced, &asked, forced.number)
+            .is_some();
+        let (action, target) = (forced.rule.action, forced.target(&asked));
+        if earlier && !self.answers(rel, slash) {
+            return Continue(None);
+        }
         self.apply(action, target, req, rel).map_continue(Some)
     }
 

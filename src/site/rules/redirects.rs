@@ -50,8 +50,8 @@ pub struct Redirect {
 #[derive(Debug, Default)]
 pub struct Redirects {
     rules: Vec<Redirect>,
-    all: Index<u32>,
-    /// Forced and unforced rules apart too, for the lookups that want one kind.
+    /// Forced and unforced rules apart: each lookup wants one kind, and most requests need
+    /// only the (usually short) forced list.
     forced: Index<u32>,
     unforced: Index<u32>,
     any_forced: bool,
@@ -60,11 +60,9 @@ pub struct Redirects {
 
 /// Which rules a lookup considers. The first rule that applies wins, in file order; an
 /// unforced one applies only where no file answers (Netlify's shadowing), which the pipeline
-/// knows: it asks for any rule first, then for forced ones where a file answers, or for
-/// unforced ones once it found none.
+/// knows: it asks for the first forced rule, and for an unforced one before it only then.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Which {
-    Any,
     Forced,
     Unforced,
 }
@@ -87,6 +85,8 @@ pub struct Asked<'a> {
 pub struct Applied<'r> {
     /// The rule.
     pub rule: &'r Redirect,
+    /// Its place in the file (config-file rules after the file's).
+    pub number: u32,
     caps: Captures,
     /// The target when the lookup already wrote it (a redirect on this site, to compare with
     /// the URL asked for): a lookup that only needs to know which rule applies, and finds a
@@ -310,7 +310,6 @@ impl Redirects {
                     };
                     index.insert(rule.from.first_literal(), n);
                     *any = true;
-                    r.all.insert(rule.from.first_literal(), n);
                     r.rules.push(rule);
                 }
                 Err(e) => problems.push(format!("{}: {e}", spec.origin)),
@@ -333,7 +332,6 @@ impl Redirects {
     /// lookup before the file is skipped.
     pub fn any(&self, which: Which) -> bool {
         match which {
-            Which::Any => !self.rules.is_empty(),
             Which::Forced => self.any_forced,
             Which::Unforced => self.any_unforced,
         }
@@ -343,20 +341,31 @@ impl Redirects {
     /// the very URL asked for does not apply (`/a/ /a/ 301`, which trailing-slash-blind
     /// matching would otherwise answer forever); the next rule is tried.
     pub fn first(&self, which: Which, asked: &Asked<'_>) -> Option<Applied<'_>> {
+        self.first_before(which, asked, u32::MAX)
+    }
+
+    /// [`Redirects::first`] among the rules written before rule number `before`.
+    pub fn first_before(
+        &self,
+        which: Which,
+        asked: &Asked<'_>,
+        before: u32,
+    ) -> Option<Applied<'_>> {
         if !self.any(which) {
             return None;
         }
         let index = match which {
-            Which::Any => &self.all,
             Which::Forced => &self.forced,
             Which::Unforced => &self.unforced,
         };
-        index.in_order(asked.rel).find_map(|n| {
+        let mut candidates = index.in_order(asked.rel).take_while(|&n| n < before);
+        candidates.find_map(|n| {
             let rule = self.rules.get(n as usize)?;
             let caps = rule.applies(asked.host, asked.rel, asked.query)?;
             if !matches!(rule.action, Action::Redirect(_)) || rule.external {
                 return Some(Applied {
                     rule,
+                    number: n,
                     caps,
                     target: None,
                 });
@@ -370,6 +379,7 @@ impl Redirects {
                 });
             (!to_itself).then_some(Applied {
                 rule,
+                number: n,
                 caps,
                 target: Some(target),
             })
