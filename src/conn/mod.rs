@@ -327,8 +327,8 @@ impl Conn {
         while self.sending.is_none() && out.len() < BATCH {
             let sending = &mut self.sending;
             // When this request's first byte arrived (or, for a connection's first, when it was
-            // accepted), for the log's duration.
-            // A head always has one; the clock is read only if that ever changes.
+            // accepted), for the log's duration. A head always has one; the clock is read only
+            // if that ever changes.
             let since = match framer {
                 Framer::Head { since } => *since,
                 Framer::Body { .. } | Framer::Done { .. } => None,
