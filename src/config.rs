@@ -15,6 +15,7 @@ use anyhow::{Context, bail};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
+pub use crate::http::forwarded::{Cidr, TrustedProxies};
 pub use crate::http::request::Limits;
 pub use crate::reactor::Timeouts;
 
@@ -51,8 +52,20 @@ pub struct Config {
     pub limits: Limits,
     /// How long a client may take at each stage, and the drain after a shutdown signal.
     pub timeouts: Timeouts,
+    /// Who may name the client: trusted proxies' headers and the PROXY protocol.
+    pub proxies: Proxies,
     /// What is served and how.
     pub site: SiteOptions,
+}
+
+/// How the client's address is learnt when the server sits behind proxies: the two options
+/// decide together who the immediate peer is and whose headers are believed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Proxies {
+    /// Peers whose `Forwarded` / `X-Forwarded-For` name the client (none by default).
+    pub trusted: TrustedProxies,
+    /// Every connection starts with a PROXY protocol header, whose source replaces the peer.
+    pub protocol: bool,
 }
 
 /// What the site serves and how: the options [`crate::site::Site::open`] reads.
@@ -235,6 +248,7 @@ impl Default for Config {
                 send: Duration::from_secs(30),
                 shutdown: Duration::from_secs(8),
             },
+            proxies: Proxies::default(),
             site: SiteOptions::default(),
         }
     }
@@ -474,6 +488,14 @@ pub struct ServeArgs {
         value_name = "MODE"
     )]
     etag: EtagMode,
+
+    /// Proxies whose Forwarded / X-Forwarded-For headers name the client: addresses or CIDR blocks, comma-separated [default: none]
+    #[arg(long, env = "MUXSERVE_TRUSTED_PROXIES", value_name = "CIDRS", value_delimiter = ',', value_parser = str::parse::<Cidr>)]
+    trusted_proxies: Vec<Cidr>,
+
+    /// Every connection must start with a PROXY protocol v1/v2 header (HAProxy, AWS NLB); others are closed unanswered
+    #[arg(long, env = "MUXSERVE_PROXY_PROTOCOL")]
+    proxy_protocol: bool,
 }
 
 /// Subcommands.
@@ -708,6 +730,10 @@ impl ServeArgs {
                 send: self.send_timeout,
                 shutdown: self.shutdown_timeout,
             },
+            proxies: Proxies {
+                trusted: TrustedProxies::new(self.trusted_proxies),
+                protocol: self.proxy_protocol,
+            },
             site: SiteOptions {
                 index: self.index,
                 fallback: self.fallback,
@@ -870,6 +896,13 @@ mod tests {
         }),
         ("site-rules = false", |c| !c.site.site_rules),
         ("etag = \"content\"", |c| c.site.etag == EtagMode::Content),
+        ("trusted-proxies = [\"10.0.0.0/8\", \"::1\"]", |c| {
+            c.proxies.trusted.contains([10, 1, 2, 3].into())
+                && c.proxies
+                    .trusted
+                    .contains(std::net::Ipv6Addr::LOCALHOST.into())
+        }),
+        ("proxy-protocol = true", |c| c.proxies.protocol),
     ];
 
     /// Each row alone in a file reaches its `Config` field.

@@ -125,6 +125,10 @@ pub struct Fields<'a> {
     pub user_agent: Option<&'a [u8]>,
     /// `Referer`, for the access log.
     pub referer: Option<&'a [u8]>,
+    /// `Forwarded` lines (RFC 7239), for the client behind trusted proxies.
+    pub forwarded: FieldLines<'a>,
+    /// `X-Forwarded-For` lines, read when there is no `Forwarded`.
+    pub x_forwarded_for: FieldLines<'a>,
 }
 
 /// A parsed request head, borrowing from the connection's read buffer.
@@ -498,6 +502,10 @@ impl<'a> Fields<'a> {
             self.user_agent.get_or_insert(value);
         } else if name.eq_ignore_ascii_case("referer") {
             self.referer.get_or_insert(value);
+        } else if name.eq_ignore_ascii_case("forwarded") {
+            self.forwarded.push(value)?;
+        } else if name.eq_ignore_ascii_case("x-forwarded-for") {
+            self.x_forwarded_for.push(value)?;
         }
         Ok(())
     }
@@ -681,6 +689,27 @@ mod tests {
         assert!(h.fields.if_match.lines().is_empty());
         let h = ok("GET / HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\nRange: bytes=2-3\r\n\r\n");
         assert_eq!(h.fields.range, Some(&b""[..]));
+    }
+
+    #[test]
+    fn forwarding_fields_keep_every_line_in_order() {
+        let h = ok(
+            "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.2.3.4, 5.6.7.8\r\n\
+             forwarded: for=1.2.3.4\r\nx-forwarded-for: 9.9.9.9\r\nForwarded: for=5.6.7.8\r\n\r\n",
+        );
+        assert_eq!(
+            h.fields.x_forwarded_for.lines(),
+            [&b"1.2.3.4, 5.6.7.8"[..], b"9.9.9.9"]
+        );
+        assert_eq!(
+            h.fields.forwarded.lines(),
+            [&b"for=1.2.3.4"[..], b"for=5.6.7.8"]
+        );
+        let many = "X-Forwarded-For: 1.1.1.1\r\n".repeat(MAX_FIELD_LINES + 1);
+        assert_eq!(
+            err(&format!("GET / HTTP/1.1\r\nHost: h\r\n{many}\r\n")),
+            RequestError::HeadTooLarge
+        );
     }
 
     #[test]
