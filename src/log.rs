@@ -47,6 +47,8 @@ pub struct Entry<'a> {
     pub referer: Option<&'a [u8]>,
     /// `User-Agent`.
     pub user_agent: Option<&'a [u8]>,
+    /// The user whose credentials `--basic-auth` accepted (never the password).
+    pub user: Option<&'a [u8]>,
 }
 
 /// The access log: a format, the queue to the writer thread, and recycled line buffers.
@@ -59,11 +61,13 @@ pub struct AccessLogger {
 }
 
 impl AccessLogger {
-    /// Logs one response to `head` (`None`: a head refused before it could be read).
+    /// Logs one response to `head` (`None`: a head refused before it could be read), asked
+    /// for by `user` when credentials were accepted.
     pub fn request(
         &self,
         peer: &std::net::SocketAddr,
         head: Option<&RequestHead<'_>>,
+        user: Option<&[u8]>,
         status: Status,
         bytes: u64,
     ) {
@@ -79,6 +83,7 @@ impl AccessLogger {
             bytes,
             referer: head.and_then(|h| h.fields.referer),
             user_agent: head.and_then(|h| h.fields.user_agent),
+            user,
         });
     }
 
@@ -164,7 +169,9 @@ fn write_lines(rx: &Receiver<Vec<u8>>, free: &Sender<Vec<u8>>) {
 
 /// `1.2.3.4 - - [06/Nov/1994:08:49:37 +0000] "GET / HTTP/1.1" 200 1234`
 fn common(line: &mut Vec<u8>, e: &Entry<'_>) {
-    let _ = write!(line, "{} - - [", e.peer);
+    let _ = write!(line, "{} - ", e.peer);
+    clf_escape(line, e.user.unwrap_or(b"-"));
+    line.extend_from_slice(b" [");
     date::with_now(|d| date::clf_from_imf(d, line));
     line.extend_from_slice(b"] \"");
     clf_escape(line, e.method.as_bytes());
@@ -205,6 +212,10 @@ fn json(line: &mut Vec<u8>, e: &Entry<'_>) {
     json_escape(line, e.referer.unwrap_or(b""));
     line.extend_from_slice(b"\",\"user_agent\":\"");
     json_escape(line, e.user_agent.unwrap_or(b""));
+    if let Some(user) = e.user {
+        line.extend_from_slice(b"\",\"user\":\"");
+        json_escape(line, user);
+    }
     line.extend_from_slice(b"\"}");
 }
 
@@ -238,6 +249,7 @@ mod tests {
             bytes: 5,
             referer: None,
             user_agent: Some(b"curl \"x\"\n\xff"),
+            user: None,
         }
     }
 
@@ -258,5 +270,19 @@ mod tests {
             s.contains("\"user_agent\":\"curl \\\"x\\\"\\u000a\\u00ff\""),
             "{s}"
         );
+        assert!(!s.contains("\"user\""), "{s}");
+
+        let user = Entry {
+            user: Some(b"al ice\""),
+            ..entry()
+        };
+        let mut line = Vec::new();
+        common(&mut line, &user);
+        let s = String::from_utf8(line).unwrap();
+        assert!(s.starts_with("127.0.0.1 - al ice\\x22 ["), "{s}");
+        let mut line = Vec::new();
+        json(&mut line, &user);
+        let s = String::from_utf8(line).unwrap();
+        assert!(s.ends_with(",\"user\":\"al ice\\\"\"}"), "{s}");
     }
 }

@@ -88,6 +88,12 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
     if reply.allow {
         w.header(b"Allow", ALLOW);
     }
+    if let Some(challenge) = reply.challenge {
+        w.header(b"WWW-Authenticate", challenge.as_bytes());
+    }
+    if reply.retry_after {
+        w.header(b"Retry-After", b"1");
+    }
     match rules {
         None => {
             w.raw(exchange.extra_headers);

@@ -258,7 +258,8 @@ impl Conn {
                     };
                     let status = reply.status;
                     let bytes = queue(out, sending, reply, &exchange);
-                    ctx.log.request(peer, Some(head), status, bytes);
+                    ctx.log
+                        .request(peer, Some(head), site.creds.user(), status, bytes);
                 },
             );
             match step {
@@ -283,7 +284,7 @@ impl Conn {
                         current.refusal(e.status()),
                         &exchange,
                     );
-                    ctx.log.request(peer, None, e.status(), bytes);
+                    ctx.log.request(peer, None, None, e.status(), bytes);
                 }
                 // What was answered before still goes out; the rest is not ours to frame.
                 Step::BadBody(_) => read.clear(),

@@ -125,6 +125,8 @@ pub struct Fields<'a> {
     pub user_agent: Option<&'a [u8]>,
     /// `Referer`, for the access log.
     pub referer: Option<&'a [u8]>,
+    /// `Authorization`, for `--basic-auth`.
+    pub authorization: Option<&'a [u8]>,
 }
 
 /// A parsed request head, borrowing from the connection's read buffer.
@@ -498,6 +500,12 @@ impl<'a> Fields<'a> {
             self.user_agent.get_or_insert(value);
         } else if name.eq_ignore_ascii_case("referer") {
             self.referer.get_or_insert(value);
+        } else if name.eq_ignore_ascii_case("authorization") {
+            // RFC 9110 §11.6.2: one set of credentials; two lines are ambiguous, so neither
+            // is used.
+            if self.authorization.replace(value).is_some() {
+                self.authorization = Some(b"");
+            }
         }
         Ok(())
     }

@@ -149,6 +149,10 @@ pub struct Reply<'s> {
     pub accept_ranges: bool,
     /// `Content-Range`.
     pub content_range: Option<ContentRange>,
+    /// `WWW-Authenticate`, for a 401 (RFC 9110 §11.6.1).
+    pub challenge: Option<&'s str>,
+    /// Whether to send `Retry-After: 1` (a 503 that a second's wait is likely to cure).
+    pub retry_after: bool,
     /// The body.
     pub body: Body,
 }
@@ -187,6 +191,8 @@ impl<'s> Reply<'s> {
             encoding: None,
             accept_ranges: false,
             content_range: None,
+            challenge: None,
+            retry_after: false,
             body: if page.is_empty() {
                 Body::Empty
             } else {
@@ -211,6 +217,22 @@ impl<'s> Reply<'s> {
             cache_control: Some("no-store"),
             body: Body::Static(body),
             ..Reply::page(status)
+        }
+    }
+
+    /// 401 with the challenge a client answers with credentials (RFC 7617 §2).
+    pub(super) fn unauthorized(challenge: &'s str) -> Self {
+        Reply {
+            challenge: Some(challenge),
+            ..Reply::page(Status::Unauthorized)
+        }
+    }
+
+    /// 503 while the password hashing bound is reached: a second later a slot is likely free.
+    pub(super) fn busy() -> Self {
+        Reply {
+            retry_after: true,
+            ..Reply::page(Status::ServiceUnavailable)
         }
     }
 
@@ -341,6 +363,8 @@ impl<'s> Reply<'s> {
             encoding: d.encoding,
             accept_ranges: true,
             content_range: None,
+            challenge: None,
+            retry_after: false,
             body,
         }
     }

@@ -9,6 +9,7 @@ use std::ops::ControlFlow::{self, Break, Continue};
 
 use rustix::io::Errno;
 
+use super::auth::Credentials;
 use super::file::FileMeta;
 use super::resolve::{self, Found, Refusal};
 use super::rules::redirects::{Action, Which};
@@ -25,6 +26,7 @@ impl Site {
         which: Which,
         req: &RequestHead<'_>,
         rel: &mut Vec<u8>,
+        creds: &mut Credentials,
     ) -> ControlFlow<Reply<'_>, Option<Target>> {
         let Some(applied) = self.rules.redirects.first(which, req.host, rel, req.query) else {
             return Continue(None);
@@ -35,17 +37,20 @@ impl Site {
             Action::Rewrite => Status::Ok,
             Action::NotFound => Status::NotFound,
         };
-        self.rewritten(req, &target, rel, status).map_continue(Some)
+        self.rewritten(req, &target, rel, status, creds)
+            .map_continue(Some)
     }
 
     /// The file a rewrite to `url` serves with `status`, found as a request for `url` would be
-    /// (index files and clean URLs too); not kept in the memory cache under the request's path.
+    /// (index files and clean URLs too), and guarded as its path would be (`--basic-auth`)
+    /// before anything of it is looked at; not kept in the memory cache under the request's path.
     fn rewritten(
         &self,
         req: &RequestHead<'_>,
         url: &str,
         rel: &mut Vec<u8>,
         status: Status,
+        creds: &mut Credentials,
     ) -> ControlFlow<Reply<'_>, Target> {
         let path = url.split(['?', '#']).next().unwrap_or("/");
         let slash = match resolve::normalize_with(path, rel, self.hidden) {
@@ -54,6 +59,7 @@ impl Site {
             Err(Refusal::Forbidden) => return Break(Reply::page(Status::Forbidden)),
             Err(Refusal::NotFound) => return Break(self.not_found(b"")),
         };
+        self.guard(req, rel, creds)?;
         let found = if self.is_rules_file(rel) {
             Err(Errno::NOENT)
         } else {
@@ -67,7 +73,7 @@ impl Site {
                 status,
             },
             // A rewrite to a directory serves what its URL with a slash would.
-            Ok(Found::Dir(dir)) => self.directory(req, rel, dir, Lookup::Rewrite)?,
+            Ok(Found::Dir(dir)) => self.directory(req, rel, dir, Lookup::Rewrite, creds)?,
             Ok(Found::File(..)) | Err(Errno::NOENT | Errno::NOTDIR) => {
                 match self.clean_url(rel, slash) {
                     Some(target) => target,
