@@ -255,6 +255,7 @@ impl Conn {
                         keep_alive,
                         extra_headers: current.extra_headers(),
                         rule_headers: current.rule_headers(site),
+                        challenge: current.challenge(),
                     };
                     let status = reply.status;
                     let bytes = queue(out, sending, reply, &exchange);
@@ -277,6 +278,7 @@ impl Conn {
                         keep_alive: false,
                         extra_headers: current.extra_headers(),
                         rule_headers: None,
+                        challenge: current.challenge(),
                     };
                     let bytes = queue(
                         out,

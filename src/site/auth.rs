@@ -13,8 +13,9 @@ use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use base64::Engine as _;
 use globset::GlobMatcher;
@@ -132,7 +133,19 @@ pub struct Auth {
     remembered: Mutex<Remembered>,
     hashing: AtomicUsize,
     limit: usize,
+    /// When the last failed verification's rest ends, in nanoseconds since `epoch`.
+    rest_until: AtomicU64,
+    epoch: Instant,
+    /// Whether a request found every slot taken since the last failed verification ended.
+    contended: AtomicBool,
 }
+
+/// After a failed verification that took `d` while others waited for a slot, none starts for
+/// `REST × d`: a flood of wrong passwords keeps the hashing slots busy a quarter of the time at
+/// most, not all of it, so the cores stay with the requests that need no hash
+/// (`bench/auth_flood.sh`). One person mistyping contends with nobody and never rests;
+/// successes never do.
+const REST: u32 = 3;
 
 /// Verified credentials: lookups see both generations; when the current one is full it
 /// becomes the previous one, so the memory stays bounded and recent successes stay.
@@ -194,6 +207,9 @@ impl Auth {
             remembered: Mutex::default(),
             hashing: AtomicUsize::new(0),
             limit: options.hashing.max(1),
+            rest_until: AtomicU64::new(0),
+            epoch: Instant::now(),
+            contended: AtomicBool::new(false),
         };
         (auth, problems)
     }
@@ -259,11 +275,19 @@ impl Auth {
         }
         let (user, password) = (&creds.decoded[..colon], &creds.decoded[colon + 1..]);
         let (hash, known) = self.rules[rule].users.hash_of(user);
+        let started = Instant::now();
         let verified = {
-            let _slot = self.slot()?;
+            let _slot = self.slot(started)?;
             hash.verify(password)
         };
         if !(verified && known) {
+            if !self.contended.swap(false, Ordering::AcqRel) {
+                return Err(Refusal::Unauthorized);
+            }
+            let rest = started.elapsed() * (REST + 1);
+            let until = (started + rest).saturating_duration_since(self.epoch);
+            let until = u64::try_from(until.as_nanos()).unwrap_or(u64::MAX);
+            self.rest_until.fetch_max(until, Ordering::AcqRel);
             return Err(Refusal::Unauthorized);
         }
         self.remember(tag);
@@ -271,12 +295,18 @@ impl Auth {
         Ok(())
     }
 
-    /// A hashing slot, or `Busy` when all are taken. Refusing instead of waiting keeps every
-    /// worker free to serve: a worker never waits on another, and the client is told to come
-    /// back in a second (`Retry-After`), when a slot is likely free.
-    fn slot(&self) -> Result<Slot<'_>, Refusal> {
+    /// A hashing slot at `now`, or `Busy` when all are taken or a failure's rest is not over.
+    /// Refusing instead of waiting keeps every worker free to serve: a worker never waits on
+    /// another, and the client is told to come back in a second (`Retry-After`), when a slot is
+    /// likely free.
+    fn slot(&self, now: Instant) -> Result<Slot<'_>, Refusal> {
+        let since = u64::try_from(now.saturating_duration_since(self.epoch).as_nanos());
+        if since.unwrap_or(u64::MAX) < self.rest_until.load(Ordering::Acquire) {
+            return Err(Refusal::Busy);
+        }
         let slot = Slot(&self.hashing);
         if self.hashing.fetch_add(1, Ordering::AcqRel) >= self.limit {
+            self.contended.store(true, Ordering::Release);
             return Err(Refusal::Busy);
         }
         Ok(slot)
@@ -436,6 +466,27 @@ mod tests {
         assert_eq!(creds.user(), None);
         assert!(creds.decoded.is_empty());
         assert!(!creds.granted());
+    }
+
+    #[test]
+    fn a_failure_under_contention_rests_the_slots_and_one_alone_does_not() {
+        let a = auth(&["/p/*=FIX/bcrypt.htpasswd"], 1);
+        let wrong = basic(b"alice:wrong");
+        let no = Err(Refusal::Unauthorized);
+        assert_eq!(ask(&a, "p/x", Some(&wrong)), no);
+        assert_eq!(ask(&a, "p/x", Some(&wrong)), no, "nobody waited: no rest");
+        // Someone found the slot taken during the next failure: the slots rest after it.
+        a.contended.store(true, Ordering::SeqCst);
+        assert_eq!(ask(&a, "p/x", Some(&wrong)), no);
+        assert_eq!(ask(&a, "p/x", Some(&wrong)), Err(Refusal::Busy), "resting");
+        let good = basic(b"alice:alice-pw");
+        assert_eq!(
+            ask(&a, "p/x", Some(&good)),
+            Err(Refusal::Busy),
+            "new logins wait too"
+        );
+        a.rest_until.store(0, Ordering::SeqCst);
+        assert!(ask(&a, "p/x", Some(&good)).is_ok(), "after the rest");
     }
 
     #[test]

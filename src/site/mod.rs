@@ -54,7 +54,7 @@ mod rewrites;
 pub mod rules;
 mod urls;
 
-pub use reply::{Body, ContentRange, Part, Reply, Vary};
+pub use reply::{AuthHeader, Body, ContentRange, Part, Reply, Vary};
 
 use std::fs::File;
 use std::io::Write;
@@ -296,6 +296,11 @@ impl Site {
         })
     }
 
+    /// `WWW-Authenticate`'s value for a 401 (`--auth-realm`).
+    pub fn challenge(&self) -> &str {
+        self.auth.challenge()
+    }
+
     /// The htpasswd files `--basic-auth` read, which a reload watches.
     pub fn auth_files(&self) -> &[std::path::PathBuf] {
         self.auth.files()
@@ -433,7 +438,7 @@ impl Site {
         }
         match self.auth.check(rel, req.fields.authorization, creds) {
             Ok(()) => Continue(()),
-            Err(auth::Refusal::Unauthorized) => Break(Reply::unauthorized(self.auth.challenge())),
+            Err(auth::Refusal::Unauthorized) => Break(Reply::unauthorized()),
             Err(auth::Refusal::Busy) => Break(Reply::busy()),
         }
     }

@@ -124,6 +124,18 @@ impl Vary {
     }
 }
 
+/// What `--basic-auth` adds to a refusal. The challenge's text is the site's
+/// ([`Site::challenge`](super::Site::challenge)), so a reply stays one byte larger, not 16.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthHeader {
+    /// Nothing.
+    None,
+    /// `WWW-Authenticate` with the site's challenge, on a 401 (RFC 9110 §11.6.1).
+    Challenge,
+    /// `Retry-After: 1`, on a 503 that a second's wait is likely to cure.
+    RetryAfter,
+}
+
 /// A response plan: status, the headers that vary, and the body.
 #[derive(Debug)]
 pub struct Reply<'s> {
@@ -149,10 +161,8 @@ pub struct Reply<'s> {
     pub accept_ranges: bool,
     /// `Content-Range`.
     pub content_range: Option<ContentRange>,
-    /// `WWW-Authenticate`, for a 401 (RFC 9110 §11.6.1).
-    pub challenge: Option<&'s str>,
-    /// Whether to send `Retry-After: 1` (a 503 that a second's wait is likely to cure).
-    pub retry_after: bool,
+    /// The `--basic-auth` header a 401 or its 503 carries.
+    pub auth: AuthHeader,
     /// The body.
     pub body: Body,
 }
@@ -191,8 +201,7 @@ impl<'s> Reply<'s> {
             encoding: None,
             accept_ranges: false,
             content_range: None,
-            challenge: None,
-            retry_after: false,
+            auth: AuthHeader::None,
             body: if page.is_empty() {
                 Body::Empty
             } else {
@@ -221,9 +230,9 @@ impl<'s> Reply<'s> {
     }
 
     /// 401 with the challenge a client answers with credentials (RFC 7617 §2).
-    pub(super) fn unauthorized(challenge: &'s str) -> Self {
+    pub(super) fn unauthorized() -> Self {
         Reply {
-            challenge: Some(challenge),
+            auth: AuthHeader::Challenge,
             ..Reply::page(Status::Unauthorized)
         }
     }
@@ -231,7 +240,7 @@ impl<'s> Reply<'s> {
     /// 503 while the password hashing bound is reached: a second later a slot is likely free.
     pub(super) fn busy() -> Self {
         Reply {
-            retry_after: true,
+            auth: AuthHeader::RetryAfter,
             ..Reply::page(Status::ServiceUnavailable)
         }
     }
@@ -363,8 +372,7 @@ impl<'s> Reply<'s> {
             encoding: d.encoding,
             accept_ranges: true,
             content_range: None,
-            challenge: None,
-            retry_after: false,
+            auth: AuthHeader::None,
             body,
         }
     }
