@@ -113,6 +113,76 @@ pub struct SiteOptions {
     pub redirects: Vec<RedirectSpec>,
     /// Header rules from the config file, applied after `_headers`'s.
     pub header_rules: Vec<HeaderSpec>,
+    /// HTTP Basic authentication by path.
+    pub auth: AuthOptions,
+}
+
+/// `--basic-auth` and what goes with it: which paths need a password, the realm the 401 names,
+/// and how many password hashes may be computed at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthOptions {
+    /// Path patterns and their htpasswd files; the first match wins.
+    pub rules: Vec<AuthRule>,
+    /// The `realm` of `WWW-Authenticate` (RFC 7617 §2).
+    pub realm: String,
+    /// Password hashes computed at once at most: one worker fewer than the pool (at least
+    /// one), so a flood of wrong passwords always leaves a worker for everybody else.
+    pub hashing: usize,
+}
+
+impl AuthOptions {
+    /// The hashing bound for a pool of `workers`.
+    pub fn hashing_for(workers: usize) -> usize {
+        workers.saturating_sub(1).max(1)
+    }
+}
+
+/// A `--basic-auth` rule: the paths a glob matches need a user of an htpasswd file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthRule {
+    /// A glob over the decoded root-relative path, as `--cache-rule`'s.
+    pub pattern: globset::Glob,
+    /// The Apache htpasswd file, read when the site is opened.
+    pub file: PathBuf,
+}
+
+impl AuthRule {
+    /// Parses `PATTERN=HTPASSWD_FILE`.
+    pub fn parse(s: &str) -> Result<AuthRule, String> {
+        let (pattern, file) = s
+            .split_once('=')
+            .ok_or_else(|| format!("basic-auth rule {s:?} is not PATTERN=HTPASSWD_FILE"))?;
+        let (pattern, file) = (pattern.trim(), file.trim());
+        if pattern.is_empty() || file.is_empty() {
+            return Err(format!("basic-auth rule {s:?} needs a pattern and a file"));
+        }
+        Ok(AuthRule {
+            pattern: path_glob(pattern).map_err(|e| format!("basic-auth rule {s:?}: {e}"))?,
+            file: PathBuf::from(file),
+        })
+    }
+}
+
+/// A glob over decoded root-relative paths: `*` crosses `/`, and a leading `/` anchors nothing
+/// (paths are matched relative to the root).
+fn path_glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
+    globset::GlobBuilder::new(pattern.trim_start_matches('/'))
+        .literal_separator(false)
+        .build()
+}
+
+/// Parses `--auth-realm`: sent inside a quoted-string (RFC 9110 §5.6.4), so no `"`, `\` or
+/// control characters, which would need escapes some clients get wrong.
+fn parse_realm(s: &str) -> Result<String, String> {
+    if s.is_empty()
+        || s.bytes()
+            .any(|b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f)
+    {
+        return Err(format!(
+            "realm {s:?} must be non-empty, without quotes, backslashes or control characters"
+        ));
+    }
+    Ok(s.to_string())
 }
 
 /// How the strong ETag of a file is made.
@@ -187,11 +257,7 @@ impl CacheRule {
         let pattern = if pattern == "hashed" {
             CachePattern::Hashed
         } else {
-            // Paths are matched relative to the root, so a leading `/` anchors nothing.
-            let glob = globset::GlobBuilder::new(pattern.trim_start_matches('/'))
-                .literal_separator(false)
-                .build()
-                .map_err(|e| format!("cache rule {s:?}: {e}"))?;
+            let glob = path_glob(pattern).map_err(|e| format!("cache rule {s:?}: {e}"))?;
             CachePattern::Glob(glob)
         };
         check_header_value(value).map_err(|e| format!("cache rule {s:?}: {e}"))?;
@@ -282,6 +348,11 @@ impl Default for SiteOptions {
             etag: EtagMode::Mtime,
             redirects: Vec::new(),
             header_rules: Vec::new(),
+            auth: AuthOptions {
+                rules: Vec::new(),
+                realm: "restricted".to_string(),
+                hashing: AuthOptions::hashing_for(default_workers()),
+            },
         }
     }
 }
@@ -496,6 +567,16 @@ pub struct ServeArgs {
     /// Every connection must start with a PROXY protocol v1/v2 header (HAProxy, AWS NLB); others are closed unanswered
     #[arg(long, env = "MUXSERVE_PROXY_PROTOCOL")]
     proxy_protocol: bool,
+
+    /// HTTP Basic authentication: PATTERN=HTPASSWD_FILE, a glob over the URL path as for
+    /// --cache-rule and an Apache htpasswd file (bcrypt, SHA-crypt or argon2id); repeatable,
+    /// first match wins
+    #[arg(long = "basic-auth", env = "MUXSERVE_BASIC_AUTH", value_name = "RULE", value_parser = AuthRule::parse, value_delimiter = ';')]
+    basic_auth: Vec<AuthRule>,
+
+    /// The realm a 401 names in WWW-Authenticate
+    #[arg(long, env = "MUXSERVE_AUTH_REALM", default_value = "restricted", value_name = "REALM", value_parser = parse_realm)]
+    auth_realm: String,
 }
 
 /// Subcommands.
@@ -712,10 +793,11 @@ impl ServeArgs {
         } else {
             self.cache_rules
         };
+        let workers = self.workers.map_or_else(default_workers, usize::from);
         Ok(Config {
             root: self.root,
             listen,
-            workers: self.workers.map_or_else(default_workers, usize::from),
+            workers,
             max_connections: self.max_connections as usize,
             access_log: self.access_log,
             limits: Limits {
@@ -756,6 +838,11 @@ impl ServeArgs {
                 etag: self.etag,
                 redirects: Vec::new(),
                 header_rules: Vec::new(),
+                auth: AuthOptions {
+                    rules: self.basic_auth,
+                    realm: self.auth_realm,
+                    hashing: AuthOptions::hashing_for(workers),
+                },
             },
         })
     }
@@ -880,6 +967,10 @@ mod tests {
         ("cache-control = \"off\"", |c| {
             c.site.cache_control.is_none()
         }),
+        ("basic-auth = [\"/private/*=users.htpasswd\"]", |c| {
+            c.site.auth.rules.len() == 1 && c.site.auth.rules[0].file.ends_with("users.htpasswd")
+        }),
+        ("auth-realm = \"staff\"", |c| c.site.auth.realm == "staff"),
         ("cache-rule = [\"*.html=no-store\"]", |c| {
             c.site.cache_rules.len() == 1 && c.site.cache_rules[0].value == "no-store"
         }),

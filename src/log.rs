@@ -48,9 +48,9 @@ pub struct Entry<'a> {
     pub peer: IpAddr,
     /// The host the request is for (absolute-form authority or `Host`).
     pub host: Option<&'a [u8]>,
-    /// Who authenticated; `None` until the server authenticates anyone, and for anonymous
-    /// requests after that.
-    pub user: Option<&'a str>,
+    /// The user whose credentials `--basic-auth` accepted (never the password); `None` for
+    /// anonymous requests.
+    pub user: Option<&'a [u8]>,
     /// Method token.
     pub method: &'a str,
     /// Request-target as sent.
@@ -99,6 +99,7 @@ impl AccessLogger {
         &self,
         addrs: Addrs,
         head: Option<&RequestHead<'_>>,
+        user: Option<&[u8]>,
         status: Status,
         bytes: u64,
         since: Instant,
@@ -111,7 +112,7 @@ impl AccessLogger {
                 client: addrs.client,
                 peer: addrs.peer,
                 host: head.and_then(|h| h.host),
-                user: None,
+                user,
                 method: head.map_or("-", |h| h.method_str),
                 target: head.map_or("-", |h| h.target),
                 version: head.map_or("-", |h| h.version.as_str()),
@@ -232,7 +233,7 @@ fn write_lines(rx: &Receiver<Vec<u8>>, free: &Sender<Vec<u8>>) {
 fn common(line: &mut Vec<u8>, e: &Entry<'_>) {
     let _ = write!(line, "{} - ", e.client);
     match e.user {
-        Some(user) => clf_escape(line, user.as_bytes()),
+        Some(user) => clf_escape(line, user),
         None => line.push(b'-'),
     }
     line.extend_from_slice(b" [");
@@ -272,7 +273,7 @@ fn json(line: &mut Vec<u8>, e: &Entry<'_>) {
     );
     json_string_or_null(line, e.host);
     line.extend_from_slice(b",\"user\":");
-    json_string_or_null(line, e.user.map(str::as_bytes));
+    json_string_or_null(line, e.user);
     line.extend_from_slice(b",\"method\":\"");
     json_escape(line, e.method.as_bytes());
     line.extend_from_slice(b"\",\"uri\":\"");
@@ -346,7 +347,7 @@ mod tests {
         common(
             &mut line,
             &Entry {
-                user: Some("ann b"),
+                user: Some(b"ann b"),
                 ..entry()
             },
         );
@@ -368,6 +369,19 @@ mod tests {
             s.contains("\"user_agent\":\"curl \\\"x\\\"\\u000a\\u00ff\""),
             "{s}"
         );
+
+        let user = Entry {
+            user: Some(b"al ice\""),
+            ..entry()
+        };
+        let mut line = Vec::new();
+        common(&mut line, &user);
+        let s = String::from_utf8(line).unwrap();
+        assert!(s.starts_with("2001:db8::1 - al ice\\x22 ["), "{s}");
+        let mut line = Vec::new();
+        json(&mut line, &user);
+        let s = String::from_utf8(line).unwrap();
+        assert!(s.contains(",\"user\":\"al ice\\\"\","), "{s}");
     }
 
     #[test]

@@ -345,6 +345,7 @@ impl Conn {
                         keep_alive,
                         extra_headers: current.extra_headers(),
                         rule_headers: current.rule_headers(site),
+                        challenge: current.challenge(),
                     };
                     let status = reply.status;
                     let bytes = queue(out, sending, reply, &exchange);
@@ -360,7 +361,14 @@ impl Conn {
                             peer,
                         };
                         let since = since.unwrap_or_else(Instant::now);
-                        lines.extend(log.begin(addrs, Some(head), status, bytes, since));
+                        lines.extend(log.begin(
+                            addrs,
+                            Some(head),
+                            site.creds.user(),
+                            status,
+                            bytes,
+                            since,
+                        ));
                     }
                 },
             );
@@ -379,6 +387,7 @@ impl Conn {
                         keep_alive: false,
                         extra_headers: current.extra_headers(),
                         rule_headers: None,
+                        challenge: current.challenge(),
                     };
                     let bytes = queue(
                         out,
@@ -388,7 +397,7 @@ impl Conn {
                     );
                     let addrs = Addrs { client, peer };
                     let since = since.unwrap_or_else(Instant::now);
-                    lines.extend(log.begin(addrs, None, e.status(), bytes, since));
+                    lines.extend(log.begin(addrs, None, None, e.status(), bytes, since));
                 }
                 // What was answered before still goes out; the rest is not ours to frame.
                 Step::BadBody(_) => read.clear(),

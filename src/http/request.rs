@@ -129,6 +129,8 @@ pub struct Fields<'a> {
     pub forwarded: FieldLines<'a>,
     /// `X-Forwarded-For` lines, read when there is no `Forwarded`.
     pub x_forwarded_for: FieldLines<'a>,
+    /// `Authorization`, for `--basic-auth`.
+    pub authorization: Option<&'a [u8]>,
 }
 
 /// A parsed request head, borrowing from the connection's read buffer.
@@ -506,6 +508,12 @@ impl<'a> Fields<'a> {
             self.forwarded.push(value)?;
         } else if name.eq_ignore_ascii_case("x-forwarded-for") {
             self.x_forwarded_for.push(value)?;
+        } else if name.eq_ignore_ascii_case("authorization") {
+            // RFC 9110 §11.6.2: one set of credentials; two lines are ambiguous, so neither
+            // is used.
+            if self.authorization.replace(value).is_some() {
+                self.authorization = Some(b"");
+            }
         }
         Ok(())
     }

@@ -64,6 +64,7 @@ statuses! {
     TemporaryRedirect 307 "Temporary Redirect" html,
     PermanentRedirect 308 "Permanent Redirect" html,
     BadRequest 400 "Bad Request" html,
+    Unauthorized 401 "Unauthorized" html,
     Forbidden 403 "Forbidden" html,
     NotFound 404 "Not Found" html,
     MethodNotAllowed 405 "Method Not Allowed" html,

@@ -9,6 +9,7 @@ use std::ops::ControlFlow::{self, Break, Continue};
 
 use rustix::io::Errno;
 
+use super::auth::Credentials;
 use super::file::FileMeta;
 use super::resolve::{self, Found, Refusal};
 use super::rules::redirects::{Action, Asked, Which};
@@ -27,6 +28,7 @@ impl Site {
         req: &RequestHead<'_>,
         rel: &mut Vec<u8>,
         slash: bool,
+        creds: &mut Credentials,
     ) -> ControlFlow<Reply<'_>, Option<Target>> {
         let redirects = &self.rules.redirects;
         if !redirects.any(Which::Forced) {
@@ -44,7 +46,8 @@ impl Site {
         if earlier && !self.answers(rel, slash) {
             return Continue(None);
         }
-        self.apply(action, target, req, rel).map_continue(Some)
+        self.apply(action, target, req, rel, creds)
+            .map_continue(Some)
     }
 
     /// The first rule of kind `which` for `req`, whose path is `rel`: a redirect answers; a
@@ -55,6 +58,7 @@ impl Site {
         which: Which,
         req: &RequestHead<'_>,
         rel: &mut Vec<u8>,
+        creds: &mut Credentials,
     ) -> ControlFlow<Reply<'_>, Option<Target>> {
         let asked = asked(req, rel);
         let Some(applied) = self.rules.redirects.first(which, &asked) else {
@@ -62,7 +66,8 @@ impl Site {
         };
         let action = applied.rule.action;
         let target = applied.target(&asked);
-        self.apply(action, target, req, rel).map_continue(Some)
+        self.apply(action, target, req, rel, creds)
+            .map_continue(Some)
     }
 
     /// What a rule's `action` does with its `target`: a redirect answers, a rewrite or 404 page
@@ -73,13 +78,14 @@ impl Site {
         target: String,
         req: &RequestHead<'_>,
         rel: &mut Vec<u8>,
+        creds: &mut Credentials,
     ) -> ControlFlow<Reply<'_>, Target> {
         let status = match action {
             Action::Redirect(status) => return Break(Reply::redirect_with(status, target)),
             Action::Rewrite => Status::Ok,
             Action::NotFound => Status::NotFound,
         };
-        self.rewritten(req, &target, rel, status)
+        self.rewritten(req, &target, rel, status, creds)
     }
 
     /// Whether a file answers `rel` (asked for with a trailing slash if `slash`), as step 3
@@ -102,13 +108,15 @@ impl Site {
     }
 
     /// The file a rewrite to `url` serves with `status`, found as a request for `url` would be
-    /// (index files and clean URLs too); not kept in the memory cache under the request's path.
+    /// (index files and clean URLs too), and guarded as its path would be (`--basic-auth`)
+    /// before anything of it is looked at; not kept in the memory cache under the request's path.
     fn rewritten(
         &self,
         req: &RequestHead<'_>,
         url: &str,
         rel: &mut Vec<u8>,
         status: Status,
+        creds: &mut Credentials,
     ) -> ControlFlow<Reply<'_>, Target> {
         let path = url.split(['?', '#']).next().unwrap_or("/");
         let slash = match resolve::normalize_with(path, rel, self.hidden) {
@@ -117,6 +125,7 @@ impl Site {
             Err(Refusal::Forbidden) => return Break(Reply::page(Status::Forbidden)),
             Err(Refusal::NotFound) => return Break(self.not_found(b"")),
         };
+        self.guard(req, rel, creds)?;
         let found = if self.is_rules_file(rel) {
             Err(Errno::NOENT)
         } else {
@@ -130,7 +139,7 @@ impl Site {
                 status,
             },
             // A rewrite to a directory serves what its URL with a slash would.
-            Ok(Found::Dir(dir)) => self.directory(req, rel, dir, Lookup::Rewrite)?,
+            Ok(Found::Dir(dir)) => self.directory(req, rel, dir, Lookup::Rewrite, creds)?,
             Ok(Found::File(..)) | Err(Errno::NOENT | Errno::NOTDIR) => {
                 match self.clean_url(rel, slash) {
                     Some(target) => target,

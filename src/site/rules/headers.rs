@@ -92,6 +92,9 @@ pub struct Matched<'a> {
     replaces: u64,
     /// The request's normalised path, which placeholders in values are filled from.
     asked: &'a [u8],
+    /// For an authenticated request: the server's `Cache-Control: private` stands, so no
+    /// block's Cache-Control is written.
+    private: bool,
 }
 
 /// Most blocks: their numbers are `u16`s in a worker's reused list.
@@ -157,7 +160,11 @@ fn check_name(name: &str) -> Result<Box<str>, String> {
     }
     if name.eq_ignore_ascii_case("basic-auth") {
         // Netlify's form holds plain-text passwords in a file the site ships.
-        return Err("Basic-Auth is not honoured (it holds plain passwords)".to_string());
+        return Err(
+            "Basic-Auth is not honoured (it holds plain passwords): use --basic-auth with an \
+             htpasswd file"
+                .to_string(),
+        );
     }
     Ok(name.to_ascii_lowercase().into())
 }
@@ -313,11 +320,23 @@ impl HeaderRules {
             blocks,
             replaces,
             asked,
+            private: false,
         }
     }
 }
 
 impl Matched<'_> {
+    /// The blocks for the response to an authenticated request, which a shared cache must
+    /// never store: the server's `Cache-Control: private` replaces the blocks' (set or
+    /// removed).
+    pub fn private(self) -> Self {
+        Matched {
+            replaces: self.replaces & !Server::CACHE_CONTROL,
+            private: true,
+            ..self
+        }
+    }
+
     fn blocks(&self) -> impl Iterator<Item = (usize, &Block)> {
         self.blocks
             .iter()
@@ -365,7 +384,13 @@ impl Matched<'_> {
     /// Whether line `id` of matched block `i` is sent: not removed by a later block, and no
     /// content metadata on a 304.
     fn sent(&self, i: usize, line: &Line, not_modified: bool) -> bool {
-        !(self.removed_after(i, line.id) || not_modified && line.metadata)
+        let withheld = self.private
+            && self
+                .rules
+                .names
+                .get(usize::from(line.id))
+                .is_some_and(|n| &**n == "cache-control");
+        !(withheld || self.removed_after(i, line.id) || not_modified && line.metadata)
     }
 
     /// Writes `line`'s value, its placeholders filled from what `block`'s pattern matched.
@@ -383,8 +408,11 @@ impl Matched<'_> {
     pub fn write(&self, w: &mut HeadWriter<'_>, not_modified: bool) {
         if let [n] = self.blocks
             && let Some(Block {
-                plain: Some(plain), ..
+                plain: Some(plain),
+                replaces,
+                ..
             }) = self.rules.blocks.get(usize::from(*n))
+            && !(self.private && replaces & Server::CACHE_CONTROL != 0)
         {
             // One block, no name twice: its lines as they are (the common case).
             w.raw(if not_modified {
