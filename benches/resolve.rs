@@ -63,6 +63,7 @@ fn bench_accept_encoding(c: &mut Criterion) {
                 let ae = AcceptEncoding::parse(&lines);
                 ae.choose(Available {
                     br: true,
+                    zstd: true,
                     gzip: true,
                 })
             })

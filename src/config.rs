@@ -487,7 +487,7 @@ pub struct ServeArgs {
     #[arg(long, env = "MUXSERVE_FOLLOW_SYMLINKS")]
     follow_symlinks: bool,
 
-    /// Serve file.br / file.gz beside file to clients that accept them
+    /// Serve file.br / file.zst / file.gz beside file to clients that accept them
     #[arg(long, env = "MUXSERVE_PRECOMPRESSED", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     precompressed: bool,
 
@@ -499,7 +499,7 @@ pub struct ServeArgs {
     #[arg(long, env = "MUXSERVE_CANONICAL_URLS")]
     canonical_urls: bool,
 
-    /// Compress text files on the fly with gzip or brotli (compressed once, kept in memory)
+    /// Compress text files on the fly with brotli, zstd or gzip (compressed once, kept in memory)
     #[arg(long, env = "MUXSERVE_COMPRESS")]
     compress: bool,
 

@@ -834,7 +834,7 @@ pub mod headers {
         let part = |i: usize| parts.get(i).copied().filter(|p| !p.is_empty());
         let flags = part(0).and_then(|p| p.first().copied()).unwrap_or(0);
         let get_or_head = flags & 1 != 0;
-        let (br, gzip) = (flags & 2 != 0, flags & 4 != 0);
+        let (br, gzip, zstd) = (flags & 2 != 0, flags & 4 != 0, flags & 8 != 0);
         let len = part(1).map_or(0, number);
         let range_value = part(2);
         let if_range = part(3);
@@ -916,15 +916,16 @@ pub mod headers {
             );
         }
         let w = |c| ae.weight(c);
-        for c in [Coding::Br, Coding::Gzip, Coding::Identity] {
+        for c in [Coding::Br, Coding::Zstd, Coding::Gzip, Coding::Identity] {
             assert!(w(c) <= 1000, "{c:?} weight {}", w(c));
         }
         let available = [
             (Coding::Br, br),
+            (Coding::Zstd, zstd),
             (Coding::Gzip, gzip),
             (Coding::Identity, true),
         ];
-        match ae.choose(Available { br, gzip }) {
+        match ae.choose(Available { br, zstd, gzip }) {
             Some(c) => {
                 assert!(
                     available.iter().any(|&(a, ok)| a == c && ok),

@@ -30,7 +30,7 @@ pub struct Entry {
     pub meta: FileMeta,
     /// Its strong ETag, as the disk path would make it (`--etag`).
     pub etag: Etag,
-    /// The `.br` and `.gz` sidecars beside it when it was read.
+    /// The `.br`, `.zst` and `.gz` sidecars beside it when it was read.
     pub sidecars: Available,
 }
 

@@ -75,7 +75,7 @@ fn octet_stream() -> ContentType {
 /// Types where a wrong answer breaks pages: module scripts and wasm are refused by browsers under
 /// a wrong type, and fonts and manifests are checked by some.
 fn pinned(ext: &str) -> Option<&'static str> {
-    const TABLE: [(&str, &str); 10] = [
+    const TABLE: [(&str, &str); 11] = [
         ("html", "text/html"),
         ("js", "text/javascript"),
         ("mjs", "text/javascript"),
@@ -86,6 +86,8 @@ fn pinned(ext: &str) -> Option<&'static str> {
         ("woff2", "font/woff2"),
         ("woff", "font/woff"),
         ("json", "application/json"),
+        // A `.zst` sidecar asked for by name (RFC 8878 §7.1); mime_guess does not know it.
+        ("zst", "application/zstd"),
     ];
     TABLE
         .iter()
@@ -202,6 +204,7 @@ mod tests {
             ("webmanifest", "application/manifest+json", true),
             ("avif", "image/avif", false),
             ("woff2", "font/woff2", false),
+            ("zst", "application/zstd", false),
             ("unknownext", "application/octet-stream", false),
             ("", "application/octet-stream", false),
         ] {
@@ -238,6 +241,7 @@ mod tests {
             ("audio/mpeg", false),
             ("application/zip", false),
             ("application/gzip", false),
+            ("application/zstd", false),
             ("application/x-7z-compressed", false),
             ("application/pdf", false),
             ("application/octet-stream", false),

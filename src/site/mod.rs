@@ -16,9 +16,10 @@
 //!    `_redirects` rule (Netlify's shadowing: only where no file answers; a directory without
 //!    an index file counts as none), else the `--fallback` file for extension-less paths, else
 //!    404 with the nearest `404.html`.
-//! 4. Representation (RFC 9110 §12.5.3): a `.br` / `.gz` sidecar or an on-the-fly compressed
-//!    body when Accept-Encoding prefers it; 406 when nothing acceptable exists. `Vary:
-//!    Accept-Encoding` when the type is compressible or the client accepts a sidecar it has.
+//! 4. Representation (RFC 9110 §12.5.3): a `.br` / `.zst` / `.gz` sidecar or an on-the-fly
+//!    compressed body when Accept-Encoding prefers it (br, zstd, gzip on equal weight); 406 when
+//!    nothing acceptable exists. `Vary: Accept-Encoding` when the type is compressible or the
+//!    client accepts a sidecar it has.
 //! 5. Validators of the representation chosen: strong ETag (`file`; from a content digest with
 //!    `--etag content`, `content_tag`), Last-Modified. A rule's 404 page is answered here,
 //!    whole and without validators.
@@ -634,28 +635,30 @@ impl Site {
     ) -> ControlFlow<Reply<'_>, Chosen<'_>> {
         let content_type = mime::for_extension(extension(rel));
         let accept = AcceptEncoding::parse(req.fields.accept_encoding.lines());
-        // A sidecar in a coding the client refuses cannot be chosen: not looked up.
-        let mut beside = |coding| {
-            (accept.weight(coding) > 0)
-                .then(|| self.sidecar(rel, coding))
-                .flatten()
-        };
-        let (br, gzip) = (beside(Coding::Br), beside(Coding::Gzip));
-        let sidecars = Available {
-            br: br.is_some(),
-            gzip: gzip.is_some(),
-        };
+        // Sidecars are looked for in the order the client ranks their codings, and only in
+        // codings it accepts: the first found outranks the rest, which are not looked up (one
+        // openat2 each). Negotiation then chooses as if it knew them all.
+        let mut found = None;
+        for coding in accept.ranked() {
+            if let Some(file) = self.sidecar(rel, coding) {
+                found = Some((coding, file));
+                break;
+            }
+        }
+        let sidecars = found
+            .as_ref()
+            .map_or(Available::default(), |(c, _)| Available::default().with(*c));
         let n = self.negotiate(&accept, content_type, target.meta.len, sidecars);
         let status = target.status;
         let Some(coding) = n.coding else {
             return Break(Reply::not_acceptable(n.vary));
         };
-        let repr = match (coding, br, gzip) {
-            (Coding::Br, Some((fd, meta)), _) | (Coding::Gzip, _, Some((fd, meta))) => {
-                Repr::File(fd, meta, Some(coding))
+        let repr = match found {
+            Some((c, (fd, meta))) if c == coding => Repr::File(fd, meta, Some(coding)),
+            _ if coding == Coding::Identity => {
+                self.identity(rel, target.cacheable.then_some(key), target)
             }
-            (Coding::Identity, _, _) => self.identity(rel, target.cacheable.then_some(key), target),
-            (coding, _, _) => self.compressed(rel, target, coding),
+            _ => self.compressed(rel, target, coding),
         };
         Continue(Chosen {
             status,
@@ -681,17 +684,19 @@ impl Site {
             && len <= compress::MAX_INPUT;
         // Only sidecars in codings the client accepts count, as the disk path looks up no others.
         let br = sidecars.br && accept.weight(Coding::Br) > 0;
+        let zstd = sidecars.zstd && accept.weight(Coding::Zstd) > 0;
         let gzip = sidecars.gzip && accept.weight(Coding::Gzip) > 0;
         Negotiated {
             coding: accept.choose(Available {
                 br: br || on_the_fly,
+                zstd: zstd || on_the_fly,
                 gzip: gzip || on_the_fly,
             }),
-            vary: ct.compressible || br || gzip,
+            vary: ct.compressible || br || zstd || gzip,
         }
     }
 
-    /// The `.br` / `.gz` file beside `rel`, when sidecars are served and it exists.
+    /// The `.br` / `.zst` / `.gz` file beside `rel`, when sidecars are served and it exists.
     fn sidecar(&self, rel: &mut Vec<u8>, coding: Coding) -> Option<(OwnedFd, FileMeta)> {
         if !self.precompressed {
             return None;
@@ -725,6 +730,7 @@ impl Site {
         let etag = self.tags.of_bytes(&bytes, &meta);
         let sidecars = Available {
             br: self.sidecar(rel, Coding::Br).is_some(),
+            zstd: self.sidecar(rel, Coding::Zstd).is_some(),
             gzip: self.sidecar(rel, Coding::Gzip).is_some(),
         };
         files.fill(
@@ -1036,6 +1042,12 @@ mod tests {
             ("/img.png", ""),
             ("/img.png", "Accept-Encoding: br\r\n"),
             ("/img.png", "Accept-Encoding: gzip;q=0.5, identity\r\n"),
+            ("/img.png", "Accept-Encoding: zstd\r\n"),
+            // The disk path looks for `.zst` first, then finds the `.gz`.
+            (
+                "/img.png",
+                "Accept-Encoding: zstd, gzip;q=0.5, identity\r\n",
+            ),
             ("/style.css", ""),
             ("/style.css", "Accept-Encoding: gzip;q=0.5, identity\r\n"),
         ] {

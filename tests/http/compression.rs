@@ -1,4 +1,4 @@
-//! On-the-fly compression (`compress = true`): gzip and brotli bodies that
+//! On-the-fly compression (`compress = true`): gzip, brotli and zstd bodies that
 //! decode to the file, deterministic bytes and ETags, a distinct ETag per
 //! coding, HEAD agreeing with GET, and the cases left uncompressed.
 
@@ -7,6 +7,9 @@ use std::fs;
 use crate::support::*;
 
 const CSS: &str = "text/css; charset=utf-8";
+
+/// Every coding compressed on the fly.
+const CODINGS: [&str; 3] = ["gzip", "br", "zstd"];
 
 /// About 10 KiB of compressible CSS.
 fn big_css() -> Vec<u8> {
@@ -59,15 +62,16 @@ fn decode(coding: &str, body: &[u8]) -> Vec<u8> {
     match coding {
         "gzip" => gunzip(body),
         "br" => unbrotli(body),
+        "zstd" => unzstd(body),
         other => panic!("unexpected coding {other}"),
     }
 }
 
 #[test]
-fn gzip_and_brotli_bodies_decode_to_the_file() {
+fn compressed_bodies_decode_to_the_file() {
     let s = on();
     let file = big_css();
-    for coding in ["gzip", "br"] {
+    for coding in CODINGS {
         let resp = s.get_with("/big.css", &[("Accept-Encoding", coding)]);
         assert_eq!(resp.status, 200, "{resp}");
         resp.assert_common_headers();
@@ -98,7 +102,7 @@ fn compressed_responses_are_deterministic_with_distinct_etags() {
     assert_eq!(identity.body, big_css());
     let id_tag = strong_etag(&identity);
     let mut tags = vec![id_tag.clone()];
-    for coding in ["gzip", "br"] {
+    for coding in CODINGS {
         let a = s.get_with("/big.css", &[("Accept-Encoding", coding)]);
         let b = s.get_with("/big.css", &[("Accept-Encoding", coding)]);
         assert_eq!(a.header("Content-Encoding"), Some(coding), "{a}");
@@ -128,7 +132,7 @@ fn compressed_responses_are_deterministic_with_distinct_etags() {
 #[test]
 fn head_has_the_same_content_length_as_get() {
     let s = on();
-    for coding in ["gzip", "br"] {
+    for coding in CODINGS {
         // HEAD first, so it cannot rely on a GET having filled a cache.
         let raw = request_with("HEAD", "/big.css", &[("Accept-Encoding", coding)]);
         let (head, next) = pipelined_pair(s.addr(), &raw, "/style.css");
@@ -153,12 +157,17 @@ fn cases_left_uncompressed() {
         (
             "/small.css",
             small_css(),
-            "gzip, br",
+            "gzip, br, zstd",
             "below compress_min_size",
         ),
-        ("/big.png", fake_png(), "gzip, br", "image/png"),
+        ("/big.png", fake_png(), "gzip, br, zstd", "image/png"),
         ("/big.css", big_css(), "identity", "identity requested"),
-        ("/big.css", big_css(), "gzip;q=0, br;q=0", "codings refused"),
+        (
+            "/big.css",
+            big_css(),
+            "gzip;q=0, br;q=0, zstd;q=0",
+            "codings refused",
+        ),
         (
             "/big.css",
             big_css(),
@@ -199,7 +208,7 @@ fn compress_min_size_is_configurable() {
 #[test]
 fn compression_is_off_by_default() {
     let s = server(|_| {});
-    for ae in ["gzip", "br", "br, gzip"] {
+    for ae in ["gzip", "br", "zstd", "br, zstd, gzip"] {
         let resp = s.get_with("/big.css", &[("Accept-Encoding", ae)]);
         assert_eq!(resp.status, 200, "{resp}");
         assert_eq!(resp.header("Content-Encoding"), None, "AE {ae}: {resp}");
@@ -231,7 +240,7 @@ fn a_changed_file_is_compressed_again() {
     let s = on();
     let path = s.root().join("big.css");
     let v1 = big_css();
-    let first: Vec<(String, String)> = ["gzip", "br"]
+    let first: Vec<(String, String)> = CODINGS
         .iter()
         .map(|c| {
             let r = s.get_with("/big.css", &[("Accept-Encoding", c)]);
@@ -287,7 +296,7 @@ fn range_on_a_compressed_response_is_consistent() {
     // Whether a Range applies to the coded bytes or is ignored is the
     // server's choice; what comes back must be self-consistent.
     let s = on();
-    for coding in ["gzip", "br"] {
+    for coding in CODINGS {
         let full = s.get_with("/big.css", &[("Accept-Encoding", coding)]);
         assert_eq!(full.header("Content-Encoding"), Some(coding));
         let part = s.get_with(

@@ -193,6 +193,7 @@ fn sidecars_and_compressed_bodies_have_their_own_tags() {
         .site(|site| {
             write_pinned(site.root(), "page.html", &page());
             write_pinned(site.root(), "page.html.gz", &gzip(&page()));
+            write_pinned(site.root(), "page.html.zst", &zstd_compress(&page()));
             write_pinned(site.root(), "app.js", &page());
         })
         .config(|c| {
@@ -214,11 +215,16 @@ fn sidecars_and_compressed_bodies_have_their_own_tags() {
     let by_name = s.get("/page.html.gz");
     assert_eq!(by_name.status, 200, "{by_name}");
     assert_eq!(strong_etag(&by_name), sidecar_tag);
+    let zst = s.get_with("/page.html", &[("Accept-Encoding", "zstd")]);
+    assert_eq!(zst.header("Content-Encoding"), Some("zstd"), "{zst}");
+    let zst_tag = strong_etag(&zst);
+    assert_eq!(strong_etag(&s.get("/page.html.zst")), zst_tag);
+    assert_ne!(zst_tag, sidecar_tag, "the .zst and the .gz are other bytes");
     // app.js has the same bytes as page.html, so the same content tag; compressed on the fly it
     // keeps it with the coding marked.
     let js = strong_etag(&s.get("/app.js"));
     assert_eq!(js, original, "same bytes, same tag");
-    for coding in ["gzip", "br"] {
+    for coding in ["gzip", "br", "zstd"] {
         let compressed = s.get_with("/app.js", &[("Accept-Encoding", coding)]);
         assert_eq!(
             compressed.header("Content-Encoding"),

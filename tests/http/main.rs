@@ -27,3 +27,4 @@ mod site_features;
 mod site_rules;
 mod static_files;
 mod traversal;
+mod zstd;

@@ -1,5 +1,5 @@
-//! Content codings and digests that tests compare bodies with: gzip and
-//! brotli both ways, sha256 in hex.
+//! Content codings and digests that tests compare bodies with: gzip, brotli
+//! and zstd both ways, sha256 in hex.
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -49,4 +49,18 @@ pub fn unbrotli(data: &[u8]) -> Vec<u8> {
         .read_to_end(&mut out)
         .unwrap_or_else(|e| panic!("body is not valid brotli ({} bytes): {e}", data.len()));
     out
+}
+
+/// A zstd frame as the `zstd` tool writes one by default (level 3, with a checksum).
+pub fn zstd_compress(data: &[u8]) -> Vec<u8> {
+    let mut enc = zstd::Encoder::new(Vec::new(), 3).unwrap();
+    enc.include_checksum(true).unwrap();
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+/// Decodes zstd frames; panics with context when `data` is not zstd.
+pub fn unzstd(data: &[u8]) -> Vec<u8> {
+    zstd::decode_all(data)
+        .unwrap_or_else(|e| panic!("body is not valid zstd ({} bytes): {e}", data.len()))
 }

@@ -15,7 +15,7 @@
 //! | `client` | connections, requests, pipelining, slow downloads, resets, `wait_until_refused` |
 //! | `response` | `Response`, `ResponseReader`, parsing captured bytes, ETags |
 //! | `multipart` | `multipart/byteranges` bodies and `Content-Range` |
-//! | `codec` | gzip, brotli, sha256 |
+//! | `codec` | gzip, brotli, zstd, sha256 |
 //! | `probe` | the `--health-path` probe's expected answer |
 //! | `proc` | signals, RLIMIT_NOFILE, /proc accounting |
 //!
