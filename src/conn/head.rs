@@ -77,10 +77,13 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
         w.header(b"Cache-Control", cc.as_bytes());
     }
     // One line naming every field, as a cache reads them all together (RFC 9110 §12.5.5).
-    if let Some(vary) = reply.vary.field_value()
-        && ours(Server::VARY)
-    {
-        w.header(b"Vary", vary);
+    if !reply.vary.is_empty() && ours(Server::VARY) {
+        let mut sep: &[u8] = b"Vary: ";
+        for name in reply.vary.names() {
+            w.raw(sep).raw(name);
+            sep = b", ";
+        }
+        w.raw(b"\r\n");
     }
     if let Some(location) = &reply.location {
         w.header(b"Location", location.as_bytes());
@@ -88,6 +91,11 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
     if reply.allow {
         w.header(b"Allow", ALLOW);
     }
+    // Rendered from the configuration, never from request bytes (site::cors).
+    if !reply.cors.allow_origin.is_empty() && ours(Server::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        w.raw(reply.cors.allow_origin);
+    }
+    w.raw(reply.cors.preflight);
     match rules {
         None => {
             w.raw(exchange.extra_headers);
@@ -282,7 +290,7 @@ mod tests {
                     let mut r = reply(Status::Ok);
                     r.vary = Vary {
                         accept_encoding: true,
-                        accept: false,
+                        ..Vary::default()
                     };
                     r
                 },
@@ -294,8 +302,8 @@ mod tests {
                 reply: {
                     let mut r = reply(Status::Ok);
                     r.vary = Vary {
-                        accept_encoding: false,
                         accept: true,
+                        ..Vary::default()
                     };
                     r
                 },
@@ -309,12 +317,59 @@ mod tests {
                     r.vary = Vary {
                         accept_encoding: true,
                         accept: true,
+                        ..Vary::default()
                     };
                     r
                 },
                 exchange: GET11,
                 status: "HTTP/1.1 200 OK",
                 fields: vec!["Content-Length: 5", "Vary: Accept, Accept-Encoding"],
+            },
+            Case {
+                reply: {
+                    let mut r = reply(Status::Ok);
+                    r.vary = Vary {
+                        accept_encoding: true,
+                        origin: true,
+                        ..Vary::default()
+                    };
+                    r.cors.allow_origin = b"Access-Control-Allow-Origin: https://a.example\r\n";
+                    r
+                },
+                exchange: GET11,
+                status: "HTTP/1.1 200 OK",
+                fields: vec![
+                    "Content-Length: 5",
+                    "Vary: Accept-Encoding, Origin",
+                    "Access-Control-Allow-Origin: https://a.example",
+                ],
+            },
+            // A preflight's answer (Fetch §3.2.3), before the site's own lines.
+            Case {
+                reply: {
+                    let mut r = Reply::page(Status::NoContent);
+                    r.allow = true;
+                    r.vary = Vary {
+                        origin: true,
+                        request_method: true,
+                        ..Vary::default()
+                    };
+                    r.cors.allow_origin = b"Access-Control-Allow-Origin: *\r\n";
+                    r.cors.preflight = b"Access-Control-Max-Age: 5\r\n";
+                    r
+                },
+                exchange: Exchange {
+                    extra_headers: b"X-Frame-Options: DENY\r\n",
+                    ..GET11
+                },
+                status: "HTTP/1.1 204 No Content",
+                fields: vec![
+                    "Vary: Origin, Access-Control-Request-Method",
+                    "Allow: GET, HEAD, OPTIONS",
+                    "Access-Control-Allow-Origin: *",
+                    "Access-Control-Max-Age: 5",
+                    "X-Frame-Options: DENY",
+                ],
             },
             Case {
                 reply: {

@@ -125,6 +125,10 @@ pub struct Fields<'a> {
     pub user_agent: Option<&'a [u8]>,
     /// `Referer`, for the access log.
     pub referer: Option<&'a [u8]>,
+    /// `Origin`, for CORS; empty when sent twice (no origin matches it).
+    pub origin: Option<&'a [u8]>,
+    /// `Access-Control-Request-Method`, which makes an OPTIONS a CORS preflight.
+    pub access_control_request_method: Option<&'a [u8]>,
 }
 
 /// A parsed request head, borrowing from the connection's read buffer.
@@ -498,6 +502,13 @@ impl<'a> Fields<'a> {
             self.user_agent.get_or_insert(value);
         } else if name.eq_ignore_ascii_case("referer") {
             self.referer.get_or_insert(value);
+        } else if name.eq_ignore_ascii_case("origin") {
+            // A singleton (RFC 6454 §7): two lines name no one origin, so none is allowed.
+            if self.origin.replace(value).is_some() {
+                self.origin = Some(b"");
+            }
+        } else if name.eq_ignore_ascii_case("access-control-request-method") {
+            self.access_control_request_method.get_or_insert(value);
         }
         Ok(())
     }
@@ -681,6 +692,22 @@ mod tests {
         assert!(h.fields.if_match.lines().is_empty());
         let h = ok("GET / HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\nRange: bytes=2-3\r\n\r\n");
         assert_eq!(h.fields.range, Some(&b""[..]));
+    }
+
+    #[test]
+    fn cors_fields() {
+        let h = ok(
+            "OPTIONS / HTTP/1.1\r\nHost: h\r\norigin: https://a.example\r\n\
+                    Access-Control-Request-Method: GET\r\n\r\n",
+        );
+        assert_eq!(h.fields.origin, Some(&b"https://a.example"[..]));
+        assert_eq!(h.fields.access_control_request_method, Some(&b"GET"[..]));
+        let h = ok("GET / HTTP/1.1\r\nHost: h\r\nOrigin: https://a.example\r\n\
+                    Origin: https://a.example\r\n\r\n");
+        assert_eq!(h.fields.origin, Some(&b""[..]));
+        let h = ok("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(h.fields.origin, None);
+        assert_eq!(h.fields.access_control_request_method, None);
     }
 
     #[test]

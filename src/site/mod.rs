@@ -3,7 +3,8 @@
 //! below without a socket. [`Site::respond`] follows these steps, top-down, one function each:
 //!
 //! 0. The `--health-path`, if set: 200 `ok` (503 while draining), never touching the disk.
-//! 1. Method: OPTIONS → 204 with `Allow`; methods other than GET and HEAD → 405 with `Allow`.
+//! 1. Method: OPTIONS → 204 with `Allow` (a CORS preflight from an allowed origin gets the
+//!    allow headers too, below); methods other than GET and HEAD → 405 with `Allow`.
 //! 2. Normalise the path (`resolve`); refusals map to 400, 403, 404 without touching the disk.
 //!    The `_headers` blocks matching this path are noted (`rules`), and a forced `_redirects`
 //!    rule (`!`) applies here (`rewrites`): a redirect answers, a rewrite goes to step 4 with
@@ -29,7 +30,10 @@
 //!
 //! Every error reply (400–599) then gets the root's `NNN.html` in place of the built-in page when
 //! the root has one, and `Cache-Control: no-store`. The `_headers` blocks noted in step 2 go on
-//! 200, 206 and 304 replies only (the connection writes them, [`Site::rule_headers`]).
+//! 200, 206 and 304 replies only (the connection writes them, [`Site::rule_headers`]). With
+//! `--cors-origins`, every reply then gets what [`cors`] answers for its request's `Origin`
+//! (and for OPTIONS, `Access-Control-Request-Method`): a 304 and a 206 the 200's, an error
+//! too, so a page can read the status.
 //!
 //! The memory cache (`memory`) is a layer over steps 3 and 4: a small file it holds as the disk
 //! has it now, when negotiation picks the original, goes from step 2 straight to step 5; step 4
@@ -39,6 +43,7 @@ pub mod cache_control;
 pub mod compress;
 pub mod conditional;
 pub mod content_tag;
+pub mod cors;
 pub mod encoding;
 mod error_pages;
 pub mod file;
@@ -72,6 +77,7 @@ use cache_control::CacheControl;
 use compress::CompressCache;
 use conditional::{Outcome, Preconditions, Validators};
 use content_tag::Tagger;
+use cors::CorsPolicy;
 use encoding::{AcceptEncoding, Available, Coding};
 use file::{Etag, FileMeta};
 use memory::{Entry, FileCache};
@@ -173,6 +179,7 @@ pub struct Site {
     /// Whether the rules files are the site's (and so never served).
     site_rules: bool,
     tags: Tagger,
+    cors: Option<CorsPolicy>,
 }
 
 impl Site {
@@ -232,6 +239,12 @@ impl Site {
             let _ = write!(extra_headers, "{name}: {value}\r\n");
         }
         let names: Vec<&str> = extras.iter().map(|(n, _)| *n).collect();
+        let cors = match &config.cors {
+            Some(options) => {
+                Some(CorsPolicy::new(options, names.iter().copied()).map_err(anyhow::Error::msg)?)
+            }
+            None => None,
+        };
         let (rules, problems) = Rules::load(&root, &root_name, config, &names);
         let site = Site {
             root,
@@ -257,6 +270,7 @@ impl Site {
             rules,
             site_rules: config.site_rules,
             tags: Tagger::new(config.etag),
+            cors,
         };
         Ok((site, problems))
     }
@@ -300,6 +314,13 @@ impl Site {
         // cost ~47 instructions per request (callgrind).
         if reply.status.code() >= 400 {
             self.site_page(&mut reply);
+        }
+        if let Some(cors) = &self.cors {
+            let f = &req.fields;
+            let answer = cors.answer(req.method, f.origin, f.access_control_request_method);
+            reply.cors = answer.lines;
+            reply.vary.origin = answer.vary_origin;
+            reply.vary.request_method = answer.vary_request_method;
         }
         // `_headers` go on the content and on what stands for it (RFC 9110 §15.4.5: a 304
         // carries what a 200 would), not on redirects or errors.

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
+use super::cors::CorsLines;
 use super::encoding::Coding;
 use super::file::Etag;
 use super::mime::{self, ContentType};
@@ -103,24 +104,36 @@ pub enum ContentRange {
 }
 
 /// Which request fields an answer was chosen by, for `Vary` (RFC 9110 §12.5.5): the coding by
-/// Accept-Encoding, a listing's format by Accept.
+/// Accept-Encoding, a listing's format by Accept, CORS headers by Origin and, for OPTIONS, by
+/// Access-Control-Request-Method (Fetch §3.2.5).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Vary {
     /// The content coding was negotiated.
     pub accept_encoding: bool,
     /// The media type was negotiated.
     pub accept: bool,
+    /// CORS headers depend on `Origin`.
+    pub origin: bool,
+    /// Whether an OPTIONS is a preflight depends on `Access-Control-Request-Method`.
+    pub request_method: bool,
 }
 
 impl Vary {
-    /// The `Vary` field value, or None when the answer depends on neither field.
-    pub fn field_value(self) -> Option<&'static [u8]> {
-        match (self.accept, self.accept_encoding) {
-            (false, false) => None,
-            (false, true) => Some(b"Accept-Encoding"),
-            (true, false) => Some(b"Accept"),
-            (true, true) => Some(b"Accept, Accept-Encoding"),
-        }
+    /// Whether the answer depends on none of the fields.
+    pub fn is_empty(self) -> bool {
+        self == Vary::default()
+    }
+
+    /// The names of the fields the answer depends on, in the order sent.
+    pub fn names(self) -> impl Iterator<Item = &'static [u8]> {
+        [
+            (self.accept, &b"Accept"[..]),
+            (self.accept_encoding, b"Accept-Encoding"),
+            (self.origin, b"Origin"),
+            (self.request_method, b"Access-Control-Request-Method"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
     }
 }
 
@@ -147,6 +160,8 @@ pub struct Reply<'s> {
     pub encoding: Option<Coding>,
     /// Whether to send `Accept-Ranges: bytes`.
     pub accept_ranges: bool,
+    /// The CORS header lines (`--cors-origins`).
+    pub cors: CorsLines<'s>,
     /// `Content-Range`.
     pub content_range: Option<ContentRange>,
     /// The body.
@@ -186,6 +201,7 @@ impl<'s> Reply<'s> {
             vary: Vary::default(),
             encoding: None,
             accept_ranges: false,
+            cors: CorsLines::default(),
             content_range: None,
             body: if page.is_empty() {
                 Body::Empty
@@ -244,7 +260,7 @@ impl<'s> Reply<'s> {
         Reply {
             vary: Vary {
                 accept_encoding: vary,
-                accept: false,
+                ..Vary::default()
             },
             ..Reply::page(Status::NotAcceptable)
         }
@@ -266,8 +282,8 @@ impl<'s> Reply<'s> {
             content_type: Some(content_type),
             cache_control: Some("no-cache"),
             vary: Vary {
-                accept_encoding: false,
                 accept: true,
+                ..Vary::default()
             },
             body: Body::shared(body),
             ..Reply::page(Status::Ok)
@@ -336,10 +352,11 @@ impl<'s> Reply<'s> {
             cache_control: d.cache_control,
             vary: Vary {
                 accept_encoding: d.vary,
-                accept: false,
+                ..Vary::default()
             },
             encoding: d.encoding,
             accept_ranges: true,
+            cors: CorsLines::default(),
             content_range: None,
             body,
         }
