@@ -51,9 +51,15 @@ pub struct CorsPolicy {
 #[derive(Debug)]
 enum Origins {
     Any,
-    /// Sorted by origin, for a binary search: the origin, and its `Access-Control-Allow-Origin`
-    /// line.
-    List(Vec<(Box<[u8]>, Box<[u8]>)>),
+    /// Sorted by origin, for a binary search.
+    List(Vec<Allowed>),
+}
+
+/// A configured origin and its `Access-Control-Allow-Origin` line.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Allowed {
+    origin: Box<[u8]>,
+    line: Box<[u8]>,
 }
 
 /// The CORS header lines of one response, each ending in CRLF; empty when none.
@@ -91,15 +97,17 @@ impl CorsPolicy {
         let origins = match &options.origins {
             CorsOrigins::Any => Origins::Any,
             CorsOrigins::List(list) => {
-                let mut rendered: Vec<(Box<[u8]>, Box<[u8]>)> = list
+                let mut rendered: Vec<Allowed> = list
                     .iter()
-                    .map(|o| {
-                        let line = format!("Access-Control-Allow-Origin: {o}\r\n");
-                        (o.as_bytes().into(), line.into_bytes().into())
+                    .map(|o| Allowed {
+                        origin: o.as_bytes().into(),
+                        line: format!("Access-Control-Allow-Origin: {o}\r\n")
+                            .into_bytes()
+                            .into(),
                     })
                     .collect();
                 rendered.sort();
-                rendered.dedup_by(|a, b| a.0 == b.0);
+                rendered.dedup_by(|a, b| a.origin == b.origin);
                 Origins::List(rendered)
             }
         };
@@ -132,9 +140,9 @@ impl CorsPolicy {
             Origins::Any => (ANY, false),
             Origins::List(list) => {
                 let line = origin
-                    .and_then(|o| list.binary_search_by(|(c, _)| (**c).cmp(o)).ok())
+                    .and_then(|o| list.binary_search_by(|a| (*a.origin).cmp(o)).ok())
                     .and_then(|i| list.get(i))
-                    .map_or(&b""[..], |(_, line)| &line[..]);
+                    .map_or(&b""[..], |a| &a.line[..]);
                 (line, true)
             }
         };
@@ -172,6 +180,19 @@ mod tests {
         CorsPolicy::new(&options, std::iter::empty()).unwrap()
     }
 
+    /// Policy, method, Origin, Access-Control-Request-Method → the allow-origin line, the
+    /// preflight lines, Vary: Origin, Vary: Access-Control-Request-Method.
+    type Case<'a> = (
+        &'a CorsPolicy,
+        Method,
+        Option<&'a str>,
+        Option<&'a str>,
+        &'a str,
+        &'a str,
+        bool,
+        bool,
+    );
+
     const PREFLIGHT: &str = "Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n\
                              Access-Control-Allow-Headers: X-A, *\r\n\
                              Access-Control-Max-Age: 600\r\n";
@@ -191,8 +212,7 @@ mod tests {
         let star = "Access-Control-Allow-Origin: *\r\n";
         use Method::{Get, Head, NotAllowed, Options};
         #[rustfmt::skip]
-        let cases: &[(&CorsPolicy, Method, Option<&str>, Option<&str>, &str, &str, bool, bool)] = &[
-            // policy, method, Origin, ACRM → allow-origin line, preflight lines, Vary Origin, Vary ACRM
+        let cases: &[Case<'_>] = &[
             (&list, Get, Some("https://b.example"), None, b, "", true, false),
             (&list, Head, Some("http://localhost:3000"), None, local, "", true, false),
             (&list, Get, Some("https://c.example"), None, "", "", true, false),

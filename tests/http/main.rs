@@ -12,6 +12,7 @@ mod support;
 mod cache_control;
 mod compression;
 mod conditional;
+mod cors;
 mod errors;
 mod etag;
 mod framing;
