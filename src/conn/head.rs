@@ -77,13 +77,10 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
         w.header(b"Cache-Control", cc.as_bytes());
     }
     // One line naming every field, as a cache reads them all together (RFC 9110 §12.5.5).
-    if !reply.vary.is_empty() && ours(Server::VARY) {
-        let mut sep: &[u8] = b"Vary: ";
-        for name in reply.vary.names() {
-            w.raw(sep).raw(name);
-            sep = b", ";
-        }
-        w.raw(b"\r\n");
+    if let Some(vary) = reply.vary.field_value()
+        && ours(Server::VARY)
+    {
+        w.header(b"Vary", vary);
     }
     if let Some(location) = &reply.location {
         w.header(b"Location", location.as_bytes());
@@ -92,10 +89,12 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
         w.header(b"Allow", ALLOW);
     }
     // Rendered from the configuration, never from request bytes (site::cors).
-    if !reply.cors.allow_origin.is_empty() && ours(Server::ACCESS_CONTROL_ALLOW_ORIGIN) {
-        w.raw(reply.cors.allow_origin);
+    if let Some(cors) = reply.cors {
+        if ours(Server::ACCESS_CONTROL_ALLOW_ORIGIN) {
+            w.raw(&cors.allow_origin);
+        }
+        w.raw(&cors.preflight);
     }
-    w.raw(reply.cors.preflight);
     match rules {
         None => {
             w.raw(exchange.extra_headers);
@@ -123,6 +122,7 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::site::cors::CorsLines;
     use crate::site::{Body, Vary};
 
     /// The head's lines after the status line, without `Server` and `Date`.
@@ -333,7 +333,11 @@ mod tests {
                         origin: true,
                         ..Vary::default()
                     };
-                    r.cors.allow_origin = b"Access-Control-Allow-Origin: https://a.example\r\n";
+                    r.cors = Some(Box::leak(Box::new(CorsLines {
+                        allow_origin: b"Access-Control-Allow-Origin: https://a.example\r\n"[..]
+                            .into(),
+                        preflight: Box::default(),
+                    })));
                     r
                 },
                 exchange: GET11,
@@ -354,8 +358,10 @@ mod tests {
                         request_method: true,
                         ..Vary::default()
                     };
-                    r.cors.allow_origin = b"Access-Control-Allow-Origin: *\r\n";
-                    r.cors.preflight = b"Access-Control-Max-Age: 5\r\n";
+                    r.cors = Some(Box::leak(Box::new(CorsLines {
+                        allow_origin: b"Access-Control-Allow-Origin: *\r\n"[..].into(),
+                        preflight: b"Access-Control-Max-Age: 5\r\n"[..].into(),
+                    })));
                     r
                 },
                 exchange: Exchange {

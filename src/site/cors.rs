@@ -28,9 +28,6 @@ use crate::config::{CorsOptions, CorsOrigins};
 use crate::http::request::Method;
 use crate::site::ALLOW;
 
-/// `*`'s line, the same for every request.
-const ANY: &[u8] = b"Access-Control-Allow-Origin: *\r\n";
-
 /// The response header names the policy sends, which `--header` may then not set too.
 pub const HEADER_NAMES: [&str; 4] = [
     "access-control-allow-origin",
@@ -39,43 +36,49 @@ pub const HEADER_NAMES: [&str; 4] = [
     "access-control-max-age",
 ];
 
-/// The compiled policy: which origins, and the lines each answer takes, rendered once.
+/// The compiled policy: which origins, and the lines of each answer, rendered once.
 #[derive(Debug)]
 pub struct CorsPolicy {
     origins: Origins,
-    /// `Access-Control-Allow-Methods`, `-Allow-Headers` and `-Max-Age` lines of a preflight's
-    /// answer.
-    preflight: Box<[u8]>,
 }
 
 #[derive(Debug)]
 enum Origins {
-    Any,
+    /// `*`: one pair of answers for everyone.
+    Any(Answers),
     /// Sorted by origin, for a binary search.
     List(Vec<Allowed>),
 }
 
-/// A configured origin and its `Access-Control-Allow-Origin` line.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// A configured origin and its answers.
+#[derive(Debug)]
 struct Allowed {
     origin: Box<[u8]>,
-    line: Box<[u8]>,
+    answers: Answers,
 }
 
-/// The CORS header lines of one response, each ending in CRLF; empty when none.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CorsLines<'p> {
+/// The lines for a GET or HEAD, and for a preflight.
+#[derive(Debug)]
+struct Answers {
+    actual: CorsLines,
+    preflight: CorsLines,
+}
+
+/// The CORS header lines of one response, each ending in CRLF. A reply points at one the
+/// policy holds, so a reply without CORS carries one empty pointer and nothing else.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CorsLines {
     /// `Access-Control-Allow-Origin`, which a `_headers` rule setting that name replaces.
-    pub allow_origin: &'p [u8],
-    /// A preflight's other lines.
-    pub preflight: &'p [u8],
+    pub allow_origin: Box<[u8]>,
+    /// A preflight's other lines; empty for other requests.
+    pub preflight: Box<[u8]>,
 }
 
 /// What the policy says of one request: its lines, and the request fields it depended on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CorsAnswer<'p> {
-    /// The header lines.
-    pub lines: CorsLines<'p>,
+    /// The header lines; `None` when the origin is not allowed or it is not a CORS request.
+    pub lines: Option<&'p CorsLines>,
     /// `Vary: Origin`.
     pub vary_origin: bool,
     /// `Vary: Access-Control-Request-Method`.
@@ -94,23 +97,6 @@ impl CorsPolicy {
                 "--header {name} conflicts with --cors-origins, which sends it"
             ));
         }
-        let origins = match &options.origins {
-            CorsOrigins::Any => Origins::Any,
-            CorsOrigins::List(list) => {
-                let mut rendered: Vec<Allowed> = list
-                    .iter()
-                    .map(|o| Allowed {
-                        origin: o.as_bytes().into(),
-                        line: format!("Access-Control-Allow-Origin: {o}\r\n")
-                            .into_bytes()
-                            .into(),
-                    })
-                    .collect();
-                rendered.sort();
-                rendered.dedup_by(|a, b| a.origin == b.origin);
-                Origins::List(rendered)
-            }
-        };
         let mut preflight = b"Access-Control-Allow-Methods: ".to_vec();
         preflight.extend_from_slice(ALLOW);
         preflight.extend_from_slice(b"\r\n");
@@ -122,45 +108,65 @@ impl CorsPolicy {
         preflight.extend_from_slice(b"Access-Control-Max-Age: ");
         preflight.extend_from_slice(itoa::Buffer::new().format(options.max_age).as_bytes());
         preflight.extend_from_slice(b"\r\n");
-        Ok(CorsPolicy {
-            origins,
-            preflight: preflight.into(),
-        })
+        let answers = |origin: &str| {
+            let line: Box<[u8]> = format!("Access-Control-Allow-Origin: {origin}\r\n")
+                .into_bytes()
+                .into();
+            Answers {
+                actual: CorsLines {
+                    allow_origin: line.clone(),
+                    preflight: Box::default(),
+                },
+                preflight: CorsLines {
+                    allow_origin: line,
+                    preflight: preflight.clone().into(),
+                },
+            }
+        };
+        let origins = match &options.origins {
+            CorsOrigins::Any => Origins::Any(answers("*")),
+            CorsOrigins::List(list) => {
+                let mut allowed: Vec<Allowed> = list
+                    .iter()
+                    .map(|o| Allowed {
+                        origin: o.as_bytes().into(),
+                        answers: answers(o),
+                    })
+                    .collect();
+                allowed.sort_by(|a, b| a.origin.cmp(&b.origin));
+                allowed.dedup_by(|a, b| a.origin == b.origin);
+                Origins::List(allowed)
+            }
+        };
+        Ok(CorsPolicy { origins })
     }
 
-    /// The answer to a request with this `method`, `Origin` and `Access-Control-Request-Method`.
+    /// The answer to a request with this `method` and `Origin`, and whether it sent
+    /// `Access-Control-Request-Method`.
     pub fn answer(
         &self,
         method: Method,
         origin: Option<&[u8]>,
-        request_method: Option<&[u8]>,
+        request_method: bool,
     ) -> CorsAnswer<'_> {
         let options = method == Method::Options;
-        let (allow_origin, list) = match &self.origins {
-            Origins::Any => (ANY, false),
+        let (answers, list) = match &self.origins {
+            Origins::Any(answers) => (Some(answers), false),
             Origins::List(list) => {
-                let line = origin
+                let allowed = origin
                     .and_then(|o| list.binary_search_by(|a| (*a.origin).cmp(o)).ok())
-                    .and_then(|i| list.get(i))
-                    .map_or(&b""[..], |a| &a.line[..]);
-                (line, true)
+                    .and_then(|i| list.get(i));
+                (allowed.map(|a| &a.answers), true)
             }
         };
-        let preflight = options && origin.is_some() && request_method.is_some();
+        let lines = match (options, origin.is_some() && request_method) {
+            (false, _) => answers.map(|a| &a.actual),
+            (true, true) => answers.map(|a| &a.preflight),
+            // A plain OPTIONS is about the server, not a cross-origin read.
+            (true, false) => None,
+        };
         CorsAnswer {
-            lines: CorsLines {
-                allow_origin: if options && !preflight {
-                    // A plain OPTIONS is about the server, not a cross-origin read.
-                    b""
-                } else {
-                    allow_origin
-                },
-                preflight: if preflight && !allow_origin.is_empty() {
-                    &self.preflight
-                } else {
-                    b""
-                },
-            },
+            lines,
             vary_origin: list || options,
             vary_request_method: options,
         }
@@ -243,10 +249,15 @@ mod tests {
             (&any, Options, Some("https://c.example"), None, "", "", true, true),
         ];
         for (i, (p, method, origin, acrm, ao, pre, vo, vm)) in cases.iter().enumerate() {
-            let a = p.answer(*method, origin.map(str::as_bytes), acrm.map(str::as_bytes));
+            let a = p.answer(*method, origin.map(str::as_bytes), acrm.is_some());
+            let text = |f: fn(&CorsLines) -> &[u8]| {
+                a.lines
+                    .map(|l| String::from_utf8_lossy(f(l)).into_owned())
+                    .unwrap_or_default()
+            };
             let got = (
-                String::from_utf8_lossy(a.lines.allow_origin).into_owned(),
-                String::from_utf8_lossy(a.lines.preflight).into_owned(),
+                text(|l| &l.allow_origin),
+                text(|l| &l.preflight),
                 a.vary_origin,
                 a.vary_request_method,
             );
@@ -258,9 +269,9 @@ mod tests {
     #[test]
     fn preflight_lines_without_headers_and_conflicts() {
         let p = policy(CorsOrigins::Any, &[]);
-        let a = p.answer(Method::Options, Some(b"https://a.example"), Some(b"GET"));
+        let a = p.answer(Method::Options, Some(b"https://a.example"), true);
         assert_eq!(
-            a.lines.preflight,
+            &*a.lines.unwrap().preflight,
             b"Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\nAccess-Control-Max-Age: 600\r\n"
         );
         let options = CorsOptions {

@@ -119,23 +119,37 @@ pub struct Vary {
 }
 
 impl Vary {
-    /// Whether the answer depends on none of the fields.
-    pub fn is_empty(self) -> bool {
-        self == Vary::default()
-    }
-
-    /// The names of the fields the answer depends on, in the order sent.
-    pub fn names(self) -> impl Iterator<Item = &'static [u8]> {
-        [
-            (self.accept, &b"Accept"[..]),
-            (self.accept_encoding, b"Accept-Encoding"),
-            (self.origin, b"Origin"),
-            (self.request_method, b"Access-Control-Request-Method"),
-        ]
-        .into_iter()
-        .filter_map(|(on, name)| on.then_some(name))
+    /// The `Vary` field value, or None when the answer depends on no field: one load from a
+    /// table of every combination, as a head is written for every request.
+    pub fn field_value(self) -> Option<&'static [u8]> {
+        let i = usize::from(self.accept)
+            | usize::from(self.accept_encoding) << 1
+            | usize::from(self.origin) << 2
+            | usize::from(self.request_method) << 3;
+        VARY_VALUES.get(i).copied().flatten()
     }
 }
+
+/// [`Vary::field_value`] by bits: Accept 1, Accept-Encoding 2, Origin 4,
+/// Access-Control-Request-Method 8.
+const VARY_VALUES: [Option<&[u8]>; 16] = [
+    None,
+    Some(b"Accept"),
+    Some(b"Accept-Encoding"),
+    Some(b"Accept, Accept-Encoding"),
+    Some(b"Origin"),
+    Some(b"Accept, Origin"),
+    Some(b"Accept-Encoding, Origin"),
+    Some(b"Accept, Accept-Encoding, Origin"),
+    Some(b"Access-Control-Request-Method"),
+    Some(b"Accept, Access-Control-Request-Method"),
+    Some(b"Accept-Encoding, Access-Control-Request-Method"),
+    Some(b"Accept, Accept-Encoding, Access-Control-Request-Method"),
+    Some(b"Origin, Access-Control-Request-Method"),
+    Some(b"Accept, Origin, Access-Control-Request-Method"),
+    Some(b"Accept-Encoding, Origin, Access-Control-Request-Method"),
+    Some(b"Accept, Accept-Encoding, Origin, Access-Control-Request-Method"),
+];
 
 /// A response plan: status, the headers that vary, and the body.
 #[derive(Debug)]
@@ -161,7 +175,7 @@ pub struct Reply<'s> {
     /// Whether to send `Accept-Ranges: bytes`.
     pub accept_ranges: bool,
     /// The CORS header lines (`--cors-origins`).
-    pub cors: CorsLines<'s>,
+    pub cors: Option<&'s CorsLines>,
     /// `Content-Range`.
     pub content_range: Option<ContentRange>,
     /// The body.
@@ -201,7 +215,7 @@ impl<'s> Reply<'s> {
             vary: Vary::default(),
             encoding: None,
             accept_ranges: false,
-            cors: CorsLines::default(),
+            cors: None,
             content_range: None,
             body: if page.is_empty() {
                 Body::Empty
@@ -356,7 +370,7 @@ impl<'s> Reply<'s> {
             },
             encoding: d.encoding,
             accept_ranges: true,
-            cors: CorsLines::default(),
+            cors: None,
             content_range: None,
             body,
         }
@@ -443,6 +457,31 @@ fn multipart(
 mod tests {
     use super::*;
     use crate::site::file::FileMeta;
+
+    #[test]
+    fn vary_names_each_field_once_in_order() {
+        for bits in 0..16u8 {
+            let vary = Vary {
+                accept: bits & 1 != 0,
+                accept_encoding: bits & 2 != 0,
+                origin: bits & 4 != 0,
+                request_method: bits & 8 != 0,
+            };
+            let names = [
+                "Accept",
+                "Accept-Encoding",
+                "Origin",
+                "Access-Control-Request-Method",
+            ];
+            let expected: Vec<&str> = (0..4)
+                .filter(|i| bits & (1 << i) != 0)
+                .map(|i| names[i])
+                .collect();
+            let got = vary.field_value().map(|v| std::str::from_utf8(v).unwrap());
+            let expected = (!expected.is_empty()).then(|| expected.join(", "));
+            assert_eq!(got, expected.as_deref(), "{vary:?}");
+        }
+    }
 
     #[test]
     fn boundaries_differ_per_version() {
