@@ -15,6 +15,7 @@ use anyhow::{Context, bail};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
+pub use crate::http::forwarded::{Cidr, TrustedProxies};
 pub use crate::http::request::Limits;
 pub use crate::reactor::Timeouts;
 
@@ -51,8 +52,20 @@ pub struct Config {
     pub limits: Limits,
     /// How long a client may take at each stage, and the drain after a shutdown signal.
     pub timeouts: Timeouts,
+    /// Who may name the client: trusted proxies' headers and the PROXY protocol.
+    pub proxies: Proxies,
     /// What is served and how.
     pub site: SiteOptions,
+}
+
+/// How the client's address is learnt when the server sits behind proxies: the two options
+/// decide together who the immediate peer is and whose headers are believed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Proxies {
+    /// Peers whose `Forwarded` / `X-Forwarded-For` name the client (none by default).
+    pub trusted: TrustedProxies,
+    /// Every connection starts with a PROXY protocol header, whose source replaces the peer.
+    pub protocol: bool,
 }
 
 /// What the site serves and how: the options [`crate::site::Site::open`] reads.
@@ -102,6 +115,76 @@ pub struct SiteOptions {
     pub header_rules: Vec<HeaderSpec>,
     /// CORS (`--cors-origins`); `None` sends no CORS headers.
     pub cors: Option<CorsOptions>,
+    /// HTTP Basic authentication by path.
+    pub auth: AuthOptions,
+}
+
+/// `--basic-auth` and what goes with it: which paths need a password, the realm the 401 names,
+/// and how many password hashes may be computed at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthOptions {
+    /// Path patterns and their htpasswd files; the first match wins.
+    pub rules: Vec<AuthRule>,
+    /// The `realm` of `WWW-Authenticate` (RFC 7617 §2).
+    pub realm: String,
+    /// Password hashes computed at once at most: one worker fewer than the pool (at least
+    /// one), so a flood of wrong passwords always leaves a worker for everybody else.
+    pub hashing: usize,
+}
+
+impl AuthOptions {
+    /// The hashing bound for a pool of `workers`.
+    pub fn hashing_for(workers: usize) -> usize {
+        workers.saturating_sub(1).max(1)
+    }
+}
+
+/// A `--basic-auth` rule: the paths a glob matches need a user of an htpasswd file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthRule {
+    /// A glob over the decoded root-relative path, as `--cache-rule`'s.
+    pub pattern: globset::Glob,
+    /// The Apache htpasswd file, read when the site is opened.
+    pub file: PathBuf,
+}
+
+impl AuthRule {
+    /// Parses `PATTERN=HTPASSWD_FILE`.
+    pub fn parse(s: &str) -> Result<AuthRule, String> {
+        let (pattern, file) = s
+            .split_once('=')
+            .ok_or_else(|| format!("basic-auth rule {s:?} is not PATTERN=HTPASSWD_FILE"))?;
+        let (pattern, file) = (pattern.trim(), file.trim());
+        if pattern.is_empty() || file.is_empty() {
+            return Err(format!("basic-auth rule {s:?} needs a pattern and a file"));
+        }
+        Ok(AuthRule {
+            pattern: path_glob(pattern).map_err(|e| format!("basic-auth rule {s:?}: {e}"))?,
+            file: PathBuf::from(file),
+        })
+    }
+}
+
+/// A glob over decoded root-relative paths: `*` crosses `/`, and a leading `/` anchors nothing
+/// (paths are matched relative to the root).
+fn path_glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
+    globset::GlobBuilder::new(pattern.trim_start_matches('/'))
+        .literal_separator(false)
+        .build()
+}
+
+/// Parses `--auth-realm`: sent inside a quoted-string (RFC 9110 §5.6.4), so no `"`, `\` or
+/// control characters, which would need escapes some clients get wrong.
+fn parse_realm(s: &str) -> Result<String, String> {
+    if s.is_empty()
+        || s.bytes()
+            .any(|b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f)
+    {
+        return Err(format!(
+            "realm {s:?} must be non-empty, without quotes, backslashes or control characters"
+        ));
+    }
+    Ok(s.to_string())
 }
 
 /// What CORS allows, as the Fetch standard's response headers say it (§3.2.3); travels whole
@@ -203,11 +286,7 @@ impl CacheRule {
         let pattern = if pattern == "hashed" {
             CachePattern::Hashed
         } else {
-            // Paths are matched relative to the root, so a leading `/` anchors nothing.
-            let glob = globset::GlobBuilder::new(pattern.trim_start_matches('/'))
-                .literal_separator(false)
-                .build()
-                .map_err(|e| format!("cache rule {s:?}: {e}"))?;
+            let glob = path_glob(pattern).map_err(|e| format!("cache rule {s:?}: {e}"))?;
             CachePattern::Glob(glob)
         };
         check_header_value(value).map_err(|e| format!("cache rule {s:?}: {e}"))?;
@@ -336,6 +415,7 @@ impl Default for Config {
                 send: Duration::from_secs(30),
                 shutdown: Duration::from_secs(8),
             },
+            proxies: Proxies::default(),
             site: SiteOptions::default(),
         }
     }
@@ -370,6 +450,11 @@ impl Default for SiteOptions {
             redirects: Vec::new(),
             header_rules: Vec::new(),
             cors: None,
+            auth: AuthOptions {
+                rules: Vec::new(),
+                realm: "restricted".to_string(),
+                hashing: AuthOptions::hashing_for(default_workers()),
+            },
         }
     }
 }
@@ -589,6 +674,23 @@ pub struct ServeArgs {
     /// Seconds a browser may keep a CORS preflight's answer [default: 86400]
     #[arg(long, env = "MUXSERVE_CORS_MAX_AGE", value_name = "SECONDS")]
     cors_max_age: Option<u32>,
+    /// Proxies whose Forwarded / X-Forwarded-For headers name the client: addresses or CIDR blocks, comma-separated [default: none]
+    #[arg(long, env = "MUXSERVE_TRUSTED_PROXIES", value_name = "CIDRS", value_delimiter = ',', value_parser = str::parse::<Cidr>)]
+    trusted_proxies: Vec<Cidr>,
+
+    /// Every connection must start with a PROXY protocol v1/v2 header (HAProxy, AWS NLB); others are closed unanswered
+    #[arg(long, env = "MUXSERVE_PROXY_PROTOCOL")]
+    proxy_protocol: bool,
+
+    /// HTTP Basic authentication: PATTERN=HTPASSWD_FILE, a glob over the URL path as for
+    /// --cache-rule and an Apache htpasswd file (bcrypt, SHA-crypt or argon2id); repeatable,
+    /// first match wins
+    #[arg(long = "basic-auth", env = "MUXSERVE_BASIC_AUTH", value_name = "RULE", value_parser = AuthRule::parse, value_delimiter = ';')]
+    basic_auth: Vec<AuthRule>,
+
+    /// The realm a 401 names in WWW-Authenticate
+    #[arg(long, env = "MUXSERVE_AUTH_REALM", default_value = "restricted", value_name = "REALM", value_parser = parse_realm)]
+    auth_realm: String,
 }
 
 /// Subcommands.
@@ -806,10 +908,11 @@ impl ServeArgs {
         } else {
             self.cache_rules
         };
+        let workers = self.workers.map_or_else(default_workers, usize::from);
         Ok(Config {
             root: self.root,
             listen,
-            workers: self.workers.map_or_else(default_workers, usize::from),
+            workers,
             max_connections: self.max_connections as usize,
             access_log: self.access_log,
             limits: Limits {
@@ -823,6 +926,10 @@ impl ServeArgs {
                 keep_alive: self.keep_alive_timeout,
                 send: self.send_timeout,
                 shutdown: self.shutdown_timeout,
+            },
+            proxies: Proxies {
+                trusted: TrustedProxies::new(self.trusted_proxies),
+                protocol: self.proxy_protocol,
             },
             site: SiteOptions {
                 index: self.index,
@@ -847,6 +954,11 @@ impl ServeArgs {
                 redirects: Vec::new(),
                 header_rules: Vec::new(),
                 cors,
+                auth: AuthOptions {
+                    rules: self.basic_auth,
+                    realm: self.auth_realm,
+                    hashing: AuthOptions::hashing_for(workers),
+                },
             },
         })
     }
@@ -1000,6 +1112,10 @@ mod tests {
         ("cache-control = \"off\"", |c| {
             c.site.cache_control.is_none()
         }),
+        ("basic-auth = [\"/private/*=users.htpasswd\"]", |c| {
+            c.site.auth.rules.len() == 1 && c.site.auth.rules[0].file.ends_with("users.htpasswd")
+        }),
+        ("auth-realm = \"staff\"", |c| c.site.auth.realm == "staff"),
         ("cache-rule = [\"*.html=no-store\"]", |c| {
             c.site.cache_rules.len() == 1 && c.site.cache_rules[0].value == "no-store"
         }),
@@ -1039,6 +1155,13 @@ mod tests {
         ("cors-max-age = 60\ncors-origins = \"*\"", |c| {
             c.site.cors.as_ref().is_some_and(|cors| cors.max_age == 60)
         }),
+        ("trusted-proxies = [\"10.0.0.0/8\", \"::1\"]", |c| {
+            c.proxies.trusted.contains([10, 1, 2, 3].into())
+                && c.proxies
+                    .trusted
+                    .contains(std::net::Ipv6Addr::LOCALHOST.into())
+        }),
+        ("proxy-protocol = true", |c| c.proxies.protocol),
     ];
 
     /// Each row alone in a file reaches its `Config` field.

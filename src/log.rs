@@ -2,11 +2,22 @@
 //! per response in the configured format. Access lines are formatted by the worker into a
 //! recycled buffer and handed to a writer thread through a bounded channel; when stdout is slow
 //! the line is dropped and counted, so a worker never blocks on it.
+//!
+//! A line is made in two steps, because the JSON form says how long the exchange took: [`begin`]
+//! formats everything the request and the reply decide while the head is still borrowed, and
+//! [`finish`] adds the duration once the connection has handed the response's last byte to the
+//! kernel, then queues it. `common` and `combined` stay exactly the NCSA / nginx formats, with the
+//! client (behind trusted proxies) as `%h`. Nothing here may block a worker or reorder one
+//! connection's lines.
+//!
+//! [`begin`]: AccessLogger::begin
+//! [`finish`]: AccessLogger::finish
 
 use std::io::{BufWriter, Write};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
@@ -31,8 +42,15 @@ const QUEUE: usize = 16 * 1024;
 /// One response, as the access log sees it.
 #[derive(Debug)]
 pub struct Entry<'a> {
-    /// The client's address.
+    /// The client's address: the peer's, or what trusted proxies say it is (`remote_addr`).
+    pub client: IpAddr,
+    /// The TCP peer's address (`peer_addr`): the proxy, when there is one.
     pub peer: IpAddr,
+    /// The host the request is for (absolute-form authority or `Host`).
+    pub host: Option<&'a [u8]>,
+    /// The user whose credentials `--basic-auth` accepted (never the password); `None` for
+    /// anonymous requests.
+    pub user: Option<&'a [u8]>,
     /// Method token.
     pub method: &'a str,
     /// Request-target as sent.
@@ -58,28 +76,53 @@ pub struct AccessLogger {
     dropped: AtomicU64,
 }
 
+/// A line formatted but for its duration, waiting for its response's last byte to be written.
+#[derive(Debug)]
+pub struct Line {
+    buf: Vec<u8>,
+    since: Instant,
+}
+
+/// Where a response's client stands: its address and the connection's peer.
+#[derive(Clone, Copy, Debug)]
+pub struct Addrs {
+    /// The client (`remote_addr`).
+    pub client: IpAddr,
+    /// The peer (`peer_addr`).
+    pub peer: IpAddr,
+}
+
 impl AccessLogger {
-    /// Logs one response to `head` (`None`: a head refused before it could be read).
-    pub fn request(
+    /// Begins the line for one response to `head` (`None`: a head refused before it could be
+    /// read), whose first byte arrived at `since`; `None` when the log is off.
+    pub fn begin(
         &self,
-        peer: &std::net::SocketAddr,
+        addrs: Addrs,
         head: Option<&RequestHead<'_>>,
+        user: Option<&[u8]>,
         status: Status,
         bytes: u64,
-    ) {
+        since: Instant,
+    ) -> Option<Line> {
         if !self.enabled() {
-            return;
+            return None;
         }
-        self.record(&Entry {
-            peer: peer.ip(),
-            method: head.map_or("-", |h| h.method_str),
-            target: head.map_or("-", |h| h.target),
-            version: head.map_or("-", |h| h.version.as_str()),
-            status: status.code(),
-            bytes,
-            referer: head.and_then(|h| h.fields.referer),
-            user_agent: head.and_then(|h| h.fields.user_agent),
-        });
+        self.begin_entry(
+            &Entry {
+                client: addrs.client,
+                peer: addrs.peer,
+                host: head.and_then(|h| h.host),
+                user,
+                method: head.map_or("-", |h| h.method_str),
+                target: head.map_or("-", |h| h.target),
+                version: head.map_or("-", |h| h.version.as_str()),
+                status: status.code(),
+                bytes,
+                referer: head.and_then(|h| h.fields.referer),
+                user_agent: head.and_then(|h| h.fields.user_agent),
+            },
+            since,
+        )
     }
 
     /// Starts the writer thread (none for `Off`).
@@ -117,13 +160,13 @@ impl AccessLogger {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Queues one line for `e`.
-    pub fn record(&self, e: &Entry<'_>) {
-        let Some(lines) = &self.lines else { return };
+    /// Begins the line for `e`, whose request's first byte arrived at `since`.
+    pub fn begin_entry(&self, e: &Entry<'_>, since: Instant) -> Option<Line> {
+        self.lines.as_ref()?;
         let mut line = self.free.try_recv().unwrap_or_default();
         line.clear();
         match self.format {
-            AccessLog::Off => return,
+            AccessLog::Off => return None,
             AccessLog::Common => common(&mut line, e),
             AccessLog::Combined => {
                 common(&mut line, e);
@@ -135,10 +178,34 @@ impl AccessLogger {
             }
             AccessLog::Json => json(&mut line, e),
         }
-        line.push(b'\n');
-        if let Err(TrySendError::Full(_)) = lines.try_send(line) {
+        Some(Line { buf: line, since })
+    }
+
+    /// Ends `line` with how long its exchange took until `done` and queues it.
+    pub fn finish(&self, line: Line, done: Instant) {
+        let Some(lines) = &self.lines else { return };
+        let Line { mut buf, since } = line;
+        if self.format == AccessLog::Json {
+            buf.extend_from_slice(b",\"duration_ms\":");
+            write_millis(&mut buf, done.saturating_duration_since(since));
+            buf.push(b'}');
+        }
+        buf.push(b'\n');
+        if let Err(TrySendError::Full(_)) = lines.try_send(buf) {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// Milliseconds with three decimals (microseconds): `12.345`, a JSON number.
+fn write_millis(line: &mut Vec<u8>, d: std::time::Duration) {
+    let micros = d.as_micros();
+    line.extend_from_slice(itoa::Buffer::new().format(micros / 1000).as_bytes());
+    let frac = micros % 1000;
+    line.push(b'.');
+    // Three digits of a number below 1000.
+    for div in [100, 10, 1] {
+        line.push(b'0' + (frac / div % 10) as u8);
     }
 }
 
@@ -164,7 +231,12 @@ fn write_lines(rx: &Receiver<Vec<u8>>, free: &Sender<Vec<u8>>) {
 
 /// `1.2.3.4 - - [06/Nov/1994:08:49:37 +0000] "GET / HTTP/1.1" 200 1234`
 fn common(line: &mut Vec<u8>, e: &Entry<'_>) {
-    let _ = write!(line, "{} - - [", e.peer);
+    let _ = write!(line, "{} - ", e.client);
+    match e.user {
+        Some(user) => clf_escape(line, user),
+        None => line.push(b'-'),
+    }
+    line.extend_from_slice(b" [");
     date::with_now(|d| date::clf_from_imf(d, line));
     line.extend_from_slice(b"] \"");
     clf_escape(line, e.method.as_bytes());
@@ -190,10 +262,19 @@ fn clf_escape(line: &mut Vec<u8>, v: &[u8]) {
     }
 }
 
+/// Everything but `duration_ms` and the closing brace, which [`AccessLogger::finish`] adds.
 fn json(line: &mut Vec<u8>, e: &Entry<'_>) {
-    let _ = write!(line, "{{\"time\":\"");
-    date::with_now(|d| date::clf_from_imf(d, line));
-    let _ = write!(line, "\",\"remote_addr\":\"{}\",\"method\":\"", e.peer);
+    line.extend_from_slice(b"{\"time\":\"");
+    date::write_rfc3339_now(line);
+    let _ = write!(
+        line,
+        "\",\"remote_addr\":\"{}\",\"peer_addr\":\"{}\",\"host\":",
+        e.client, e.peer
+    );
+    json_string_or_null(line, e.host);
+    line.extend_from_slice(b",\"user\":");
+    json_string_or_null(line, e.user);
+    line.extend_from_slice(b",\"method\":\"");
     json_escape(line, e.method.as_bytes());
     line.extend_from_slice(b"\",\"uri\":\"");
     json_escape(line, e.target.as_bytes());
@@ -205,7 +286,18 @@ fn json(line: &mut Vec<u8>, e: &Entry<'_>) {
     json_escape(line, e.referer.unwrap_or(b""));
     line.extend_from_slice(b"\",\"user_agent\":\"");
     json_escape(line, e.user_agent.unwrap_or(b""));
-    line.extend_from_slice(b"\"}");
+    line.push(b'"');
+}
+
+fn json_string_or_null(line: &mut Vec<u8>, v: Option<&[u8]>) {
+    match v {
+        Some(v) => {
+            line.push(b'"');
+            json_escape(line, v);
+            line.push(b'"');
+        }
+        None => line.extend_from_slice(b"null"),
+    }
 }
 
 /// Escapes a JSON string body; bytes that are not UTF-8 become `\u00HH`.
@@ -230,7 +322,10 @@ mod tests {
 
     fn entry() -> Entry<'static> {
         Entry {
+            client: "2001:db8::1".parse().unwrap(),
             peer: "127.0.0.1".parse().unwrap(),
+            host: Some(b"example.com"),
+            user: None,
             method: "GET",
             target: "/a\"b",
             version: "HTTP/1.1",
@@ -246,11 +341,27 @@ mod tests {
         let mut line = Vec::new();
         common(&mut line, &entry());
         let s = String::from_utf8(line).unwrap();
-        assert!(s.starts_with("127.0.0.1 - - ["), "{s}");
+        assert!(s.starts_with("2001:db8::1 - - ["), "{s}");
         assert!(s.ends_with("] \"GET /a\\x22b HTTP/1.1\" 200 5"), "{s}");
+        let mut line = Vec::new();
+        common(
+            &mut line,
+            &Entry {
+                user: Some(b"ann b"),
+                ..entry()
+            },
+        );
+        let s = String::from_utf8(line).unwrap();
+        assert!(s.starts_with("2001:db8::1 - ann b ["), "{s}");
 
         let mut line = Vec::new();
         json(&mut line, &entry());
+        line.extend_from_slice(b",\"duration_ms\":1.000}");
+        let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(v["remote_addr"], "2001:db8::1");
+        assert_eq!(v["peer_addr"], "127.0.0.1");
+        assert_eq!(v["host"], "example.com");
+        assert!(v["user"].is_null());
         let s = String::from_utf8(line).unwrap();
         assert!(s.contains("\"uri\":\"/a\\\"b\""), "{s}");
         assert!(s.contains("\"status\":200,\"bytes\":5"), "{s}");
@@ -258,5 +369,34 @@ mod tests {
             s.contains("\"user_agent\":\"curl \\\"x\\\"\\u000a\\u00ff\""),
             "{s}"
         );
+
+        let user = Entry {
+            user: Some(b"al ice\""),
+            ..entry()
+        };
+        let mut line = Vec::new();
+        common(&mut line, &user);
+        let s = String::from_utf8(line).unwrap();
+        assert!(s.starts_with("2001:db8::1 - al ice\\x22 ["), "{s}");
+        let mut line = Vec::new();
+        json(&mut line, &user);
+        let s = String::from_utf8(line).unwrap();
+        assert!(s.contains(",\"user\":\"al ice\\\"\","), "{s}");
+    }
+
+    #[test]
+    fn durations_are_milliseconds_with_three_decimals() {
+        use std::time::Duration;
+        for (d, want) in [
+            (Duration::ZERO, "0.000"),
+            (Duration::from_nanos(999), "0.000"),
+            (Duration::from_micros(1), "0.001"),
+            (Duration::from_micros(12_345), "12.345"),
+            (Duration::from_secs(3), "3000.000"),
+        ] {
+            let mut line = Vec::new();
+            write_millis(&mut line, d);
+            assert_eq!(String::from_utf8(line).unwrap(), want, "{d:?}");
+        }
     }
 }

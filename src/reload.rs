@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use crate::config::Config;
+use crate::config::{AuthRule, Config};
 use crate::log;
 use crate::site::Site;
 use crate::worker::Context;
@@ -79,15 +79,18 @@ impl FileId {
 }
 
 /// What a site was built from, or what the disk shows now: the root directory's (device,
-/// inode), and the rules files' identities (`None`: absent, unreadable, or not watched).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// inode), and the rules files' and `--basic-auth` htpasswd files' identities (`None`: absent,
+/// unreadable, or not watched).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Identity {
     root: Option<(u64, u64)>,
     rules: [Option<FileId>; 2],
+    htpasswd: Vec<Option<FileId>>,
 }
 
-/// What `root` (followed, as a deploy's symlink) and its rules files are now.
-fn observe(root: &Path, site_rules: bool) -> Identity {
+/// What `root` (followed, as a deploy's symlink), its rules files and the htpasswd files of
+/// `auth` are now.
+fn observe(root: &Path, site_rules: bool, auth: &[AuthRule]) -> Identity {
     let root_id = std::fs::metadata(root).ok().map(|m| (m.dev(), m.ino()));
     let rules = RULES_FILES.map(|name| {
         site_rules
@@ -95,17 +98,31 @@ fn observe(root: &Path, site_rules: bool) -> Identity {
             .flatten()
             .map(|m| FileId::of(&m))
     });
+    let htpasswd = auth
+        .iter()
+        .map(|r| std::fs::metadata(&r.file).ok().map(|m| FileId::of(&m)))
+        .collect();
     Identity {
         root: root_id,
         rules,
+        htpasswd,
     }
+}
+
+/// What the site `config` describes is built from, now.
+fn observe_config(config: &Config) -> Identity {
+    observe(
+        &config.root,
+        config.site.site_rules,
+        &config.site.auth.rules,
+    )
 }
 
 /// Opens the site `config` describes, with the identity it was built from. The rules files are
 /// looked at before the site reads them and the root's identity comes from the descriptor it
 /// opened, so a change in between shows as a difference at the next tick, never as none.
 pub(crate) fn open_site(config: &Config) -> anyhow::Result<(Site, Identity)> {
-    let before = observe(&config.root, config.site.site_rules);
+    let before = observe_config(config);
     let site = Site::open(&config.root, &config.site)?;
     let root = site
         .root_identity()
@@ -291,8 +308,8 @@ impl Watch {
     /// Rebuilds when the root or a rules file is no longer what the served site was built from,
     /// unless the last rebuild failed on exactly what the disk shows now.
     fn tick(&mut self) {
-        let seen = observe(&self.current.root, self.current.site.site_rules);
-        if seen != self.serving && self.failed != Some(seen) {
+        let seen = observe_config(&self.current);
+        if seen != self.serving && self.failed.as_ref() != Some(&seen) {
             self.reload(Cause::Changed);
         }
     }
@@ -333,7 +350,7 @@ impl Watch {
                 ));
                 // Tried again when the disk changes again (or on the next SIGHUP), not every
                 // second: one line per failure, not one per tick.
-                self.failed = Some(observe(&self.current.root, self.current.site.site_rules));
+                self.failed = Some(observe_config(&self.current));
             }
         }
     }
@@ -387,26 +404,34 @@ mod tests {
         std::fs::create_dir(&v1).unwrap();
         std::fs::create_dir(&v2).unwrap();
         std::os::unix::fs::symlink("v1", &link).unwrap();
-        let first = observe(&link, true);
+        let first = observe(&link, true, &[]);
         assert_eq!(first.rules, [None, None]);
-        assert_eq!(observe(&link, true), first);
+        assert_eq!(observe(&link, true, &[]), first);
 
         std::fs::write(v1.join("_headers"), "/*\n  X-A: 1\n").unwrap();
-        let with_headers = observe(&link, true);
+        let with_headers = observe(&link, true, &[]);
         assert_eq!(with_headers.root, first.root);
         assert!(with_headers.rules[1].is_some(), "{with_headers:?}");
-        assert_eq!(observe(&link, false).rules, [None, None], "not watched");
+        assert_eq!(
+            observe(&link, false, &[]).rules,
+            [None, None],
+            "not watched"
+        );
 
         std::fs::write(v1.join("_headers"), "/*\n  X-A: 22\n").unwrap();
-        assert_ne!(observe(&link, true), with_headers, "a rewrite in place");
+        assert_ne!(
+            observe(&link, true, &[]),
+            with_headers,
+            "a rewrite in place"
+        );
 
         std::os::unix::fs::symlink("v2", dir.path().join("next")).unwrap();
         std::fs::rename(dir.path().join("next"), &link).unwrap();
-        let swapped = observe(&link, true);
+        let swapped = observe(&link, true, &[]);
         assert_ne!(swapped.root, first.root);
         assert_eq!(swapped.rules, [None, None]);
 
         std::fs::remove_dir(&v2).unwrap();
-        assert_eq!(observe(&link, true).root, None, "a dangling link");
+        assert_eq!(observe(&link, true, &[]).root, None, "a dangling link");
     }
 }

@@ -49,6 +49,7 @@ impl Server {
         let ctx = Arc::new(Context {
             site: ArcSwap::from_pointee(site),
             limits: config.limits,
+            trusted: config.proxies.trusted.clone(),
             log,
             draining: draining.clone(),
         });
@@ -75,6 +76,7 @@ impl Server {
         let reactor_config = ReactorConfig {
             timeouts: config.timeouts,
             max_connections: config.max_connections,
+            proxy_protocol: config.proxies.protocol,
         };
         let reactor = Reactor::new(listener, channels, reactor_config)
             .context("cannot register the listener")?;

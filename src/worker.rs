@@ -16,20 +16,23 @@ use crossbeam_channel::{Receiver, Sender};
 use polling::{Event, Poller};
 
 use crate::conn::{Conn, Next, Scratch};
+use crate::http::forwarded::TrustedProxies;
 use crate::http::request::Limits;
 use crate::log::AccessLogger;
 use crate::pace::Pace;
 use crate::shutdown::Draining;
 use crate::site::Site;
 
-/// What every worker shares: the site, the request limits, the access log, and whether the
-/// server is draining.
+/// What every worker shares: the site, the request limits, the trusted proxies, the access log,
+/// and whether the server is draining.
 #[derive(Debug)]
 pub(crate) struct Context {
     /// The site requests are answered from; a reload (`reload.rs`) stores a new one. Each
     /// worker answers a whole drive from the one it has, so a batch never mixes two trees.
     pub(crate) site: ArcSwap<Site>,
     pub(crate) limits: Limits,
+    /// Whose forwarding headers name the client, for the access log.
+    pub(crate) trusted: TrustedProxies,
     pub(crate) log: AccessLogger,
     pub(crate) draining: Draining,
 }
@@ -108,7 +111,7 @@ fn work(
         }
         let turn = || match intent {
             Intent::Drive => conn.drive(&mut scratch, ctx, site.load()),
-            Intent::End => conn.end(&mut scratch, ctx.draining.is_set()),
+            Intent::End => conn.end(&mut scratch, ctx),
         };
         let next = match catch_unwind(AssertUnwindSafe(turn)) {
             Ok(next) => next,

@@ -279,6 +279,7 @@ fn config_file_rule_tables_are_served() {
         "[[redirects]]\nfrom = \"/old/*\"\nto = \"/new/:splat\"\nstatus = 302\n\n\
          [[redirects]]\nfrom = \"/style.css\"\nto = \"/forced\"\nforce = true\n\n\
          [[headers]]\nfor = \"/dir/*\"\n[headers.values]\nX-Frame-Options = \"DENY\"\n\
+         Cache-Control = \'\'\'\n  max-age=0,\n  must-revalidate\n\'\'\'\n\
          Link = [\"</a.css>; rel=preload\", \"</b.js>; rel=preload\"]\n",
     );
     let server = Binary::serving(site.root())
@@ -294,6 +295,11 @@ fn config_file_rule_tables_are_served() {
     let resp = server.request(&get_request("/dir/"));
     assert_eq!(resp.status, 200, "{resp}");
     assert_eq!(resp.header("X-Frame-Options"), Some("DENY"), "{resp}");
+    assert_eq!(
+        resp.header_all("Cache-Control"),
+        ["max-age=0, must-revalidate"],
+        "{resp}"
+    );
     assert_eq!(
         resp.header_all("Link"),
         ["</a.css>; rel=preload, </b.js>; rel=preload"],

@@ -1,6 +1,7 @@
 //! Property tests for the request-controlled parsers of `site`, through the crate's public API:
 //! `range::parse` against a reference model and the shape every answer must have, and
-//! `resolve::normalize` (then `Root::find`) against path traversal. This file owns those
+//! `resolve::normalize` (then `Root::find`) against path traversal; the PROXY protocol parser and
+//! the forwarding-header walk never panic. This file owns those
 //! properties only; it must never touch the network or anything outside its own temp dirs, and
 //! keeps case counts moderate so it runs in seconds.
 
@@ -10,6 +11,8 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path};
 
+use muxserve::http::forwarded::{self, TrustedProxies};
+use muxserve::http::proxy_protocol;
 use muxserve::site::range::{self, ByteRange, MAX_RANGES, RangeSpec};
 use muxserve::site::resolve::{self, Found, Hidden, Root, Symlinks};
 use proptest::prelude::*;
@@ -474,7 +477,7 @@ fn found_files_are_never_outside_the_root() {
 
 use muxserve::config::RedirectSpec;
 use muxserve::site::rules::pattern::{Captures, Pattern};
-use muxserve::site::rules::redirects::{Redirects, Which};
+use muxserve::site::rules::redirects::{Asked, Redirects, Which};
 
 /// Pattern text from the pieces patterns are made of, well formed or not.
 fn pattern_text() -> impl Strategy<Value = String> {
@@ -560,10 +563,16 @@ proptest! {
         if !problems.is_empty() || resolve::normalize(&path, &mut rel).is_err() {
             return Ok(());
         }
-        let Some(applied) = rules.first(Which::Unforced, None, &rel, None) else {
+        let asked = Asked {
+            host: None,
+            rel: &rel,
+            path: &path,
+            query: None,
+        };
+        let Some(applied) = rules.first(Which::Unforced, &asked) else {
             return Ok(());
         };
-        let target = applied.target(&rel, None);
+        let target = applied.target(&asked);
         prop_assert!(target.starts_with('/'), "{target}");
         prop_assert!(!target.starts_with("//") && !target.starts_with("/\\"), "{target}");
         let mut out = Vec::new();
@@ -572,5 +581,78 @@ proptest! {
                 prop_assert!(seg != b".." && !seg.starts_with(b"."), "{target} → {out:?}");
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The PROXY protocol header and forwarding headers: bytes anyone who reaches the port chooses.
+
+/// Bytes that look like the start of a PROXY header often enough to get past its first checks:
+/// a v1 or v2 prefix, then bytes drawn from what such headers hold.
+fn proxy_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let v1_alphabet = b"PROXY TCP46UNKOWN0123456789.:abcdef\r\n ".to_vec();
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..140),
+        prop::collection::vec(prop::sample::select(v1_alphabet), 0..140).prop_map(|tail| [
+            b"PROXY ".as_slice(),
+            &tail
+        ]
+        .concat()),
+        (
+            prop::sample::select(vec![0x20u8, 0x21, 0x2f, 0x11]),
+            prop::sample::select(vec![0x00u8, 0x11, 0x12, 0x21, 0x22, 0x31, 0x44]),
+            0u16..80,
+            prop::collection::vec(any::<u8>(), 0..120),
+        )
+            .prop_map(|(command, family, len, rest)| {
+                let mut h = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+                h.extend_from_slice(&[command, family]);
+                h.extend_from_slice(&len.to_be_bytes());
+                h.extend_from_slice(&rest);
+                h
+            }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(PURE_CASES))]
+
+    /// Never panics, never claims more bytes than it was given, and gives the same answer
+    /// however the bytes were split: a prefix of what parses is "need more", never a
+    /// different header.
+    #[test]
+    fn proxy_headers_never_panic_and_agree_across_splits(bytes in proxy_bytes()) {
+        let whole = proxy_protocol::parse(&bytes);
+        if let proxy_protocol::Parsed::Done { consumed, .. } = whole {
+            prop_assert!(consumed <= bytes.len());
+            for cut in 0..consumed {
+                prop_assert_eq!(proxy_protocol::parse(&bytes[..cut]), proxy_protocol::Parsed::NeedMore);
+            }
+            let mut longer = bytes[..consumed].to_vec();
+            longer.extend_from_slice(b"GET / HTTP/1.1\r\n");
+            prop_assert_eq!(proxy_protocol::parse(&longer), whole);
+        }
+        if whole == proxy_protocol::Parsed::Invalid {
+            let mut longer = bytes.clone();
+            longer.extend_from_slice(b"\r\n");
+            prop_assert_eq!(proxy_protocol::parse(&longer), proxy_protocol::Parsed::Invalid);
+        }
+    }
+
+    /// The walk never panics and always answers with the peer or an address the headers hold.
+    #[test]
+    fn forwarding_walk_never_panics(
+        lines in prop::collection::vec(
+            prop::collection::vec(prop::sample::select(b"for=\"[]:,;_unknown 0123456789.abcdef\\".to_vec()), 0..60),
+            0..4,
+        ),
+        xff in prop::bool::ANY,
+    ) {
+        let trusted = TrustedProxies::new(vec!["0.0.0.0/0".parse().unwrap(), "::/0".parse().unwrap()]);
+        let lines: Vec<&[u8]> = lines.iter().map(Vec::as_slice).collect();
+        let peer = std::net::IpAddr::from([127, 0, 0, 1]);
+        let (fwd, x): (&[&[u8]], &[&[u8]]) = if xff { (&[], &lines) } else { (&lines, &[]) };
+        let client = forwarded::client(peer, fwd, x, &trusted);
+        prop_assert!(client == peer || lines.iter().any(|l| !l.is_empty()), "{client}");
     }
 }

@@ -424,3 +424,54 @@ fn reload_handle_applies_a_new_configuration_to_open_connections() {
     join.join().unwrap();
     assert_eq!(ok, Ok(true), "the server did not stop");
 }
+
+#[test]
+fn a_changed_htpasswd_file_is_read_again() {
+    use base64::Engine as _;
+    const CHANGED: &str = "reloaded (the root or its rules files changed)";
+    let basic = |user_pass: &str| {
+        let token = base64::engine::general_purpose::STANDARD.encode(user_pass);
+        format!("Basic {token}")
+    };
+    let auth = fixtures_dir().join("auth");
+    let d = Deploys::new();
+    let users = d.path("users.htpasswd");
+    fs::copy(auth.join("bcrypt.htpasswd"), &users).unwrap();
+    let srv = Binary::serving(&d.current())
+        .args(["--basic-auth", &format!("/*={}", users.display())])
+        .spawn();
+    let get = |who: &str| {
+        let auth = basic(who);
+        srv.request(&request_with("GET", "/", &[("Authorization", &auth)]))
+    };
+    assert_eq!(get("alice:alice-pw").status, 200);
+    assert_eq!(get("carol:carol-pw").status, 401);
+    // As `htpasswd` writes it: a new file renamed over the old one.
+    let tmp = d.path("users.tmp");
+    fs::copy(auth.join("sha.htpasswd"), &tmp).unwrap();
+    fs::rename(&tmp, &users).unwrap();
+    assert!(
+        wait_for_log(&srv, CHANGED, 1, SWAP_SEEN_WITHIN),
+        "stderr: {}",
+        srv.stderr()
+    );
+    assert_eq!(get("carol:carol-pw").status, 200);
+    let gone = get("alice:alice-pw");
+    assert_eq!(
+        gone.status, 401,
+        "a remembered success is forgotten: {gone}"
+    );
+    // A file that no longer passes keeps the running users, with one line.
+    fs::write(&users, "carol:plain\n").unwrap();
+    assert!(
+        wait_for_log(&srv, "reload failed", 1, SWAP_SEEN_WITHIN),
+        "stderr: {}",
+        srv.stderr()
+    );
+    assert!(
+        srv.stderr().contains("users.htpasswd:1: user \"carol\""),
+        "{}",
+        srv.stderr()
+    );
+    assert_eq!(get("carol:carol-pw").status, 200);
+}

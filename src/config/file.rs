@@ -546,10 +546,24 @@ impl Reader<'_> {
         for (k, v) in in_file_order(table) {
             let name: &str = k.get_ref();
             let values = self.strings(v, &format!("{key}.{name}"))?;
-            set.extend(values.into_iter().map(|v| (name.to_string(), v)));
+            set.extend(values.into_iter().map(|v| (name.to_string(), one_line(&v))));
         }
         Some(set)
     }
+}
+
+/// A value written over several lines (`\'\'\'` strings in netlify.toml) as one: each line
+/// trimmed, the empty ones dropped, the rest joined by a space, as Netlify reads it.
+fn one_line(value: &str) -> String {
+    if !value.contains('\n') {
+        return value.to_string();
+    }
+    let lines: Vec<&str> = value
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join(" ")
 }
 
 /// Options a file may name: everything that takes or is a value, not `--help` or `--version`.
@@ -677,6 +691,15 @@ remove = "Cache-Control"
                 },
             ]
         );
+    }
+
+    #[test]
+    fn multi_line_header_values_become_one_line() {
+        assert_eq!(
+            one_line("\n  max-age=0,\n  no-cache,\n\n  must-revalidate\n"),
+            "max-age=0, no-cache, must-revalidate"
+        );
+        assert_eq!(one_line("public"), "public");
     }
 
     #[test]

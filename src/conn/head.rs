@@ -5,7 +5,7 @@
 use crate::http::request::{Method, Version};
 use crate::http::response::{HeadWriter, Status};
 use crate::site::rules::headers::{Matched, Server};
-use crate::site::{ALLOW, ContentRange, Reply};
+use crate::site::{ALLOW, AuthHeader, ContentRange, Reply};
 
 /// What the response head needs to know of the request and the connection.
 #[derive(Clone, Copy, Debug)]
@@ -21,6 +21,8 @@ pub(crate) struct Exchange<'a> {
     /// The `_headers` blocks for this response: they replace the server's own header of any
     /// name they set or remove.
     pub(crate) rule_headers: Option<Matched<'a>>,
+    /// `WWW-Authenticate`'s value, for a 401 of `--basic-auth`.
+    pub(crate) challenge: &'a str,
 }
 
 impl Exchange<'_> {
@@ -95,6 +97,15 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
         }
         w.raw(&cors.preflight);
     }
+    match reply.auth {
+        AuthHeader::None => {}
+        AuthHeader::Challenge => {
+            w.header(b"WWW-Authenticate", exchange.challenge.as_bytes());
+        }
+        AuthHeader::RetryAfter => {
+            w.header(b"Retry-After", b"1");
+        }
+    }
     match rules {
         None => {
             w.raw(exchange.extra_headers);
@@ -146,6 +157,7 @@ mod tests {
         keep_alive: true,
         extra_headers: b"",
         rule_headers: None,
+        challenge: "",
     };
 
     fn reply(status: Status) -> Reply<'static> {

@@ -5,6 +5,13 @@
 //! replaced whole. It is also the one place that decides how a connection ends: at once, or
 //! half-closed and lingering until the peer's close ([`Conn::end`]).
 //!
+//! With `--proxy-protocol`, a connection starts in [`Phase::Preface`]: the PROXY header must
+//! arrive whole within the header timeout (the first request's head shares that timeout), and
+//! a connection whose first bytes cannot be one is closed unanswered. Its source is then the
+//! connection's client address, beside the TCP peer. Each response's access-log line is
+//! finished when the last byte of the batch it went out in was handed to the kernel (for a
+//! `sendfile` body: the last byte of the file), or when the connection ends before that.
+//!
 //! A parked connection holds only the bytes it could not finish with (a partial request, an
 //! unsent response); the large buffers belong to the worker ([`Scratch`]). This folder is the
 //! only place that reads, writes or shuts down a connection's socket; it must never touch the
@@ -18,8 +25,11 @@ use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Instant;
 
+use crate::http::forwarded;
 use crate::http::framing::{Framer, Rules, Step};
+use crate::http::proxy_protocol::{self, Parsed};
 use crate::http::request::{Method, Version};
+use crate::log::{AccessLogger, Addrs, Line};
 use crate::site::{Reply, Site};
 use crate::worker::Context;
 use head::{Exchange, write_head};
@@ -68,6 +78,11 @@ pub enum Wait {
 /// Where the connection stands; the write side (`output`, `sending`) is orthogonal to it.
 #[derive(Debug)]
 enum Phase {
+    /// Waiting for the PROXY protocol header, on a connection accepted at `since`.
+    Preface {
+        /// When the connection was accepted; the first head's timeout runs from here too.
+        since: Instant,
+    },
     /// Reading requests: the framer knows whether a head, a body or nothing more is expected.
     Framing(Framer),
     /// Half-closed after the last response; reading and dropping until the peer's FIN,
@@ -91,6 +106,11 @@ enum Fill {
 pub struct Conn {
     stream: TcpStream,
     peer: SocketAddr,
+    /// The peer, or the source a PROXY protocol header named: the hop forwarding headers are
+    /// judged from, and the client when they are not believed.
+    client: SocketAddr,
+    /// Access-log lines of responses still being written while parked.
+    lines: Vec<Line>,
     /// Unprocessed request bytes kept while parked.
     input: Vec<u8>,
     /// Unsent response bytes kept while parked.
@@ -101,15 +121,27 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Wraps an accepted, non-blocking stream.
-    pub fn new(stream: TcpStream, peer: SocketAddr, accepted: Instant) -> Self {
+    /// Wraps an accepted, non-blocking stream; with `proxy_protocol`, its first bytes must be a
+    /// PROXY protocol header.
+    pub fn new(
+        stream: TcpStream,
+        peer: SocketAddr,
+        accepted: Instant,
+        proxy_protocol: bool,
+    ) -> Self {
         Conn {
             stream,
             peer,
+            client: peer,
+            lines: Vec::new(),
             input: Vec::new(),
             output: Vec::new(),
             sending: None,
-            phase: Phase::Framing(Framer::accepted(accepted)),
+            phase: if proxy_protocol {
+                Phase::Preface { since: accepted }
+            } else {
+                Phase::Framing(Framer::accepted(accepted))
+            },
             peer_eof: false,
         }
     }
@@ -123,6 +155,7 @@ impl Conn {
     pub fn wait(&self) -> Wait {
         match self.phase {
             Phase::Lingering { since, .. } => Wait::Linger { since },
+            Phase::Preface { since } => Wait::Head { since },
             _ if !self.output.is_empty() || self.sending.is_some() => Wait::Write,
             Phase::Framing(Framer::Body { since, .. }) => Wait::Body { since },
             Phase::Framing(Framer::Head { since: Some(since) }) => Wait::Head { since },
@@ -144,26 +177,28 @@ impl Conn {
     pub fn drive(&mut self, s: &mut Scratch, ctx: &Context, site: &Site) -> Next {
         self.load(s);
         let next = self.run(s, ctx, site).unwrap_or(Next::Close);
-        self.park(s, next)
+        self.park(s, next, &ctx.log)
     }
 
     /// Ends a connection whose deadline passed. While draining, one whose last response is
     /// written but may not have reached the peer (the socket still holds it) is half-closed and
     /// lingers instead: the process is about to exit, and in a container its network namespace
     /// goes with it, dropping those bytes; the peer's close says it has everything.
-    pub fn end(&mut self, s: &mut Scratch, draining: bool) -> Next {
+    pub fn end(&mut self, s: &mut Scratch, ctx: &Context) -> Next {
         // Between requests, with nothing of ours left to write: only the kernel may still hold
         // the last response.
         let delivered_here =
             matches!(self.wait(), Wait::Idle | Wait::Head { .. }) && !self.mid_request();
-        if !(draining && delivered_here && has_unsent(&self.stream)) {
+        if !(ctx.draining.is_set() && delivered_here && has_unsent(&self.stream)) {
+            // A write that timed out: its lines say how long it was given.
+            finish_lines(&mut self.lines, &ctx.log);
             return Next::Close;
         }
         // Resets the worker's buffers to this connection's (empty) bytes, so parking it below
         // cannot pick up what another connection left there.
         self.load(s);
         let next = self.begin_linger().and_then(|()| self.linger(s));
-        self.park(s, next.unwrap_or(Next::Close))
+        self.park(s, next.unwrap_or(Next::Close), &ctx.log)
     }
 
     #[inline]
@@ -172,10 +207,20 @@ impl Conn {
         self.input.clear();
         s.out.load(&self.output);
         self.output.clear();
+        s.lines.clear();
+        if !self.lines.is_empty() {
+            s.lines.append(&mut self.lines);
+        }
     }
 
     #[inline]
-    fn park(&mut self, s: &Scratch, next: Next) -> Next {
+    fn park(&mut self, s: &mut Scratch, next: Next, log: &AccessLogger) -> Next {
+        if next == Next::Close {
+            // Ended before its responses were all written: log them as far as they got.
+            finish_lines(&mut s.lines, log);
+        } else if !s.lines.is_empty() {
+            self.lines.append(&mut s.lines);
+        }
         // Usually both are empty: a keep-alive connection between requests keeps nothing.
         if next != Next::Close {
             if !s.read.is_empty() {
@@ -189,8 +234,14 @@ impl Conn {
     }
 
     fn run(&mut self, s: &mut Scratch, ctx: &Context, site: &Site) -> io::Result<Next> {
-        if let Phase::Lingering { .. } = self.phase {
-            return self.linger(s);
+        match self.phase {
+            Phase::Lingering { .. } => return self.linger(s),
+            Phase::Preface { since } => {
+                if let Some(next) = self.preface(s, since)? {
+                    return Ok(next);
+                }
+            }
+            Phase::Framing(_) => {}
         }
         let draining = ctx.draining.is_set();
         let mut answered = false;
@@ -199,6 +250,7 @@ impl Conn {
             if !send::flush(&self.stream, &mut s.out, &mut self.sending)? {
                 return Ok(Next::Write);
             }
+            finish_lines(&mut s.lines, &ctx.log);
             if let Phase::Framing(Framer::Done { linger }) = self.phase {
                 return self.close(s, linger, draining);
             }
@@ -222,6 +274,31 @@ impl Conn {
         }
     }
 
+    /// Reads the PROXY protocol header; `None` once it is consumed and requests may follow.
+    fn preface(&mut self, s: &mut Scratch, since: Instant) -> io::Result<Option<Next>> {
+        loop {
+            match proxy_protocol::parse(s.read.pending()) {
+                Parsed::Done { client, consumed } => {
+                    s.read.consume(consumed);
+                    if let Some(client) = client {
+                        self.client = client;
+                    }
+                    self.phase = Phase::Framing(Framer::accepted(since));
+                    return Ok(None);
+                }
+                // Not a proxy we sit behind, or a broken one: nothing it sent can be trusted
+                // to be HTTP, so no answer either.
+                Parsed::Invalid => return Ok(Some(Next::Close)),
+                Parsed::NeedMore if self.peer_eof => return Ok(Some(Next::Close)),
+                Parsed::NeedMore => match self.fill(s)? {
+                    Fill::Data => {}
+                    Fill::Eof => self.peer_eof = true,
+                    Fill::Blocked => return Ok(Some(Next::Read)),
+                },
+            }
+        }
+    }
+
     /// Answers every complete request buffered, gathering small responses until a body needs
     /// sending on its own or the batch is full; true if it stopped for want of bytes.
     fn answer_buffered(
@@ -239,10 +316,23 @@ impl Conn {
             limits: &ctx.limits,
             draining,
         };
-        let Scratch { read, out, site } = s;
-        let peer = &self.peer;
+        let Scratch {
+            read,
+            out,
+            site,
+            lines,
+        } = s;
+        let (peer, client) = (self.peer.ip(), self.client.ip());
+        let log = &ctx.log;
         while self.sending.is_none() && out.len() < BATCH {
             let sending = &mut self.sending;
+            // When this request's first byte arrived (or, for a connection's first, when it was
+            // accepted), for the log's duration. A head always has one; the clock is read only
+            // if that ever changes.
+            let since = match framer {
+                Framer::Head { since } => *since,
+                Framer::Body { .. } | Framer::Done { .. } => None,
+            };
             let step = framer.advance(
                 read.pending_mut(),
                 rules,
@@ -255,10 +345,31 @@ impl Conn {
                         keep_alive,
                         extra_headers: current.extra_headers(),
                         rule_headers: current.rule_headers(site),
+                        challenge: current.challenge(),
                     };
                     let status = reply.status;
                     let bytes = queue(out, sending, reply, &exchange);
-                    ctx.log.request(peer, Some(head), status, bytes);
+                    if log.enabled() {
+                        let fields = &head.fields;
+                        let addrs = Addrs {
+                            client: forwarded::client(
+                                client,
+                                fields.forwarded.lines(),
+                                fields.x_forwarded_for.lines(),
+                                &ctx.trusted,
+                            ),
+                            peer,
+                        };
+                        let since = since.unwrap_or_else(Instant::now);
+                        lines.extend(log.begin(
+                            addrs,
+                            Some(head),
+                            site.creds.user(),
+                            status,
+                            bytes,
+                            since,
+                        ));
+                    }
                 },
             );
             match step {
@@ -276,6 +387,7 @@ impl Conn {
                         keep_alive: false,
                         extra_headers: current.extra_headers(),
                         rule_headers: None,
+                        challenge: current.challenge(),
                     };
                     let bytes = queue(
                         out,
@@ -283,7 +395,9 @@ impl Conn {
                         current.refusal(e.status()),
                         &exchange,
                     );
-                    ctx.log.request(peer, None, e.status(), bytes);
+                    let addrs = Addrs { client, peer };
+                    let since = since.unwrap_or_else(Instant::now);
+                    lines.extend(log.begin(addrs, None, None, e.status(), bytes, since));
                 }
                 // What was answered before still goes out; the rest is not ours to frame.
                 Step::BadBody(_) => read.clear(),
@@ -359,6 +473,17 @@ impl Conn {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// Finishes and queues `lines`, their responses written (or their connection ended) now.
+fn finish_lines(lines: &mut Vec<Line>, log: &AccessLogger) {
+    if lines.is_empty() {
+        return;
+    }
+    let done = Instant::now();
+    for line in lines.drain(..) {
+        log.finish(line, done);
     }
 }
 

@@ -1,10 +1,11 @@
 //! A worker's reusable buffers: the read buffer that request bytes are parsed in place from, the
-//! output buffer that response heads (and small bodies) are gathered in, and the site's own
-//! scratch space. One set per worker, reused for every connection it drives, so a parked
+//! output buffer that response heads (and small bodies) are gathered in, the site's own
+//! scratch space, and the access-log lines of the responses being written. One set per worker, reused for every connection it drives, so a parked
 //! connection keeps only the bytes it could not finish with. Nothing here does I/O or knows
 //! HTTP; it only keeps the offsets right.
 
 use crate::http::request::Limits;
+use crate::log::Line;
 use crate::site::Scratch as SiteScratch;
 
 /// Small responses to pipelined requests are gathered up to this size before one write.
@@ -146,6 +147,8 @@ pub struct Scratch {
     pub(crate) read: ReadBuf,
     pub(crate) out: WriteBuf,
     pub(crate) site: SiteScratch,
+    /// Access-log lines of the responses queued in `out`, finished once it is all written.
+    pub(crate) lines: Vec<Line>,
 }
 
 impl Scratch {
@@ -155,6 +158,7 @@ impl Scratch {
             read: ReadBuf::new(limits.max_head.max(4096)),
             out: WriteBuf::new(),
             site: SiteScratch::default(),
+            lines: Vec::new(),
         }
     }
 }

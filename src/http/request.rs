@@ -130,6 +130,12 @@ pub struct Fields<'a> {
     /// Whether `Access-Control-Request-Method` was sent, which makes an OPTIONS a CORS
     /// preflight; its value is the browser's to compare with the methods allowed.
     pub access_control_request_method: bool,
+    /// `Forwarded` lines (RFC 7239), for the client behind trusted proxies.
+    pub forwarded: FieldLines<'a>,
+    /// `X-Forwarded-For` lines, read when there is no `Forwarded`.
+    pub x_forwarded_for: FieldLines<'a>,
+    /// `Authorization`, for `--basic-auth`.
+    pub authorization: Option<&'a [u8]>,
 }
 
 /// A parsed request head, borrowing from the connection's read buffer.
@@ -510,6 +516,16 @@ impl<'a> Fields<'a> {
             }
         } else if name.eq_ignore_ascii_case("access-control-request-method") {
             self.access_control_request_method = true;
+        } else if name.eq_ignore_ascii_case("forwarded") {
+            self.forwarded.push(value)?;
+        } else if name.eq_ignore_ascii_case("x-forwarded-for") {
+            self.x_forwarded_for.push(value)?;
+        } else if name.eq_ignore_ascii_case("authorization") {
+            // RFC 9110 §11.6.2: one set of credentials; two lines are ambiguous, so neither
+            // is used.
+            if self.authorization.replace(value).is_some() {
+                self.authorization = Some(b"");
+            }
         }
         Ok(())
     }
@@ -709,6 +725,27 @@ mod tests {
         let h = ok("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
         assert_eq!(h.fields.origin, None);
         assert!(!h.fields.access_control_request_method);
+    }
+
+    #[test]
+    fn forwarding_fields_keep_every_line_in_order() {
+        let h = ok(
+            "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.2.3.4, 5.6.7.8\r\n\
+             forwarded: for=1.2.3.4\r\nx-forwarded-for: 9.9.9.9\r\nForwarded: for=5.6.7.8\r\n\r\n",
+        );
+        assert_eq!(
+            h.fields.x_forwarded_for.lines(),
+            [&b"1.2.3.4, 5.6.7.8"[..], b"9.9.9.9"]
+        );
+        assert_eq!(
+            h.fields.forwarded.lines(),
+            [&b"for=1.2.3.4"[..], b"for=5.6.7.8"]
+        );
+        let many = "X-Forwarded-For: 1.1.1.1\r\n".repeat(MAX_FIELD_LINES + 1);
+        assert_eq!(
+            err(&format!("GET / HTTP/1.1\r\nHost: h\r\n{many}\r\n")),
+            RequestError::HeadTooLarge
+        );
     }
 
     #[test]

@@ -64,6 +64,7 @@ statuses! {
     TemporaryRedirect 307 "Temporary Redirect" html,
     PermanentRedirect 308 "Permanent Redirect" html,
     BadRequest 400 "Bad Request" html,
+    Unauthorized 401 "Unauthorized" html,
     Forbidden 403 "Forbidden" html,
     NotFound 404 "Not Found" html,
     MethodNotAllowed 405 "Method Not Allowed" html,
@@ -134,6 +135,12 @@ impl<'a> HeadWriter<'a> {
         self.out.extend_from_slice(value);
         self.out.extend_from_slice(b"\r\n");
         self
+    }
+
+    /// The head written so far, for a writer that appends a value's bytes itself; it
+    /// guarantees they hold no CR or LF.
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        self.out
     }
 
     /// Appends ready-made header lines, each ending in CRLF.

@@ -62,6 +62,8 @@ pub(crate) struct Channels {
 pub(crate) struct ReactorConfig {
     pub(crate) timeouts: Timeouts,
     pub(crate) max_connections: usize,
+    /// Connections begin with a PROXY protocol header.
+    pub(crate) proxy_protocol: bool,
 }
 
 /// The multiplexing loop and everything it owns.
@@ -284,6 +286,7 @@ fn register(
         return false;
     }
     let deadline = now + config.timeouts.header;
-    slots.insert(Box::new(Conn::new(stream, peer, now)), deadline);
+    let conn = Conn::new(stream, peer, now, config.proxy_protocol);
+    slots.insert(Box::new(conn), deadline);
     true
 }

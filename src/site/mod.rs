@@ -39,6 +39,7 @@
 //! has it now, when negotiation picks the original, goes from step 2 straight to step 5; step 4
 //! fills it. Rewritten targets never enter it under the request's path.
 
+pub mod auth;
 pub mod cache_control;
 pub mod compress;
 pub mod conditional;
@@ -47,6 +48,7 @@ pub mod cors;
 pub mod encoding;
 mod error_pages;
 pub mod file;
+mod htpasswd;
 pub mod listing;
 pub mod memory;
 pub mod mime;
@@ -57,7 +59,7 @@ mod rewrites;
 pub mod rules;
 mod urls;
 
-pub use reply::{Body, ContentRange, Part, Reply, Vary};
+pub use reply::{AuthHeader, Body, ContentRange, Part, Reply, Vary};
 
 use std::fs::File;
 use std::io::Write;
@@ -73,6 +75,7 @@ use rustix::io::Errno;
 use crate::config::SiteOptions;
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::Status;
+use auth::{Auth, Credentials};
 use cache_control::CacheControl;
 use compress::CompressCache;
 use conditional::{Outcome, Preconditions, Validators};
@@ -104,6 +107,11 @@ pub struct Scratch {
     pub key: Vec<u8>,
     /// The `_headers` blocks that matched the request, for its response head.
     pub matched: Vec<u16>,
+    /// The request's normalised path when blocks matched, which their values' placeholders
+    /// are filled from (`rel` goes on to name the file served).
+    pub asked: Vec<u8>,
+    /// The request's Basic credentials, and whether they passed (the access log's user).
+    pub creds: Credentials,
 }
 
 /// The file step 3 found to represent; the scratch path names it.
@@ -176,10 +184,9 @@ pub struct Site {
     health_path: Option<String>,
     files: Option<FileCache>,
     rules: Rules,
-    /// Whether the rules files are the site's (and so never served).
-    site_rules: bool,
     tags: Tagger,
     cors: Option<CorsPolicy>,
+    auth: Auth,
 }
 
 impl Site {
@@ -239,13 +246,15 @@ impl Site {
             let _ = write!(extra_headers, "{name}: {value}\r\n");
         }
         let names: Vec<&str> = extras.iter().map(|(n, _)| *n).collect();
+        let (rules, mut problems) = Rules::load(&root, &root_name, config, &names);
+        let (auth, mut auth_problems) = Auth::load(&config.auth);
+        problems.append(&mut auth_problems);
         let cors = match &config.cors {
             Some(options) => {
                 Some(CorsPolicy::new(options, names.iter().copied()).map_err(anyhow::Error::msg)?)
             }
             None => None,
         };
-        let (rules, problems) = Rules::load(&root, &root_name, config, &names);
         let site = Site {
             root,
             index: config.index.iter().map(|i| i.as_bytes().to_vec()).collect(),
@@ -268,9 +277,9 @@ impl Site {
                 FileCache::new(usize::try_from(config.file_cache_size).unwrap_or(usize::MAX))
             }),
             rules,
-            site_rules: config.site_rules,
             tags: Tagger::new(config.etag),
             cors,
+            auth,
         };
         Ok((site, problems))
     }
@@ -291,7 +300,24 @@ impl Site {
     /// The `_headers` blocks that matched the request [`Site::respond`] last answered with
     /// `s`, for its response head; `None` when there are none.
     pub fn rule_headers<'a>(&'a self, s: &'a Scratch) -> Option<Matched<'a>> {
-        (!s.matched.is_empty()).then(|| self.rules.headers.matched(&s.matched))
+        (!s.matched.is_empty()).then(|| {
+            let matched = self.rules.headers.matched(&s.matched, &s.asked);
+            if s.creds.granted() {
+                matched.private()
+            } else {
+                matched
+            }
+        })
+    }
+
+    /// `WWW-Authenticate`'s value for a 401 (`--auth-realm`).
+    pub fn challenge(&self) -> &str {
+        self.auth.challenge()
+    }
+
+    /// The htpasswd files `--basic-auth` read, which a reload watches.
+    pub fn auth_files(&self) -> &[std::path::PathBuf] {
+        self.auth.files()
     }
 
     /// The (device, inode) of the directory served, which a reload compares with what the root
@@ -309,11 +335,16 @@ impl Site {
     /// `draining` says whether the server is shutting down.
     pub fn respond(&self, req: &RequestHead<'_>, s: &mut Scratch, draining: bool) -> Reply<'_> {
         s.matched.clear();
+        s.creds.reset();
         let (Break(mut reply) | Continue(mut reply)) = self.steps(req, s, draining);
         // Checked here, and the reply changed in place: moving every reply through a function
         // cost ~47 instructions per request (callgrind).
         if reply.status.code() >= 400 {
             self.site_page(&mut reply);
+        } else if s.creds.granted() {
+            // An answer for one user: a shared cache must never store it (RFC 9111 §5.2.2.7),
+            // whatever a rule or `_headers` says.
+            reply.cache_control = Some("private");
         }
         if let Some(cors) = &self.cors {
             let f = &req.fields;
@@ -342,22 +373,48 @@ impl Site {
         s: &mut Scratch,
         draining: bool,
     ) -> ControlFlow<Reply<'s>, Reply<'s>> {
-        let Scratch { rel, key, matched } = s;
+        let Scratch {
+            rel,
+            key,
+            matched,
+            asked,
+            creds,
+        } = s;
         self.health(req, draining)?; // 0.
-        method(req.method)?; // 1.
+        if let Break(reply) = method(req.method) {
+            // 1. OPTIONS on a protected path is answered to those who may see it only.
+            if req.method == Method::Options && req.path != "*" && !self.auth.is_empty() {
+                self.normalize(req.path, rel)?;
+                self.guard(req, rel, creds)?;
+            }
+            return Break(reply);
+        }
         let slash = self.normalize(req.path, rel)?; // 2.
+        // Before anything of the path is looked at: no rule, cache or file tells a client
+        // without credentials whether it exists.
+        self.guard(req, rel, creds)?;
         if !self.rules.headers.is_empty() {
             // The URL asked for decides, before rewrites, clean URLs and index files.
             self.rules.headers.matching(req.host, rel, matched);
+            if !matched.is_empty() {
+                asked.clear();
+                asked.extend_from_slice(rel);
+            }
         }
-        let chosen = match self.rule(Which::Forced, req, rel)? {
-            Some(target) => self.represent(req, rel, key, target)?, // 4.
+        let chosen = match self.ruled(req, rel, slash, creds)? {
+            Some(target) => {
+                let target = self.guard_target(req, rel, creds, target)?;
+                self.represent(req, rel, key, target)? // 4.
+            }
             None => {
                 memory_key(key, rel, slash);
+                // Only files no rule protects are kept in memory (`guard_target`), so a hit
+                // needs no second check.
                 match self.remembered(req, key) {
                     Some(chosen) => chosen,
                     None => {
-                        let target = self.find(req, rel, slash)?; // 3.
+                        let target = self.find(req, rel, slash, creds)?; // 3.
+                        let target = self.guard_target(req, rel, creds, target)?;
                         self.represent(req, rel, key, target)? // 4.
                     }
                 }
@@ -394,6 +451,41 @@ impl Site {
         })
     }
 
+    /// `--basic-auth`: whether the request's credentials may see `rel`; 401 with the challenge
+    /// when not, 503 when verifying them would exceed the hashing bound.
+    fn guard(
+        &self,
+        req: &RequestHead<'_>,
+        rel: &mut Vec<u8>,
+        creds: &mut Credentials,
+    ) -> ControlFlow<Reply<'_>> {
+        if self.auth.is_empty() {
+            return Continue(());
+        }
+        match self.auth.check(rel, req.fields.authorization, creds) {
+            Ok(()) => Continue(()),
+            Err(auth::Refusal::Unauthorized) => Break(Reply::unauthorized()),
+            Err(auth::Refusal::Busy) => Break(Reply::busy()),
+        }
+    }
+
+    /// The file finally served (a rewrite's, an index file, a clean URL, the fallback) checked
+    /// as its own path, before step 4 reads it; what a password guards never enters the memory
+    /// cache, which answers by the request's path alone.
+    fn guard_target(
+        &self,
+        req: &RequestHead<'_>,
+        rel: &mut Vec<u8>,
+        creds: &mut Credentials,
+        mut target: Target,
+    ) -> ControlFlow<Reply<'_>, Target> {
+        self.guard(req, rel, creds)?;
+        if creds.granted() {
+            target.cacheable = false;
+        }
+        Continue(target)
+    }
+
     /// Step 2, normalise: decodes `path` into `rel`; goes on with whether it ended in `/`.
     fn normalize(&self, path: &str, rel: &mut Vec<u8>) -> ControlFlow<Reply<'_>, bool> {
         match resolve::normalize_with(path, rel, self.hidden) {
@@ -427,6 +519,7 @@ impl Site {
         req: &RequestHead<'_>,
         rel: &mut Vec<u8>,
         slash: bool,
+        creds: &mut Credentials,
     ) -> ControlFlow<Reply<'_>, Target> {
         let found = if self.is_rules_file(rel) {
             Err(Errno::NOENT)
@@ -447,20 +540,20 @@ impl Site {
             Ok(Found::Dir(_)) if !slash && !rel.is_empty() => {
                 // A directory without an index file is no file at FROM: rules apply there.
                 if self.rules.redirects.any(Which::Unforced) && !self.has_index(rel) {
-                    if let Some(target) = self.rule(Which::Unforced, req, rel)? {
+                    if let Some(target) = self.rule(Which::Unforced, req, rel, creds)? {
                         return Continue(target);
                     }
                 }
                 Break(Reply::redirect(resolve::directory_url(rel, req.query)))
             }
-            Ok(Found::Dir(dir)) => self.directory(req, rel, dir, Lookup::Request),
+            Ok(Found::Dir(dir)) => self.directory(req, rel, dir, Lookup::Request, creds),
             Err(e @ (Errno::NOENT | Errno::NOTDIR)) => {
                 if let Some(target) = self.clean_url(rel, slash) {
                     return Continue(target);
                 }
                 // Netlify's shadowing: a rule that is not forced applies only where no file
                 // answers, and before the single-page-app fallback.
-                if let Some(target) = self.rule(Which::Unforced, req, rel)? {
+                if let Some(target) = self.rule(Which::Unforced, req, rel, creds)? {
                     return Continue(target);
                 }
                 match &self.fallback {
@@ -483,6 +576,7 @@ impl Site {
         rel: &mut Vec<u8>,
         dir: OwnedFd,
         lookup: Lookup,
+        creds: &mut Credentials,
     ) -> ControlFlow<Reply<'_>, Target> {
         let dir_len = rel.len();
         for name in &self.index {
@@ -506,7 +600,7 @@ impl Site {
         }
         rel.truncate(dir_len);
         if lookup == Lookup::Request
-            && let Some(target) = self.rule(Which::Unforced, req, rel)?
+            && let Some(target) = self.rule(Which::Unforced, req, rel, creds)?
         {
             return Continue(target);
         }
@@ -528,11 +622,7 @@ impl Site {
             url.push(b'/');
         }
         let format = listing::Format::from_accept(req.fields.accept.lines());
-        let withheld: &[&[u8]] = if rel.is_empty() && self.site_rules {
-            &rules::FILES
-        } else {
-            &[]
-        };
+        let withheld: &[&[u8]] = if rel.is_empty() { &rules::FILES } else { &[] };
         match listing::render(&url, dir, self.hidden, withheld, format) {
             Ok(body) => Reply::listing(format.content_type(), body),
             Err(e) => self.open_failed(e, rel),

@@ -151,6 +151,18 @@ const VARY_VALUES: [Option<&[u8]>; 16] = [
     Some(b"Accept, Accept-Encoding, Origin, Access-Control-Request-Method"),
 ];
 
+/// What `--basic-auth` adds to a refusal. The challenge's text is the site's
+/// ([`Site::challenge`](super::Site::challenge)), so a reply stays one byte larger, not 16.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthHeader {
+    /// Nothing.
+    None,
+    /// `WWW-Authenticate` with the site's challenge, on a 401 (RFC 9110 §11.6.1).
+    Challenge,
+    /// `Retry-After: 1`, on a 503 that a second's wait is likely to cure.
+    RetryAfter,
+}
+
 /// A response plan: status, the headers that vary, and the body.
 #[derive(Debug)]
 pub struct Reply<'s> {
@@ -178,6 +190,8 @@ pub struct Reply<'s> {
     pub cors: Option<&'s CorsLines>,
     /// `Content-Range`.
     pub content_range: Option<ContentRange>,
+    /// The `--basic-auth` header a 401 or its 503 carries.
+    pub auth: AuthHeader,
     /// The body.
     pub body: Body,
 }
@@ -217,6 +231,7 @@ impl<'s> Reply<'s> {
             accept_ranges: false,
             cors: None,
             content_range: None,
+            auth: AuthHeader::None,
             body: if page.is_empty() {
                 Body::Empty
             } else {
@@ -241,6 +256,22 @@ impl<'s> Reply<'s> {
             cache_control: Some("no-store"),
             body: Body::Static(body),
             ..Reply::page(status)
+        }
+    }
+
+    /// 401 with the challenge a client answers with credentials (RFC 7617 §2).
+    pub(super) fn unauthorized() -> Self {
+        Reply {
+            auth: AuthHeader::Challenge,
+            ..Reply::page(Status::Unauthorized)
+        }
+    }
+
+    /// 503 while the password hashing bound is reached: a second later a slot is likely free.
+    pub(super) fn busy() -> Self {
+        Reply {
+            auth: AuthHeader::RetryAfter,
+            ..Reply::page(Status::ServiceUnavailable)
         }
     }
 
@@ -372,6 +403,7 @@ impl<'s> Reply<'s> {
             accept_ranges: true,
             cors: None,
             content_range: None,
+            auth: AuthHeader::None,
             body,
         }
     }

@@ -9,14 +9,47 @@ use std::ops::ControlFlow::{self, Break, Continue};
 
 use rustix::io::Errno;
 
+use super::auth::Credentials;
 use super::file::FileMeta;
 use super::resolve::{self, Found, Refusal};
-use super::rules::redirects::{Action, Which};
+use super::rules::redirects::{Action, Asked, Which};
 use super::{Lookup, Reply, Site, Target};
 use crate::http::request::RequestHead;
 use crate::http::response::Status;
 
 impl Site {
+    /// The rules at step 2, for `req` whose path is `rel`: the first rule in file order that
+    /// applies wins, and an unforced one applies only where no file answers. So the first
+    /// forced rule applies here, unless an unforced rule before it applies and no file answers:
+    /// then step 3 finds no file and applies that one. Goes on with the forced rule's target
+    /// (`rel` then naming it), or `None` for the normal path.
+    pub(super) fn ruled(
+        &self,
+        req: &RequestHead<'_>,
+        rel: &mut Vec<u8>,
+        slash: bool,
+        creds: &mut Credentials,
+    ) -> ControlFlow<Reply<'_>, Option<Target>> {
+        let redirects = &self.rules.redirects;
+        if !redirects.any(Which::Forced) {
+            return Continue(None);
+        }
+        let asked = asked(req, rel);
+        let Some(forced) = redirects.first(Which::Forced, &asked) else {
+            return Continue(None);
+        };
+        // An unforced rule before it wins where no file answers (step 3 applies it then).
+        let earlier = redirects
+            .first_before(Which::Unforced, &asked, forced.number)
+            .is_some();
+        let (action, target) = (forced.rule.action, forced.target(&asked));
+        if earlier && !self.answers(rel, slash) {
+            return Continue(None);
+        }
+        self.apply(action, target, req, rel, creds)
+            .map_continue(Some)
+    }
+
     /// The first rule of kind `which` for `req`, whose path is `rel`: a redirect answers; a
     /// rewrite or a rule's 404 page goes on with its target, `rel` then naming it; no rule goes
     /// on with `None`, `rel` unchanged.
@@ -25,27 +58,65 @@ impl Site {
         which: Which,
         req: &RequestHead<'_>,
         rel: &mut Vec<u8>,
+        creds: &mut Credentials,
     ) -> ControlFlow<Reply<'_>, Option<Target>> {
-        let Some(applied) = self.rules.redirects.first(which, req.host, rel, req.query) else {
+        let asked = asked(req, rel);
+        let Some(applied) = self.rules.redirects.first(which, &asked) else {
             return Continue(None);
         };
-        let target = applied.target(rel, req.query);
-        let status = match applied.rule.action {
+        let action = applied.rule.action;
+        let target = applied.target(&asked);
+        self.apply(action, target, req, rel, creds)
+            .map_continue(Some)
+    }
+
+    /// What a rule's `action` does with its `target`: a redirect answers, a rewrite or 404 page
+    /// goes on with the file.
+    fn apply(
+        &self,
+        action: Action,
+        target: String,
+        req: &RequestHead<'_>,
+        rel: &mut Vec<u8>,
+        creds: &mut Credentials,
+    ) -> ControlFlow<Reply<'_>, Target> {
+        let status = match action {
             Action::Redirect(status) => return Break(Reply::redirect_with(status, target)),
             Action::Rewrite => Status::Ok,
             Action::NotFound => Status::NotFound,
         };
-        self.rewritten(req, &target, rel, status).map_continue(Some)
+        self.rewritten(req, &target, rel, status, creds)
+    }
+
+    /// Whether a file answers `rel` (asked for with a trailing slash if `slash`), as step 3
+    /// would find it: the file, a directory's index file, or `NAME.html` by clean URLs. `rel`
+    /// is left as it was.
+    fn answers(&self, rel: &mut Vec<u8>, slash: bool) -> bool {
+        if self.is_rules_file(rel) {
+            return false;
+        }
+        match self.root.find(rel) {
+            Ok(Found::File(..)) => !slash,
+            Ok(Found::Dir(_)) => self.has_index(rel),
+            Err(_) => {
+                let len = rel.len();
+                let found = self.clean_url(rel, slash).is_some();
+                rel.truncate(len);
+                found
+            }
+        }
     }
 
     /// The file a rewrite to `url` serves with `status`, found as a request for `url` would be
-    /// (index files and clean URLs too); not kept in the memory cache under the request's path.
+    /// (index files and clean URLs too), and guarded as its path would be (`--basic-auth`)
+    /// before anything of it is looked at; not kept in the memory cache under the request's path.
     fn rewritten(
         &self,
         req: &RequestHead<'_>,
         url: &str,
         rel: &mut Vec<u8>,
         status: Status,
+        creds: &mut Credentials,
     ) -> ControlFlow<Reply<'_>, Target> {
         let path = url.split(['?', '#']).next().unwrap_or("/");
         let slash = match resolve::normalize_with(path, rel, self.hidden) {
@@ -54,6 +125,7 @@ impl Site {
             Err(Refusal::Forbidden) => return Break(Reply::page(Status::Forbidden)),
             Err(Refusal::NotFound) => return Break(self.not_found(b"")),
         };
+        self.guard(req, rel, creds)?;
         let found = if self.is_rules_file(rel) {
             Err(Errno::NOENT)
         } else {
@@ -67,7 +139,7 @@ impl Site {
                 status,
             },
             // A rewrite to a directory serves what its URL with a slash would.
-            Ok(Found::Dir(dir)) => self.directory(req, rel, dir, Lookup::Rewrite)?,
+            Ok(Found::Dir(dir)) => self.directory(req, rel, dir, Lookup::Rewrite, creds)?,
             Ok(Found::File(..)) | Err(Errno::NOENT | Errno::NOTDIR) => {
                 match self.clean_url(rel, slash) {
                     Some(target) => target,
@@ -82,9 +154,10 @@ impl Site {
     }
 
     /// Whether `rel` is one of the rules files, which are the server's to read, never a
-    /// client's.
+    /// client's: not even with `--site-rules false`, where they are not read either, as a site
+    /// built for Netlify or Cloudflare Pages never meant them to be served.
     pub(super) fn is_rules_file(&self, rel: &[u8]) -> bool {
-        self.site_rules && super::rules::FILES.contains(&rel)
+        super::rules::FILES.contains(&rel)
     }
 
     /// Whether directory `rel` has an index file, which makes it a file at FROM for shadowing.
@@ -100,5 +173,15 @@ impl Site {
         });
         rel.truncate(len);
         found
+    }
+}
+
+/// What the rules match of `req`, whose normalised path is `rel`.
+fn asked<'a>(req: &RequestHead<'a>, rel: &'a [u8]) -> Asked<'a> {
+    Asked {
+        host: req.host,
+        rel,
+        path: req.path,
+        query: req.query,
     }
 }

@@ -9,6 +9,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod auth;
 mod cache_control;
 mod compression;
 mod conditional;

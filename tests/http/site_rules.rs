@@ -226,6 +226,9 @@ fn headers_go_on_200_206_and_304_only() {
 fn site_rules_false_ignores_both_files() {
     let s = server(|c| c.site.site_rules = false);
     assert_eq!(s.get("/home").status, 404);
+    // Not read, and still not served.
+    assert_eq!(s.get("/_redirects").status, 404);
+    assert_eq!(s.get("/_headers").status, 404);
     assert_eq!(s.get("/index.html").status, 200);
     assert_eq!(s.get("/").header("X-Site"), None);
 }
@@ -296,5 +299,82 @@ fn listings_leave_the_rules_files_out() {
     assert!(
         !page.contains("_redirects") && !page.contains("_headers"),
         "{page}"
+    );
+}
+
+/// A server whose root has exactly these rules files.
+fn with_rules(redirects: &str, headers: &str) -> TestServer {
+    let (redirects, headers) = (redirects.to_string(), headers.to_string());
+    TestServer::build()
+        .site(move |site| {
+            fs::write(site.root().join("_redirects"), redirects).unwrap();
+            fs::write(site.root().join("_headers"), headers).unwrap();
+        })
+        .start()
+}
+
+#[test]
+fn the_first_rule_that_applies_wins_forced_or_not() {
+    let s = with_rules(
+        "/a /first 302\n/a /second 302!\n\
+         /style.css /shadowed 302\n/style.css /forced-later 302!\n\
+         /* /index.html 200\n/b /bee 302!\n",
+        "",
+    );
+    // No file at /a: the unforced rule applies, and it comes first.
+    assert_eq!(s.get("/a").header("Location"), Some("/first"));
+    // A file at /style.css shadows the first rule; the later forced one still applies.
+    assert_eq!(
+        s.get("/style.css").header("Location"),
+        Some("/forced-later")
+    );
+    // The catch-all comes before /b's forced rule: /b is rewritten to index.html.
+    let resp = s.get("/b");
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.body, fixture("index.html"));
+    // A file the catch-all shadows is served.
+    assert_eq!(s.get("/dir/").body, fixture("dir/index.html"));
+}
+
+#[test]
+fn a_redirect_to_the_url_asked_for_does_not_apply() {
+    // Cloudflare's documented example; trailing-slash-blind matching would loop on it.
+    let s = with_rules("/trailing /trailing/ 301\n/x/ /x 301\n", "");
+    let resp = s.get("/trailing");
+    assert_eq!(resp.header("Location"), Some("/trailing/"), "{resp}");
+    let resp = s.get("/trailing/");
+    assert_eq!(resp.status, 404, "{resp}");
+    assert_eq!(s.get("/x/").header("Location"), Some("/x"));
+    assert_eq!(s.get("/x").status, 404);
+}
+
+#[test]
+fn targets_and_values_take_placeholders_as_cloudflare_writes_them() {
+    let s = with_rules(
+        "/s /wiki/Special:Search 301\n/posts/:slug.html /blog/:slug 301\n",
+        "/movies/:title\n  X-Movie: You are watching \":title\"\n\
+         /style.css\n  Vary: Origin\n",
+    );
+    assert_eq!(s.get("/s").header("Location"), Some("/wiki/Special:Search"));
+    assert_eq!(
+        s.get("/posts/hello.html").header("Location"),
+        Some("/blog/hello")
+    );
+    // Values are filled in on the content they go on (200, 206, 304).
+    fs::create_dir_all(s.root().join("movies")).unwrap();
+    fs::write(s.root().join("movies/star"), "x").unwrap();
+    let resp = s.get("/movies/star");
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(
+        resp.header("X-Movie"),
+        Some("You are watching \"star\""),
+        "{resp}"
+    );
+    // A block's Vary goes beside the server's, never instead of it.
+    let resp = s.get_with("/style.css", &[("Accept-Encoding", "gzip")]);
+    let vary = resp.header_all("Vary").join(", ");
+    assert!(
+        vary.contains("Accept-Encoding") && vary.contains("Origin"),
+        "{resp}"
     );
 }

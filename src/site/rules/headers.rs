@@ -8,6 +8,7 @@
 
 use super::index::Index;
 use super::pattern::{Captures, Pattern};
+use super::template::{Into, Template};
 use crate::config::HeaderSpec;
 use crate::http::response::{HeadWriter, server_owned};
 
@@ -40,7 +41,8 @@ struct Line {
     id: u16,
     /// The name as written.
     name: Box<str>,
-    value: Box<str>,
+    /// The value, with the pattern's placeholders (`:name`, `:splat`) to fill in.
+    value: Template,
     /// Values of this name from several lines join into one (all but `Set-Cookie`, RFC 9110
     /// §5.3).
     joins: bool,
@@ -96,6 +98,11 @@ pub struct Matched<'a> {
     blocks: &'a [u16],
     /// The union of the blocks' [`Server`] bits.
     replaces: u64,
+    /// The request's normalised path, which placeholders in values are filled from.
+    asked: &'a [u8],
+    /// For an authenticated request: the server's `Cache-Control: private` stands, so no
+    /// block's Cache-Control is written.
+    private: bool,
 }
 
 /// Most blocks: their numbers are `u16`s in a worker's reused list.
@@ -161,7 +168,11 @@ fn check_name(name: &str) -> Result<Box<str>, String> {
     }
     if name.eq_ignore_ascii_case("basic-auth") {
         // Netlify's form holds plain-text passwords in a file the site ships.
-        return Err("Basic-Auth is not honoured (it holds plain passwords)".to_string());
+        return Err(
+            "Basic-Auth is not honoured (it holds plain passwords): use --basic-auth with an \
+             htpasswd file"
+                .to_string(),
+        );
     }
     Ok(name.to_ascii_lowercase().into())
 }
@@ -201,7 +212,7 @@ impl Block {
             set.push(Line {
                 id: id(lower)?,
                 name: name.as_str().into(),
-                value: value.as_str().into(),
+                value: Template::parse(value, pattern.names(), pattern.has_splat()),
                 joins,
                 metadata,
             });
@@ -212,8 +223,11 @@ impl Block {
         }
         let touches = |server: &str| {
             let id = names.iter().position(|n| **n == *server);
+            // A `Vary` a block sets is sent beside the server's, never instead: the server's
+            // names what its own selection depends on (RFC 9110 §12.5.5), which a cache needs.
+            let sets = server != "vary";
             id.is_some_and(|id| {
-                set.iter().any(|l| usize::from(l.id) == id)
+                sets && set.iter().any(|l| usize::from(l.id) == id)
                     || remove.iter().any(|&r| usize::from(r) == id)
             })
         };
@@ -236,12 +250,14 @@ impl Block {
             for l in set.iter().filter(|l| keep(l)) {
                 out.extend_from_slice(l.name.as_bytes());
                 out.extend_from_slice(b": ");
-                out.extend_from_slice(l.value.as_bytes());
+                l.value
+                    .write(&mut out, &Captures::default(), b"", None, Into::Header);
                 out.extend_from_slice(b"\r\n");
             }
             out.into()
         };
-        let plain = (remove.is_empty() && unique).then(|| Rendered {
+        let fixed = set.iter().all(|l| l.value.is_fixed());
+        let plain = (remove.is_empty() && unique && fixed).then(|| Rendered {
             all: render(&|_| true),
             not_modified: render(&|l| !l.metadata),
         });
@@ -301,7 +317,8 @@ impl HeaderRules {
     }
 
     /// `blocks` (from [`HeaderRules::matching`]) ready for a response head.
-    pub fn matched<'a>(&'a self, blocks: &'a [u16]) -> Matched<'a> {
+    /// `asked` is the request's normalised path they matched.
+    pub fn matched<'a>(&'a self, blocks: &'a [u16], asked: &'a [u8]) -> Matched<'a> {
         let replaces = blocks
             .iter()
             .filter_map(|&n| self.blocks.get(usize::from(n)))
@@ -310,11 +327,24 @@ impl HeaderRules {
             rules: self,
             blocks,
             replaces,
+            asked,
+            private: false,
         }
     }
 }
 
 impl Matched<'_> {
+    /// The blocks for the response to an authenticated request, which a shared cache must
+    /// never store: the server's `Cache-Control: private` replaces the blocks' (set or
+    /// removed).
+    pub fn private(self) -> Self {
+        Matched {
+            replaces: self.replaces & !Server::CACHE_CONTROL,
+            private: true,
+            ..self
+        }
+    }
+
     fn blocks(&self) -> impl Iterator<Item = (usize, &Block)> {
         self.blocks
             .iter()
@@ -362,7 +392,23 @@ impl Matched<'_> {
     /// Whether line `id` of matched block `i` is sent: not removed by a later block, and no
     /// content metadata on a 304.
     fn sent(&self, i: usize, line: &Line, not_modified: bool) -> bool {
-        !(self.removed_after(i, line.id) || not_modified && line.metadata)
+        let withheld = self.private
+            && self
+                .rules
+                .names
+                .get(usize::from(line.id))
+                .is_some_and(|n| &**n == "cache-control");
+        !(withheld || self.removed_after(i, line.id) || not_modified && line.metadata)
+    }
+
+    /// Writes `line`'s value, its placeholders filled from what `block`'s pattern matched.
+    fn value(&self, w: &mut HeadWriter<'_>, block: &Block, line: &Line) {
+        let mut caps = Captures::default();
+        if !line.value.is_fixed() {
+            block.pattern.matches_path(self.asked, &mut caps);
+        }
+        line.value
+            .write(w.buffer(), &caps, self.asked, None, Into::Header);
     }
 
     /// Writes the headers the blocks set and do not remove later; for a 304 (`not_modified`)
@@ -370,8 +416,11 @@ impl Matched<'_> {
     pub fn write(&self, w: &mut HeadWriter<'_>, not_modified: bool) {
         if let [n] = self.blocks
             && let Some(Block {
-                plain: Some(plain), ..
+                plain: Some(plain),
+                replaces,
+                ..
             }) = self.rules.blocks.get(usize::from(*n))
+            && !(self.private && replaces & Server::CACHE_CONTROL != 0)
         {
             // One block, no name twice: its lines as they are (the common case).
             w.raw(if not_modified {
@@ -397,17 +446,17 @@ impl Matched<'_> {
                 if earlier {
                     continue;
                 }
-                w.raw(line.name.as_bytes())
-                    .raw(b": ")
-                    .raw(line.value.as_bytes());
+                w.raw(line.name.as_bytes()).raw(b": ");
+                self.value(w, block, line);
                 if line.joins {
                     let later = self.blocks().skip(i).flat_map(|(k, b)| {
                         let from = if k == i { j + 1 } else { 0 };
-                        b.set[from..].iter().map(move |l| (k, l))
+                        b.set[from..].iter().map(move |l| (k, b, l))
                     });
-                    for (k, l) in later {
+                    for (k, b, l) in later {
                         if l.id == line.id && self.sent(k, l, not_modified) {
-                            w.raw(b", ").raw(l.value.as_bytes());
+                            w.raw(b", ");
+                            self.value(w, b, l);
                         }
                     }
                 }
@@ -436,7 +485,7 @@ mod tests {
         r.matching(Some(b"example.com"), rel.as_bytes(), &mut blocks);
         let mut out = Vec::new();
         let mut w = HeadWriter::new(&mut out, Status::Ok);
-        r.matched(&blocks).write(&mut w, false);
+        r.matched(&blocks, rel.as_bytes()).write(&mut w, false);
         let text = String::from_utf8(out).unwrap();
         text.split("\r\n")
             .skip(3)
@@ -474,6 +523,23 @@ mod tests {
     }
 
     #[test]
+    fn values_take_the_patterns_placeholders() {
+        // Cloudflare's example, a splat, and a value with a colon that is no placeholder.
+        let r = rules(
+            "/movies/:title\n  X-Movie: You are watching \":title\"\n\
+             /static/*\n  X-Path: :splat\n  X-Time: 10:30\n",
+        );
+        assert_eq!(
+            lines(&r, "movies/star"),
+            ["X-Movie: You are watching \"star\""]
+        );
+        assert_eq!(
+            lines(&r, "static/a/b\r\nX-Evil: 1"),
+            ["X-Path: a/b%0D%0AX-Evil: 1", "X-Time: 10:30"]
+        );
+    }
+
+    #[test]
     fn a_304_repeats_no_content_metadata() {
         // One plain block (the pre-rendered path), then the same lines over two blocks.
         for text in [
@@ -491,7 +557,7 @@ mod tests {
                 (true, "X-A: 1\r\n"),
             ] {
                 let mut out = Vec::new();
-                r.matched(&blocks)
+                r.matched(&blocks, b"a")
                     .write(&mut HeadWriter::new(&mut out, Status::Ok), not_modified);
                 let text = String::from_utf8(out).unwrap();
                 assert!(text.ends_with(&format!("GMT\r\n{want}")), "{text:?}");
@@ -517,9 +583,16 @@ mod tests {
         );
         let mut blocks = Vec::new();
         r.matching(None, b"private/x", &mut blocks);
-        let m = r.matched(&blocks);
+        let m = r.matched(&blocks, b"private/x");
         assert!(m.replaces(Server::CACHE_CONTROL) && m.overrides(b"X-a"));
         assert!(!m.replaces(Server::CONTENT_TYPE) && !m.replaces(Server::VARY));
+        let r = rules("/a\n  Vary: Origin\n/b\n  ! Vary\n");
+        for (rel, replaced) in [("a", false), ("b", true)] {
+            let mut blocks = Vec::new();
+            r.matching(None, rel.as_bytes(), &mut blocks);
+            let m = r.matched(&blocks, rel.as_bytes());
+            assert_eq!(m.replaces(Server::VARY), replaced, "{rel}");
+        }
         assert!(!m.replaces_extra(0, b"x-content-type-options"));
         assert!(m.replaces_extra(1, b"x-b"), "the first block sets X-B");
         assert!(m.replaces_extra(70, b"x-a") && !m.replaces_extra(70, b"x-c"));

@@ -8,6 +8,7 @@ pub mod headers;
 mod index;
 pub mod pattern;
 pub mod redirects;
+mod template;
 
 use rustix::io::Errno;
 

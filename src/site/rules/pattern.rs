@@ -22,8 +22,14 @@ pub const MAX_PARAMS: usize = 8;
 enum Segment {
     /// Exactly these (decoded) bytes.
     Literal(Box<[u8]>),
-    /// Any one non-empty segment, bound to placeholder `n`.
-    Param(usize),
+    /// `before:nameafter`: a segment starting with `before` and ending with `after`, what lies
+    /// between (at least one byte) bound to placeholder `n`. Both are empty for a whole-segment
+    /// `:name`.
+    Param {
+        n: usize,
+        before: Box<[u8]>,
+        after: Box<[u8]>,
+    },
 }
 
 /// A compiled pattern.
@@ -93,14 +99,30 @@ impl Pattern {
                 if p.splat.is_some() || after.contains('*') {
                     return Err(format!("pattern {text:?} has more than one *"));
                 }
+                if find_param(seg).is_some() {
+                    return Err(format!(
+                        "pattern {text:?}: a placeholder cannot share the * segment"
+                    ));
+                }
                 p.splat = Some(Splat {
                     before: decode(before, text)?,
                     after: decode(after, text)?,
                 });
                 continue;
             }
-            let segment = match param_name(seg) {
-                Some(name) => {
+            let segment = match find_param(seg) {
+                Some((start, name)) => {
+                    let end = start.saturating_add(1).saturating_add(name.len());
+                    let (before, after) = (
+                        seg.get(..start).unwrap_or_default(),
+                        seg.get(end..).unwrap_or_default(),
+                    );
+                    if find_param(after).is_some() {
+                        // Two in one segment would need backtracking to split it.
+                        return Err(format!(
+                            "pattern {text:?}: segment {seg:?} has more than one placeholder"
+                        ));
+                    }
                     if p.names.iter().any(|n| **n == *name) {
                         return Err(format!("pattern {text:?} uses :{name} twice"));
                     }
@@ -111,7 +133,11 @@ impl Pattern {
                     }
                     let n = p.names.len();
                     p.names.push(name.into());
-                    Segment::Param(n)
+                    Segment::Param {
+                        n,
+                        before: decode(before, text)?,
+                        after: decode(after, text)?,
+                    }
                 }
                 None => Segment::Literal(decode(seg, text)?),
             };
@@ -158,6 +184,11 @@ impl Pattern {
                 return false;
             }
         }
+        self.matches_path(rel, caps)
+    }
+
+    /// Whether the path part matches `rel`, whatever the host; the captures go into `caps`.
+    pub fn matches_path(&self, rel: &[u8], caps: &mut Captures) -> bool {
         // What the prefix has not consumed yet; `None` once it consumed the last segment.
         let mut rest = Some(rel);
         let mut at = 0usize;
@@ -242,7 +273,32 @@ fn split_host(text: &str) -> Result<(Option<Box<str>>, &str), String> {
     Ok((Some(host.to_ascii_lowercase().into()), path))
 }
 
-/// The name of a `:name` segment: a letter or `_`, then letters, digits and `_`.
+/// The first placeholder in `text`: where its `:` is, and its name (a letter or `_`, then
+/// letters, digits and `_`, as Cloudflare Pages reads them). `:8080` or a lone `:` is none.
+pub fn find_param(text: &str) -> Option<(usize, &str)> {
+    let mut from = 0;
+    while let Some(i) = text.get(from..)?.find(':') {
+        let at = from.saturating_add(i);
+        let rest = text.get(at.saturating_add(1)..).unwrap_or_default();
+        let len = rest
+            .bytes()
+            .position(|b| !(b.is_ascii_alphanumeric() || b == b'_'))
+            .unwrap_or(rest.len());
+        let name = rest.get(..len).unwrap_or_default();
+        if name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        {
+            return Some((at, name));
+        }
+        from = at.saturating_add(1);
+    }
+    None
+}
+
+/// The name of a `:name` value (a query parameter's): a letter or `_`, then letters, digits and
+/// `_`.
 pub fn param_name(seg: &str) -> Option<&str> {
     let name = seg.strip_prefix(':')?;
     let mut bytes = name.bytes();
@@ -266,12 +322,17 @@ fn decode(lit: &str, text: &str) -> Result<Box<[u8]>, String> {
 fn segment_matches(seg: &Segment, got: &[u8], at: usize, caps: &mut Captures) -> bool {
     match seg {
         Segment::Literal(l) => **l == *got,
-        Segment::Param(n) => {
-            if got.is_empty() {
+        Segment::Param { n, before, after } => {
+            let Some(value) = got
+                .strip_prefix(&**before)
+                .and_then(|g| g.strip_suffix(&**after))
+                .filter(|v| !v.is_empty())
+            else {
                 return false;
-            }
+            };
+            let start = at.saturating_add(before.len());
             if let Some(slot) = caps.params.get_mut(*n) {
-                *slot = span(at, at.saturating_add(got.len()));
+                *slot = span(start, start.saturating_add(value.len()));
             }
             true
         }
@@ -345,6 +406,11 @@ mod tests {
         no("/*/index.html", "index.html");
         yes("/*/:file", "a/b/c", &["c"], "a/b");
         yes("/caf%C3%A9", "café", &[], "");
+        yes("/posts/:slug.html", "posts/hello.html", &["hello"], "");
+        no("/posts/:slug.html", "posts/.html");
+        no("/posts/:slug.html", "posts/hello.htm");
+        yes("/d/post-:id", "d/post-42", &["42"], "");
+        yes("/wiki/a:1", "wiki/a:1", &[], "");
         yes("https://example.com/*", "x", &[], "x");
         no("https://other.example/*", "x");
     }
@@ -373,6 +439,8 @@ mod tests {
             "/a%2Fb",
             "https:///x",
             "https://:sub.example.com/x",
+            "/d/:year-:month",
+            "/:lang-*",
         ] {
             assert!(Pattern::parse(bad).is_err(), "{bad}");
         }

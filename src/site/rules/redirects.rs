@@ -4,12 +4,11 @@
 //! a file or decide whether one exists at FROM (the pipeline knows, and asks for forced or
 //! unforced rules accordingly).
 
-use std::fmt::Write as _;
-
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use percent_encoding::{AsciiSet, CONTROLS, percent_encode, utf8_percent_encode};
 
 use super::index::Index;
 use super::pattern::{Captures, MAX_PARAMS, Pattern, Span, param_name};
+use super::template::{Into, QUERY, Template};
 use crate::config::RedirectSpec;
 use crate::http::response::Status;
 
@@ -22,17 +21,6 @@ pub enum Action {
     Rewrite,
     /// Serve the target's content with 404.
     NotFound,
-}
-
-/// One part of a rule's target.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Piece {
-    /// Copied as written.
-    Literal(Box<str>),
-    /// A placeholder's value.
-    Param(usize),
-    /// The splat's value.
-    Splat,
 }
 
 /// A query parameter a rule requires.
@@ -49,7 +37,7 @@ struct QueryMatch {
 pub struct Redirect {
     from: Pattern,
     query: Vec<QueryMatch>,
-    to: Vec<Piece>,
+    to: Template,
     /// Whether the target is on another site (`https://…`).
     external: bool,
     /// What it does.
@@ -62,20 +50,34 @@ pub struct Redirect {
 #[derive(Debug, Default)]
 pub struct Redirects {
     rules: Vec<Redirect>,
-    /// Forced and unforced rules apart: each lookup wants one kind only, and most sites have
-    /// few forced rules.
+    /// Forced and unforced rules apart: each lookup wants one kind, and most requests need
+    /// only the (usually short) forced list.
     forced: Index<u32>,
     unforced: Index<u32>,
     any_forced: bool,
     any_unforced: bool,
 }
 
-/// Which rules a lookup considers: the pipeline asks for forced ones before looking for a file,
-/// and for the others only once it found none (Netlify's shadowing).
+/// Which rules a lookup considers. The first rule that applies wins, in file order; an
+/// unforced one applies only where no file answers (Netlify's shadowing), which the pipeline
+/// knows: it asks for the first forced rule, and for an unforced one before it only then.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Which {
     Forced,
     Unforced,
+}
+
+/// What of a request the rules match: its host, normalised path, and URL as sent.
+#[derive(Clone, Copy, Debug)]
+pub struct Asked<'a> {
+    /// `Host` (or the absolute-form authority).
+    pub host: Option<&'a [u8]>,
+    /// The decoded, normalised root-relative path.
+    pub rel: &'a [u8],
+    /// The path as sent, to recognise a redirect to the URL asked for.
+    pub path: &'a str,
+    /// The raw query.
+    pub query: Option<&'a str>,
 }
 
 /// A rule that applies, with what its placeholders matched.
@@ -83,37 +85,21 @@ pub enum Which {
 pub struct Applied<'r> {
     /// The rule.
     pub rule: &'r Redirect,
+    /// Its place in the file (config-file rules after the file's).
+    pub number: u32,
     caps: Captures,
+    /// The target when the lookup already wrote it (a redirect on this site, to compare with
+    /// the URL asked for): a lookup that only needs to know which rule applies, and finds a
+    /// rewrite, allocates nothing.
+    target: Option<String>,
 }
 
 /// Statuses a rule may have (`_redirects`' STATUS, a config table's `status`).
 const STATUSES: &str = "200, 301, 302, 303, 307, 308 or 404";
 
-/// Characters escaped when a captured path value goes into a target: what may not appear in a
-/// path segment (RFC 3986 §3.3), so a decoded `?` or `#` cannot start a query or fragment.
-const SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'[')
-    .add(b'\\')
-    .add(b']')
-    .add(b'^')
-    .add(b'`')
-    .add(b'{')
-    .add(b'|')
-    .add(b'}');
-
 /// What a target as written may hold that a URI may not: spaces and non-ASCII bytes (controls
 /// are refused).
 const NON_URI: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>');
-
-/// A placeholder's value is one segment: its `/` is escaped too.
-const ONE_SEGMENT: &AsciiSet = &SEGMENT.add(b'/');
 
 /// Parses the text of a `_redirects` file named `file`: the rules, and every problem, one line
 /// each, as `FILE:LINE: what`.
@@ -249,8 +235,16 @@ impl Redirect {
         // A Location is ASCII (RFC 9110 §10.2.2, a URI-reference): `/über-uns` goes out as
         // `/%C3%BCber-uns`, as a browser would send it.
         let to: String = utf8_percent_encode(&spec.to, NON_URI).to_string();
+        let to = Template::parse(&to, &names, from.has_splat());
+        let scheme = spec.to.find("://").map_or(0, |i| i + 3);
+        if external && to.fills_host(scheme) {
+            return Err(format!(
+                "target {:?}: a placeholder in the host would let a request choose the site",
+                spec.to
+            ));
+        }
         Ok(Redirect {
-            to: parse_target(&to, &names, from.has_splat())?,
+            to,
             from,
             query,
             external,
@@ -285,49 +279,6 @@ impl Redirect {
         }
         Some(caps)
     }
-}
-
-/// The target's pieces; every placeholder it uses must be bound by FROM or a query parameter.
-fn parse_target(to: &str, names: &[Box<str>], splat: bool) -> Result<Vec<Piece>, String> {
-    let mut pieces = Vec::new();
-    let mut literal = String::new();
-    let mut rest = to;
-    while let Some(colon) = rest.find(':') {
-        literal.push_str(&rest[..colon]);
-        let after = &rest[colon + 1..];
-        let len = after
-            .bytes()
-            .position(|b| !(b.is_ascii_alphanumeric() || b == b'_'))
-            .unwrap_or(after.len());
-        let name = &after[..len];
-        // `https:` and `:8080` are not placeholders: a name starts with a letter or `_`.
-        if name.is_empty() || name.as_bytes()[0].is_ascii_digit() {
-            literal.push(':');
-            rest = after;
-            continue;
-        }
-        if !literal.is_empty() {
-            pieces.push(Piece::Literal(std::mem::take(&mut literal).into()));
-        }
-        if name == "splat" {
-            if !splat {
-                return Err(format!("target {to:?} uses :splat but FROM has no *"));
-            }
-            pieces.push(Piece::Splat);
-        } else {
-            let n = names
-                .iter()
-                .position(|n| **n == *name)
-                .ok_or_else(|| format!("target {to:?} uses :{name}, which FROM does not bind"))?;
-            pieces.push(Piece::Param(n));
-        }
-        rest = &after[len..];
-    }
-    literal.push_str(rest);
-    if !literal.is_empty() {
-        pieces.push(Piece::Literal(literal.into()));
-    }
-    Ok(pieces)
 }
 
 /// The raw value of the first `name=…` in `query`, with its offset.
@@ -386,14 +337,19 @@ impl Redirects {
         }
     }
 
-    /// The first rule of kind `which`, in file order, that applies to `rel` (normalised,
-    /// root-relative) on `host` with `query`.
-    pub fn first(
+    /// The first rule of kind `which`, in file order, that applies to `asked`. A redirect to
+    /// the very URL asked for does not apply (`/a/ /a/ 301`, which trailing-slash-blind
+    /// matching would otherwise answer forever); the next rule is tried.
+    pub fn first(&self, which: Which, asked: &Asked<'_>) -> Option<Applied<'_>> {
+        self.first_before(which, asked, u32::MAX)
+    }
+
+    /// [`Redirects::first`] among the rules written before rule number `before`.
+    pub fn first_before(
         &self,
         which: Which,
-        host: Option<&[u8]>,
-        rel: &[u8],
-        query: Option<&str>,
+        asked: &Asked<'_>,
+        before: u32,
     ) -> Option<Applied<'_>> {
         if !self.any(which) {
             return None;
@@ -402,34 +358,61 @@ impl Redirects {
             Which::Forced => &self.forced,
             Which::Unforced => &self.unforced,
         };
-        index.in_order(rel).find_map(|n| {
+        let mut candidates = index.in_order(asked.rel).take_while(|&n| n < before);
+        candidates.find_map(|n| {
             let rule = self.rules.get(n as usize)?;
-            let caps = rule.applies(host, rel, query)?;
-            Some(Applied { rule, caps })
+            let caps = rule.applies(asked.host, asked.rel, asked.query)?;
+            if !matches!(rule.action, Action::Redirect(_)) || rule.external {
+                return Some(Applied {
+                    rule,
+                    number: n,
+                    caps,
+                    target: None,
+                });
+            }
+            let target = rule.target(&caps, asked.rel, asked.query);
+            let to_itself = target
+                .strip_prefix(asked.path)
+                .is_some_and(|rest| match asked.query {
+                    None => rest.is_empty(),
+                    Some(q) => rest.strip_prefix('?') == Some(q) || rest.is_empty() && q.is_empty(),
+                });
+            (!to_itself).then_some(Applied {
+                rule,
+                number: n,
+                caps,
+                target: Some(target),
+            })
         })
     }
 }
 
 impl Applied<'_> {
-    /// The target with the placeholders filled in: a `Location` for a redirect, the path to
-    /// serve for a rewrite. `rel` and `query` are what the rule matched. A redirect whose rule
-    /// has no query parameters passes the request's query on, as Netlify does.
-    pub fn target(&self, rel: &[u8], query: Option<&str>) -> String {
-        let mut out = String::new();
-        for piece in &self.rule.to {
-            match piece {
-                Piece::Literal(l) => out.push_str(l),
-                Piece::Param(n) => push_value(&mut out, self.caps.params[*n], rel, query, true),
-                Piece::Splat => push_value(&mut out, self.caps.splat, rel, query, false),
-            }
+    /// The target: a `Location` for a redirect, the path to serve for a rewrite; `asked` is
+    /// what the rule was found for.
+    pub fn target(self, asked: &Asked<'_>) -> String {
+        match self.target {
+            Some(target) => target,
+            None => self.rule.target(&self.caps, asked.rel, asked.query),
         }
-        if !self.rule.external {
+    }
+}
+
+impl Redirect {
+    /// The target with the placeholders filled in from `caps` (over `rel` and `query`). A
+    /// redirect whose rule has no query parameters passes the request's query on, as Netlify
+    /// does.
+    fn target(&self, caps: &Captures, rel: &[u8], query: Option<&str>) -> String {
+        let mut bytes = Vec::new();
+        self.to.write(&mut bytes, caps, rel, query, Into::Url);
+        // ASCII: the template was percent-encoded when compiled, and so are the values.
+        let mut out = String::from_utf8_lossy(&bytes).into_owned();
+        if !self.external {
             // A path on this server: `//host` or `/\host` would be read as another host.
             let keep = out.trim_start_matches(['/', '\\']).len();
             out.replace_range(..out.len() - keep, "/");
         }
-        if let (Action::Redirect(_), true, Some(q)) =
-            (self.rule.action, self.rule.query.is_empty(), query)
+        if let (Action::Redirect(_), true, Some(q)) = (self.action, self.query.is_empty(), query)
             && !q.is_empty()
         {
             let fragment = out.find('#').unwrap_or(out.len());
@@ -438,26 +421,11 @@ impl Applied<'_> {
             } else {
                 '?'
             };
+            let q = percent_encode(q.as_bytes(), QUERY);
             out.insert_str(fragment, &format!("{sep}{q}"));
         }
         out
     }
-}
-
-fn push_value(out: &mut String, span: Span, rel: &[u8], query: Option<&str>, one: bool) {
-    if span.query {
-        // Query values are raw request bytes, already percent-encoded as the client sent them.
-        let value = query.and_then(|q| q.get(span.start..span.end));
-        out.push_str(value.unwrap_or_default());
-        return;
-    }
-    let value = rel.get(span.start..span.end).unwrap_or_default();
-    let set = if one { ONE_SEGMENT } else { SEGMENT };
-    let _ = write!(
-        out,
-        "{}",
-        utf8_percent_encode(&String::from_utf8_lossy(value), set)
-    );
 }
 
 #[cfg(test)]
@@ -480,8 +448,15 @@ mod tests {
         };
         let mut rel = Vec::new();
         crate::site::resolve::normalize(path, &mut rel).unwrap();
-        let applied = r.first(which, Some(b"example.com"), &rel, query)?;
-        Some((applied.target(&rel, query), applied.rule.action))
+        let asked = Asked {
+            host: Some(b"example.com"),
+            rel: &rel,
+            path,
+            query,
+        };
+        let applied = r.first(which, &asked)?;
+        let action = applied.rule.action;
+        Some((applied.target(&asked), action))
     }
 
     #[test]
@@ -569,6 +544,17 @@ mod tests {
         assert_eq!(answer(&r, u, "/s/a/b%20c").unwrap().0, "/t/a/b%20c");
         // Never a scheme-relative `//host` Location, whatever the rule wrote.
         assert_eq!(answer(&r, u, "/h/evil.example").unwrap().0, "/evil.example");
+        // A `:name` the pattern does not bind is text, as Cloudflare leaves it.
+        let r = rules("/s /wiki/Special:Search 301\n/t /a/:splat 301\n");
+        assert_eq!(answer(&r, u, "/s").unwrap().0, "/wiki/Special:Search");
+        assert_eq!(answer(&r, u, "/t").unwrap().0, "/a/:splat");
+        // Query values go out escaped as a query may hold them.
+        let r = rules("/q p=:p /dest?v=:p 302\n/z /to 302\n");
+        assert_eq!(
+            answer(&r, u, "/q?p=%C3%A9\"<b>").unwrap().0,
+            "/dest?v=%C3%A9%22%3Cb%3E"
+        );
+        assert_eq!(answer(&r, u, "/z?a={b}").unwrap().0, "/to?a=%7Bb%7D");
         let r = rules("/x/* /:splat 302\n");
         assert_eq!(answer(&r, u, "/x/evil.example").unwrap().0, "/evil.example");
     }
@@ -612,8 +598,8 @@ mod tests {
         for (from, to, status) in [
             ("/a", "https://api.example.com/x", 200),
             ("/a", "https://api.example.com/x", 404),
-            ("/a", "/b/:missing", 301),
-            ("/a", "/b/:splat", 301),
+            ("/s/*", "https://:splat", 302),
+            ("/go/*", "https://a.:splat.example/", 302),
             ("a", "/b", 301),
             ("/a", "b", 301),
             ("/a", "/b\u{7f}", 301),

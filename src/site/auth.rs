@@ -1,0 +1,501 @@
+//! HTTP Basic authentication (RFC 7617) for the paths `--basic-auth` names: which rule protects
+//! a normalised path, the `Authorization: Basic` credentials of a request, and whether they
+//! pass that rule's htpasswd file. A verification costs what the hash makes it cost (tens of
+//! milliseconds for bcrypt or argon2), so successes are remembered, keyed by a keyed BLAKE3 hash
+//! of the rule and the credentials under a random per-site key (never the password itself; the
+//! hash compares in constant time); an unknown user is verified against a hash of the file's
+//! own cost, so a wrong name takes as long as a wrong password; and at most
+//! `AuthOptions::hashing` verifications run at once, so a flood of wrong passwords keeps the
+//! other workers for everybody else. It decides from names and header bytes only: it must never
+//! look at the disk, or keep a password past the request.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use base64::Engine as _;
+use globset::GlobMatcher;
+
+use super::htpasswd::Htpasswd;
+use crate::config::AuthOptions;
+
+/// Successful verifications remembered, in two generations of half this many each.
+const REMEMBERED: usize = 4096;
+
+/// Why a request does not pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No credentials, malformed ones, or ones the file does not hold: 401.
+    Unauthorized,
+    /// Verifying them would exceed the hashing bound: 503, to be tried again.
+    Busy,
+}
+
+/// One request's credentials, in a worker's reused buffer: decoded on the first rule that asks
+/// for them, the password wiped when the next request begins.
+#[derive(Debug, Default)]
+pub struct Credentials {
+    /// `user:password` as decoded from base64.
+    decoded: Vec<u8>,
+    /// Whether the request's `Authorization` was decoded into `decoded` (and was `Basic`).
+    state: Decoded,
+    /// The rule whose file these credentials passed, for this request.
+    granted: Option<usize>,
+}
+
+/// What became of a request's `Authorization` so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Decoded {
+    /// Not looked at yet.
+    #[default]
+    Pending,
+    /// Basic credentials, the user name ending at this colon.
+    Basic { colon: usize },
+    /// Absent or malformed.
+    Unusable,
+}
+
+impl Credentials {
+    /// Forgets the last request's credentials, overwriting its password.
+    pub fn reset(&mut self) {
+        if !self.decoded.is_empty() {
+            self.decoded.fill(0);
+            self.decoded.clear();
+        }
+        self.state = Decoded::Pending;
+        self.granted = None;
+    }
+
+    /// The user name, when the credentials passed a rule of this request (the access log's).
+    pub fn user(&self) -> Option<&[u8]> {
+        match (self.granted, self.state) {
+            (Some(_), Decoded::Basic { colon }) => self.decoded.get(..colon),
+            _ => None,
+        }
+    }
+
+    /// Whether the request passed a rule: its response is for that user alone.
+    pub fn granted(&self) -> bool {
+        self.granted.is_some()
+    }
+
+    /// Decodes `authorization` once per request: `Basic` (any case, RFC 9110 §11.1), then
+    /// base64 of `user:password` in UTF-8 (RFC 7617 §2.1, as the challenge's charset says).
+    fn decode(&mut self, authorization: Option<&[u8]>) -> Decoded {
+        if self.state != Decoded::Pending {
+            return self.state;
+        }
+        self.state = Decoded::Unusable;
+        let Some(value) = authorization else {
+            return self.state;
+        };
+        let value = value.trim_ascii();
+        let Some((scheme, token)) = value.split_at_checked(5) else {
+            return self.state;
+        };
+        let token = token.trim_ascii_start();
+        if !scheme.eq_ignore_ascii_case(b"basic") || token.len() == value.len() - 5 {
+            return self.state;
+        }
+        let engine = &base64::engine::general_purpose::STANDARD;
+        if engine.decode_vec(token, &mut self.decoded).is_err()
+            || std::str::from_utf8(&self.decoded).is_err()
+        {
+            return self.state;
+        }
+        if let Some(colon) = self.decoded.iter().position(|&b| b == b':') {
+            self.state = Decoded::Basic { colon };
+        }
+        self.state
+    }
+}
+
+/// One `--basic-auth` rule, compiled.
+#[derive(Debug)]
+struct Rule {
+    matcher: GlobMatcher,
+    users: Arc<Htpasswd>,
+}
+
+/// The compiled rules, the memory of verified credentials, and the hashing bound.
+#[derive(Debug)]
+pub struct Auth {
+    rules: Vec<Rule>,
+    /// The htpasswd files read, once each, for the reload watcher.
+    files: Vec<PathBuf>,
+    /// `WWW-Authenticate`'s value.
+    challenge: String,
+    key: [u8; blake3::KEY_LEN],
+    remembered: Mutex<Remembered>,
+    hashing: AtomicUsize,
+    limit: usize,
+    /// When the last failed verification's rest ends, in nanoseconds since `epoch`.
+    rest_until: AtomicU64,
+    epoch: Instant,
+    /// Whether a request found every slot taken since the last failed verification ended.
+    contended: AtomicBool,
+}
+
+/// After a failed verification that took `d` while others waited for a slot, none starts for
+/// `REST × d`: a flood of wrong passwords keeps the hashing slots busy a quarter of the time at
+/// most, not all of it, so the cores stay with the requests that need no hash
+/// (`bench/auth_flood.sh`). One person mistyping contends with nobody and never rests;
+/// successes never do.
+const REST: u32 = 3;
+
+/// Verified credentials: lookups see both generations; when the current one is full it
+/// becomes the previous one, so the memory stays bounded and recent successes stay.
+#[derive(Debug, Default)]
+struct Remembered {
+    current: HashSet<blake3::Hash>,
+    previous: HashSet<blake3::Hash>,
+}
+
+/// A slot of the hashing bound, given back when dropped (a panicking hash crate included).
+struct Slot<'a>(&'a AtomicUsize);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Auth {
+    /// Compiles `options`, reading each htpasswd file once; every problem is one line.
+    pub fn load(options: &AuthOptions) -> (Auth, Vec<String>) {
+        let mut problems = Vec::new();
+        let mut key = [0; blake3::KEY_LEN];
+        if !options.rules.is_empty()
+            && let Err(e) = getrandom::fill(&mut key)
+        {
+            problems.push(format!(
+                "--basic-auth: no random key for the credential cache: {e}"
+            ));
+        }
+        let mut files: Vec<PathBuf> = Vec::new();
+        let mut loaded: Vec<Arc<Htpasswd>> = Vec::new();
+        let mut rules = Vec::new();
+        for rule in &options.rules {
+            let users = match files.iter().position(|f| *f == rule.file) {
+                Some(i) => loaded[i].clone(),
+                None => match Htpasswd::load(&rule.file) {
+                    Ok(users) => {
+                        files.push(rule.file.clone());
+                        loaded.push(Arc::new(users));
+                        loaded[loaded.len() - 1].clone()
+                    }
+                    Err(mut p) => {
+                        problems.append(&mut p);
+                        continue;
+                    }
+                },
+            };
+            rules.push(Rule {
+                matcher: rule.pattern.compile_matcher(),
+                users,
+            });
+        }
+        let auth = Auth {
+            rules,
+            files,
+            challenge: format!("Basic realm=\"{}\", charset=\"UTF-8\"", options.realm),
+            key,
+            remembered: Mutex::default(),
+            hashing: AtomicUsize::new(0),
+            limit: options.hashing.max(1),
+            rest_until: AtomicU64::new(0),
+            epoch: Instant::now(),
+            contended: AtomicBool::new(false),
+        };
+        (auth, problems)
+    }
+
+    /// Whether no path needs a password.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The htpasswd files the rules read.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// `WWW-Authenticate`'s value for a 401 (RFC 7617 §2).
+    pub fn challenge(&self) -> &str {
+        &self.challenge
+    }
+
+    /// The first rule protecting normalised path `rel`: its glob matches `rel`, or `rel/`,
+    /// the directory itself, so `/private/*` covers `/private` and `/private/` too.
+    fn rule_for(&self, rel: &mut Vec<u8>) -> Option<usize> {
+        let found = self
+            .rules
+            .iter()
+            .position(|r| r.matcher.is_match(as_path(rel)));
+        if found.is_some() {
+            return found;
+        }
+        rel.push(b'/');
+        let found = self
+            .rules
+            .iter()
+            .position(|r| r.matcher.is_match(as_path(rel)));
+        rel.pop();
+        found
+    }
+
+    /// Whether the request whose `Authorization` is `authorization` may see `rel`, noting in
+    /// `creds` what it decoded and passed.
+    pub fn check(
+        &self,
+        rel: &mut Vec<u8>,
+        authorization: Option<&[u8]>,
+        creds: &mut Credentials,
+    ) -> Result<(), Refusal> {
+        let Some(rule) = self.rule_for(rel) else {
+            return Ok(());
+        };
+        if creds.granted == Some(rule) {
+            return Ok(());
+        }
+        let Decoded::Basic { colon } = creds.decode(authorization) else {
+            return Err(Refusal::Unauthorized);
+        };
+        let mut keyed = blake3::Hasher::new_keyed(&self.key);
+        keyed.update(&(rule as u64).to_le_bytes());
+        keyed.update(&creds.decoded);
+        let tag = keyed.finalize();
+        if self.remembers(&tag) {
+            creds.granted = Some(rule);
+            return Ok(());
+        }
+        let (user, password) = (&creds.decoded[..colon], &creds.decoded[colon + 1..]);
+        let (hash, known) = self.rules[rule].users.hash_of(user);
+        let started = Instant::now();
+        let verified = {
+            let _slot = self.slot(started)?;
+            hash.verify(password)
+        };
+        if !(verified && known) {
+            if !self.contended.swap(false, Ordering::AcqRel) {
+                return Err(Refusal::Unauthorized);
+            }
+            let rest = started.elapsed() * (REST + 1);
+            let until = (started + rest).saturating_duration_since(self.epoch);
+            let until = u64::try_from(until.as_nanos()).unwrap_or(u64::MAX);
+            self.rest_until.fetch_max(until, Ordering::AcqRel);
+            return Err(Refusal::Unauthorized);
+        }
+        self.remember(tag);
+        creds.granted = Some(rule);
+        Ok(())
+    }
+
+    /// A hashing slot at `now`, or `Busy` when all are taken or a failure's rest is not over.
+    /// Refusing instead of waiting keeps every worker free to serve: a worker never waits on
+    /// another, and the client is told to come back in a second (`Retry-After`), when a slot is
+    /// likely free.
+    fn slot(&self, now: Instant) -> Result<Slot<'_>, Refusal> {
+        let since = u64::try_from(now.saturating_duration_since(self.epoch).as_nanos());
+        if since.unwrap_or(u64::MAX) < self.rest_until.load(Ordering::Acquire) {
+            return Err(Refusal::Busy);
+        }
+        let slot = Slot(&self.hashing);
+        if self.hashing.fetch_add(1, Ordering::AcqRel) >= self.limit {
+            self.contended.store(true, Ordering::Release);
+            return Err(Refusal::Busy);
+        }
+        Ok(slot)
+    }
+
+    fn remembers(&self, tag: &blake3::Hash) -> bool {
+        let r = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
+        r.current.contains(tag) || r.previous.contains(tag)
+    }
+
+    fn remember(&self, tag: blake3::Hash) {
+        let mut r = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
+        if r.current.len() >= REMEMBERED / 2 {
+            r.previous = std::mem::take(&mut r.current);
+        }
+        r.current.insert(tag);
+    }
+}
+
+fn as_path(rel: &[u8]) -> &Path {
+    Path::new(OsStr::from_bytes(rel))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AuthRule;
+
+    fn auth(rules: &[&str], hashing: usize) -> Auth {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let options = AuthOptions {
+            rules: rules
+                .iter()
+                .map(|r| AuthRule::parse(&r.replace("FIX", &format!("{root}/tests/fixtures/auth"))))
+                .collect::<Result<_, _>>()
+                .unwrap(),
+            realm: "r".into(),
+            hashing,
+        };
+        let (auth, problems) = Auth::load(&options);
+        assert_eq!(problems, Vec::<String>::new());
+        auth
+    }
+
+    fn basic(user_pass: &[u8]) -> Vec<u8> {
+        let mut v = b"Basic ".to_vec();
+        v.extend(
+            base64::engine::general_purpose::STANDARD
+                .encode(user_pass)
+                .bytes(),
+        );
+        v
+    }
+
+    /// `check` for `rel` with `authorization`, on fresh credentials.
+    fn ask(a: &Auth, rel: &str, authorization: Option<&[u8]>) -> Result<Option<String>, Refusal> {
+        let mut creds = Credentials::default();
+        let mut rel = rel.as_bytes().to_vec();
+        a.check(&mut rel, authorization, &mut creds)?;
+        Ok(creds
+            .user()
+            .map(|u| String::from_utf8_lossy(u).into_owned()))
+    }
+
+    #[test]
+    fn rules_match_normalised_paths_and_their_directories() {
+        let a = auth(
+            &[
+                "/private/*=FIX/bcrypt.htpasswd",
+                "*.secret=FIX/sha.htpasswd",
+            ],
+            1,
+        );
+        for (rel, rule) in [
+            ("private/x.html", Some(0)),
+            ("private/a/b", Some(0)),
+            ("private", Some(0)),
+            ("privatex", None),
+            ("public/private/x", None),
+            ("a/b.secret", Some(1)),
+            ("private/b.secret", Some(0)),
+            ("", None),
+        ] {
+            assert_eq!(a.rule_for(&mut rel.as_bytes().to_vec()), rule, "{rel:?}");
+        }
+        let everything = auth(&["/*=FIX/bcrypt.htpasswd"], 1);
+        assert_eq!(
+            everything.rule_for(&mut Vec::new()),
+            Some(0),
+            "the root itself"
+        );
+    }
+
+    #[test]
+    fn credentials_table() {
+        let a = auth(&["/p/*=FIX/bcrypt.htpasswd"], 1);
+        let ok = Ok(Some("alice".to_string()));
+        let no = Err(Refusal::Unauthorized);
+        for (authorization, expected) in [
+            (Some(basic(b"alice:alice-pw")), ok.clone()),
+            (
+                Some(basic(b"bob:bob pw:with colon")),
+                Ok(Some("bob".into())),
+            ),
+            (
+                Some([b"bAsIc   ", &basic(b"alice:alice-pw")[6..]].concat()),
+                ok.clone(),
+            ),
+            (Some(basic(b"alice:wrong")), no.clone()),
+            (Some(basic(b"nobody:alice-pw")), no.clone()),
+            (Some(basic(b"alice")), no.clone()),
+            (Some(basic(b"alice:alice-pw\xff")), no.clone()),
+            (Some(b"Basic !!!notbase64".to_vec()), no.clone()),
+            (Some(b"Bearer abc".to_vec()), no.clone()),
+            (Some(b"Basic".to_vec()), no.clone()),
+            (Some(b"Basicx YWxpY2U6YWxpY2UtcHc=".to_vec()), no.clone()),
+            (None, no.clone()),
+        ] {
+            let shown = authorization.as_deref().map(String::from_utf8_lossy);
+            assert_eq!(
+                ask(&a, "p/x", authorization.as_deref()),
+                expected,
+                "{shown:?}"
+            );
+        }
+        assert_eq!(
+            ask(&a, "open", None),
+            Ok(None),
+            "an open path needs nothing"
+        );
+    }
+
+    #[test]
+    fn a_success_is_remembered_and_the_password_wiped() {
+        let a = auth(&["/p/*=FIX/bcrypt.htpasswd"], 1);
+        let good = basic(b"alice:alice-pw");
+        assert!(ask(&a, "p/x", Some(&good)).is_ok());
+        // With every slot taken, only a remembered success passes: it needs no hashing.
+        a.hashing.store(1, Ordering::SeqCst);
+        assert!(ask(&a, "p/y", Some(&good)).is_ok());
+        assert_eq!(
+            ask(&a, "p/y", Some(&basic(b"alice:wrong"))),
+            Err(Refusal::Busy)
+        );
+        assert_eq!(
+            a.hashing.load(Ordering::SeqCst),
+            1,
+            "the refused slot is given back"
+        );
+        a.hashing.store(0, Ordering::SeqCst);
+
+        let mut creds = Credentials::default();
+        a.check(&mut b"p/x".to_vec(), Some(&good), &mut creds)
+            .unwrap();
+        assert_eq!(creds.user(), Some(&b"alice"[..]));
+        creds.reset();
+        assert_eq!(creds.user(), None);
+        assert!(creds.decoded.is_empty());
+        assert!(!creds.granted());
+    }
+
+    #[test]
+    fn a_failure_under_contention_rests_the_slots_and_one_alone_does_not() {
+        let a = auth(&["/p/*=FIX/bcrypt.htpasswd"], 1);
+        let wrong = basic(b"alice:wrong");
+        let no = Err(Refusal::Unauthorized);
+        assert_eq!(ask(&a, "p/x", Some(&wrong)), no);
+        assert_eq!(ask(&a, "p/x", Some(&wrong)), no, "nobody waited: no rest");
+        // Someone found the slot taken during the next failure: the slots rest after it.
+        a.contended.store(true, Ordering::SeqCst);
+        assert_eq!(ask(&a, "p/x", Some(&wrong)), no);
+        assert_eq!(ask(&a, "p/x", Some(&wrong)), Err(Refusal::Busy), "resting");
+        let good = basic(b"alice:alice-pw");
+        assert_eq!(
+            ask(&a, "p/x", Some(&good)),
+            Err(Refusal::Busy),
+            "new logins wait too"
+        );
+        a.rest_until.store(0, Ordering::SeqCst);
+        assert!(ask(&a, "p/x", Some(&good)).is_ok(), "after the rest");
+    }
+
+    #[test]
+    fn remembered_credentials_stay_bounded() {
+        let a = auth(&["/p/*=FIX/bcrypt.htpasswd"], 1);
+        for i in 0..(REMEMBERED as u64 * 2) {
+            a.remember(blake3::hash(&i.to_le_bytes()));
+        }
+        let r = a.remembered.lock().unwrap();
+        assert!(r.current.len() + r.previous.len() <= REMEMBERED);
+    }
+}
