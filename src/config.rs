@@ -113,6 +113,8 @@ pub struct SiteOptions {
     pub redirects: Vec<RedirectSpec>,
     /// Header rules from the config file, applied after `_headers`'s.
     pub header_rules: Vec<HeaderSpec>,
+    /// CORS (`--cors-origins`); `None` sends no CORS headers.
+    pub cors: Option<CorsOptions>,
     /// HTTP Basic authentication by path.
     pub auth: AuthOptions,
 }
@@ -183,6 +185,33 @@ fn parse_realm(s: &str) -> Result<String, String> {
         ));
     }
     Ok(s.to_string())
+}
+
+/// What CORS allows, as the Fetch standard's response headers say it (§3.2.3); travels whole
+/// into [`crate::site::cors::CorsPolicy`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorsOptions {
+    /// Which origins may read responses.
+    pub origins: CorsOrigins,
+    /// `Access-Control-Allow-Headers` of a preflight's answer; empty sends none.
+    pub headers: Vec<String>,
+    /// `Access-Control-Max-Age` of a preflight's answer, in seconds.
+    pub max_age: u32,
+}
+
+impl CorsOptions {
+    /// The `--cors-max-age` when none is given: a day, Firefox's cap (Chromium caps at 2 h);
+    /// without the header a browser keeps a preflight's answer for 5 s (Fetch §3.2.3).
+    pub const DEFAULT_MAX_AGE: u32 = 86_400;
+}
+
+/// The origins CORS allows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// `*`: any origin, without credentials; the same answer for every request.
+    Any,
+    /// These serialized origins, each echoed only to itself.
+    List(Vec<String>),
 }
 
 /// How the strong ETag of a file is made.
@@ -286,6 +315,78 @@ fn parse_header(s: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), value.to_string()))
 }
 
+/// A `--cors-origins` value: `*`, or an origin as a browser serializes it in `Origin` (scheme,
+/// `://`, lowercase host, a port only when not the scheme's default), since the Fetch
+/// standard's CORS check compares `Access-Control-Allow-Origin` with that serialization byte
+/// for byte (§4.10), and so does the server with the request's `Origin`.
+fn parse_cors_origin(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s == "*" {
+        return Ok(s.to_string());
+    }
+    if s == "null" {
+        // Every sandboxed document, data: URL and file: page sends `Origin: null`.
+        return Err("origin \"null\" stands for every opaque origin and is never allowed".into());
+    }
+    let bad = |why: &str| format!("origin {s:?} {why} (an origin is scheme://host[:port])");
+    let (scheme, rest) = s.split_once("://").ok_or_else(|| bad("has no scheme"))?;
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_lowercase())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b));
+    if !scheme_ok {
+        return Err(bad("has a scheme that is not lowercase letters"));
+    }
+    if rest.contains(['/', '?', '#']) {
+        return Err(bad("has a path: browsers send none"));
+    }
+    if rest.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(bad(&format!(
+            "has uppercase letters: browsers send {:?}",
+            s.to_ascii_lowercase()
+        )));
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (host, Some(port)),
+        _ => (rest, None),
+    };
+    let host_ok = !host.is_empty()
+        && (host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b))
+            || (host.starts_with('[')
+                && host.ends_with(']')
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b"[]:.".contains(&b))));
+    if !host_ok {
+        return Err(bad("has a host browsers never send (an IDN goes as xn--…)"));
+    }
+    if let Some(port) = port {
+        let n: u16 = port
+            .parse()
+            .ok()
+            .filter(|_| !port.starts_with('0'))
+            .ok_or_else(|| bad("has a port that is not a number from 1 to 65535"))?;
+        if (scheme, n) == ("http", 80) || (scheme, n) == ("https", 443) {
+            return Err(bad(
+                "names the scheme's default port, which browsers leave out",
+            ));
+        }
+    }
+    Ok(s.to_string())
+}
+
+/// A `--cors-headers` value: a field name, or `*` (any name but Authorization, Fetch §3.2.3).
+fn parse_cors_header(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s == "*" || (!s.is_empty() && s.bytes().all(crate::http::field::is_tchar)) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("header name {s:?} is not a valid field name or *"))
+    }
+}
+
 /// RFC 9110 §5.5: field values are visible characters, spaces and tabs — never CR, LF or NUL.
 pub(crate) fn check_header_value(v: &str) -> Result<(), String> {
     if v.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
@@ -348,6 +449,7 @@ impl Default for SiteOptions {
             etag: EtagMode::Mtime,
             redirects: Vec::new(),
             header_rules: Vec::new(),
+            cors: None,
             auth: AuthOptions {
                 rules: Vec::new(),
                 realm: "restricted".to_string(),
@@ -560,6 +662,18 @@ pub struct ServeArgs {
     )]
     etag: EtagMode,
 
+    /// Origins whose pages may read responses (CORS): origins as browsers send them
+    /// (https://app.example.com), comma-separated or repeated, or * for any
+    #[arg(long = "cors-origins", env = "MUXSERVE_CORS_ORIGINS", value_name = "ORIGIN", value_parser = parse_cors_origin, value_delimiter = ',')]
+    cors_origins: Vec<String>,
+
+    /// Request headers a CORS preflight allows, comma-separated; * allows any but Authorization
+    #[arg(long = "cors-headers", env = "MUXSERVE_CORS_HEADERS", value_name = "NAME", value_parser = parse_cors_header, value_delimiter = ',')]
+    cors_headers: Vec<String>,
+
+    /// Seconds a browser may keep a CORS preflight's answer [default: 86400]
+    #[arg(long, env = "MUXSERVE_CORS_MAX_AGE", value_name = "SECONDS")]
+    cors_max_age: Option<u32>,
     /// Proxies whose Forwarded / X-Forwarded-For headers name the client: addresses or CIDR blocks, comma-separated [default: none]
     #[arg(long, env = "MUXSERVE_TRUSTED_PROXIES", value_name = "CIDRS", value_delimiter = ',', value_parser = str::parse::<Cidr>)]
     trusted_proxies: Vec<Cidr>,
@@ -788,6 +902,7 @@ impl ServeArgs {
             "" | "off" => None,
             v => Some(v.to_string()),
         };
+        let cors = self.cors()?;
         let cache_rules = if self.cache_rules.is_empty() {
             SiteOptions::default().cache_rules
         } else {
@@ -838,6 +953,7 @@ impl ServeArgs {
                 etag: self.etag,
                 redirects: Vec::new(),
                 header_rules: Vec::new(),
+                cors,
                 auth: AuthOptions {
                     rules: self.basic_auth,
                     realm: self.auth_realm,
@@ -845,6 +961,35 @@ impl ServeArgs {
                 },
             },
         })
+    }
+
+    /// The CORS options, or `None` without `--cors-origins`.
+    fn cors(&self) -> anyhow::Result<Option<CorsOptions>> {
+        if self.cors_origins.is_empty() {
+            if !self.cors_headers.is_empty() {
+                bail!("--cors-headers needs --cors-origins");
+            }
+            if self.cors_max_age.is_some() {
+                bail!("--cors-max-age needs --cors-origins");
+            }
+            return Ok(None);
+        }
+        let origins = if self.cors_origins.iter().any(|o| o == "*") {
+            if self.cors_origins.len() > 1 {
+                bail!("--cors-origins: * already allows every origin; give it alone");
+            }
+            CorsOrigins::Any
+        } else {
+            let mut list = self.cors_origins.clone();
+            list.sort();
+            list.dedup();
+            CorsOrigins::List(list)
+        };
+        Ok(Some(CorsOptions {
+            origins,
+            headers: self.cors_headers.clone(),
+            max_age: self.cors_max_age.unwrap_or(CorsOptions::DEFAULT_MAX_AGE),
+        }))
     }
 }
 
@@ -987,6 +1132,29 @@ mod tests {
         }),
         ("site-rules = false", |c| !c.site.site_rules),
         ("etag = \"content\"", |c| c.site.etag == EtagMode::Content),
+        (
+            "cors-origins = [\"https://b.example\", \"http://a.example:8080\"]",
+            |c| {
+                c.site.cors.as_ref().is_some_and(|cors| {
+                    cors.origins
+                        == CorsOrigins::List(vec![
+                            "http://a.example:8080".into(),
+                            "https://b.example".into(),
+                        ])
+                })
+            },
+        ),
+        (
+            "cors-headers = [\"X-A\", \"*\"]\ncors-origins = \"*\"",
+            |c| {
+                c.site.cors.as_ref().is_some_and(|cors| {
+                    cors.origins == CorsOrigins::Any && cors.headers == ["X-A", "*"]
+                })
+            },
+        ),
+        ("cors-max-age = 60\ncors-origins = \"*\"", |c| {
+            c.site.cors.as_ref().is_some_and(|cors| cors.max_age == 60)
+        }),
         ("trusted-proxies = [\"10.0.0.0/8\", \"::1\"]", |c| {
             c.proxies.trusted.contains([10, 1, 2, 3].into())
                 && c.proxies
@@ -1191,6 +1359,86 @@ mod tests {
             ": x",
         ] {
             assert!(parse_header(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cors_origins_are_taken_as_browsers_serialize_them() {
+        for good in [
+            "*",
+            "https://app.example.com",
+            "http://localhost:3000",
+            "http://127.0.0.1:8080",
+            "http://[::1]:5173",
+            "https://xn--bcher-kva.example",
+            "chrome-extension://abcdefghijklmnop",
+        ] {
+            assert_eq!(parse_cors_origin(good).as_deref(), Ok(good), "{good}");
+        }
+        for (bad, why) in [
+            ("null", "opaque"),
+            ("app.example.com", "no scheme"),
+            ("https://app.example.com/", "path"),
+            ("https://app.example.com/x", "path"),
+            ("https://App.example.com", "https://app.example.com"),
+            ("HTTPS://app.example.com", "lowercase"),
+            ("https://", "host"),
+            ("https://bücher.example", "xn--"),
+            ("https://a b", "host"),
+            ("https://app.example.com:443", "default port"),
+            ("http://app.example.com:80", "default port"),
+            ("http://app.example.com:0", "port"),
+            ("http://app.example.com:99999", "port"),
+            ("http://app.example.com:08080", "port"),
+        ] {
+            let e = parse_cors_origin(bad).expect_err(bad);
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        assert_eq!(
+            parse_cors_header(" X-Requested-With "),
+            Ok("X-Requested-With".into())
+        );
+        assert_eq!(parse_cors_header("*"), Ok("*".into()));
+        assert!(parse_cors_header("Bad Name").is_err());
+        assert!(parse_cors_header("").is_err());
+    }
+
+    #[test]
+    fn cors_options_travel_together() {
+        let case = Case::new(None);
+        let cors = |args: &[&str]| case.load(args).map(|c| c.site.cors);
+        assert_eq!(cors(&[]).unwrap(), None);
+        assert_eq!(
+            cors(&[
+                "--cors-origins",
+                "https://b.example,https://a.example,https://b.example"
+            ])
+            .unwrap(),
+            Some(CorsOptions {
+                origins: CorsOrigins::List(vec![
+                    "https://a.example".into(),
+                    "https://b.example".into()
+                ]),
+                headers: vec![],
+                max_age: CorsOptions::DEFAULT_MAX_AGE,
+            })
+        );
+        for (args, message) in [
+            (
+                &["--cors-headers", "X-A"][..],
+                "--cors-headers needs --cors-origins",
+            ),
+            (
+                &["--cors-max-age", "5"],
+                "--cors-max-age needs --cors-origins",
+            ),
+            (
+                &["--cors-origins", "*,https://a.example"],
+                "--cors-origins: * already allows every origin; give it alone",
+            ),
+        ] {
+            let e = cors(args).expect_err(message);
+            assert_eq!(format!("{e:#}"), message, "{args:?}");
         }
     }
 

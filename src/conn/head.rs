@@ -90,6 +90,13 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
     if reply.allow {
         w.header(b"Allow", ALLOW);
     }
+    // Rendered from the configuration, never from request bytes (site::cors).
+    if let Some(cors) = reply.cors {
+        if ours(Server::ACCESS_CONTROL_ALLOW_ORIGIN) {
+            w.raw(&cors.allow_origin);
+        }
+        w.raw(&cors.preflight);
+    }
     match reply.auth {
         AuthHeader::None => {}
         AuthHeader::Challenge => {
@@ -126,6 +133,7 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::site::cors::CorsLines;
     use crate::site::{Body, Vary};
 
     /// The head's lines after the status line, without `Server` and `Date`.
@@ -294,7 +302,7 @@ mod tests {
                     let mut r = reply(Status::Ok);
                     r.vary = Vary {
                         accept_encoding: true,
-                        accept: false,
+                        ..Vary::default()
                     };
                     r
                 },
@@ -306,8 +314,8 @@ mod tests {
                 reply: {
                     let mut r = reply(Status::Ok);
                     r.vary = Vary {
-                        accept_encoding: false,
                         accept: true,
+                        ..Vary::default()
                     };
                     r
                 },
@@ -321,12 +329,65 @@ mod tests {
                     r.vary = Vary {
                         accept_encoding: true,
                         accept: true,
+                        ..Vary::default()
                     };
                     r
                 },
                 exchange: GET11,
                 status: "HTTP/1.1 200 OK",
                 fields: vec!["Content-Length: 5", "Vary: Accept, Accept-Encoding"],
+            },
+            Case {
+                reply: {
+                    let mut r = reply(Status::Ok);
+                    r.vary = Vary {
+                        accept_encoding: true,
+                        origin: true,
+                        ..Vary::default()
+                    };
+                    r.cors = Some(Box::leak(Box::new(CorsLines {
+                        allow_origin: b"Access-Control-Allow-Origin: https://a.example\r\n"[..]
+                            .into(),
+                        preflight: Box::default(),
+                    })));
+                    r
+                },
+                exchange: GET11,
+                status: "HTTP/1.1 200 OK",
+                fields: vec![
+                    "Content-Length: 5",
+                    "Vary: Accept-Encoding, Origin",
+                    "Access-Control-Allow-Origin: https://a.example",
+                ],
+            },
+            // A preflight's answer (Fetch §3.2.3), before the site's own lines.
+            Case {
+                reply: {
+                    let mut r = Reply::page(Status::NoContent);
+                    r.allow = true;
+                    r.vary = Vary {
+                        origin: true,
+                        request_method: true,
+                        ..Vary::default()
+                    };
+                    r.cors = Some(Box::leak(Box::new(CorsLines {
+                        allow_origin: b"Access-Control-Allow-Origin: *\r\n"[..].into(),
+                        preflight: b"Access-Control-Max-Age: 5\r\n"[..].into(),
+                    })));
+                    r
+                },
+                exchange: Exchange {
+                    extra_headers: b"X-Frame-Options: DENY\r\n",
+                    ..GET11
+                },
+                status: "HTTP/1.1 204 No Content",
+                fields: vec![
+                    "Vary: Origin, Access-Control-Request-Method",
+                    "Allow: GET, HEAD, OPTIONS",
+                    "Access-Control-Allow-Origin: *",
+                    "Access-Control-Max-Age: 5",
+                    "X-Frame-Options: DENY",
+                ],
             },
             Case {
                 reply: {

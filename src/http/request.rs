@@ -125,6 +125,11 @@ pub struct Fields<'a> {
     pub user_agent: Option<&'a [u8]>,
     /// `Referer`, for the access log.
     pub referer: Option<&'a [u8]>,
+    /// `Origin`, for CORS; empty when sent twice (no origin matches it).
+    pub origin: Option<&'a [u8]>,
+    /// Whether `Access-Control-Request-Method` was sent, which makes an OPTIONS a CORS
+    /// preflight; its value is the browser's to compare with the methods allowed.
+    pub access_control_request_method: bool,
     /// `Forwarded` lines (RFC 7239), for the client behind trusted proxies.
     pub forwarded: FieldLines<'a>,
     /// `X-Forwarded-For` lines, read when there is no `Forwarded`.
@@ -504,6 +509,13 @@ impl<'a> Fields<'a> {
             self.user_agent.get_or_insert(value);
         } else if name.eq_ignore_ascii_case("referer") {
             self.referer.get_or_insert(value);
+        } else if name.eq_ignore_ascii_case("origin") {
+            // A singleton (RFC 6454 §7): two lines name no one origin, so none is allowed.
+            if self.origin.replace(value).is_some() {
+                self.origin = Some(b"");
+            }
+        } else if name.eq_ignore_ascii_case("access-control-request-method") {
+            self.access_control_request_method = true;
         } else if name.eq_ignore_ascii_case("forwarded") {
             self.forwarded.push(value)?;
         } else if name.eq_ignore_ascii_case("x-forwarded-for") {
@@ -697,6 +709,22 @@ mod tests {
         assert!(h.fields.if_match.lines().is_empty());
         let h = ok("GET / HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\nRange: bytes=2-3\r\n\r\n");
         assert_eq!(h.fields.range, Some(&b""[..]));
+    }
+
+    #[test]
+    fn cors_fields() {
+        let h = ok(
+            "OPTIONS / HTTP/1.1\r\nHost: h\r\norigin: https://a.example\r\n\
+                    Access-Control-Request-Method: GET\r\n\r\n",
+        );
+        assert_eq!(h.fields.origin, Some(&b"https://a.example"[..]));
+        assert!(h.fields.access_control_request_method);
+        let h = ok("GET / HTTP/1.1\r\nHost: h\r\nOrigin: https://a.example\r\n\
+                    Origin: https://a.example\r\n\r\n");
+        assert_eq!(h.fields.origin, Some(&b""[..]));
+        let h = ok("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(h.fields.origin, None);
+        assert!(!h.fields.access_control_request_method);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! below without a socket. [`Site::respond`] follows these steps, top-down, one function each:
 //!
 //! 0. The `--health-path`, if set: 200 `ok` (503 while draining), never touching the disk.
-//! 1. Method: OPTIONS → 204 with `Allow`; methods other than GET and HEAD → 405 with `Allow`.
+//! 1. Method: OPTIONS → 204 with `Allow` (a CORS preflight from an allowed origin gets the
+//!    allow headers too, below); methods other than GET and HEAD → 405 with `Allow`.
 //! 2. Normalise the path (`resolve`); refusals map to 400, 403, 404 without touching the disk.
 //!    The `_headers` blocks matching this path are noted (`rules`), and a forced `_redirects`
 //!    rule (`!`) applies here (`rewrites`): a redirect answers, a rewrite goes to step 4 with
@@ -30,7 +31,10 @@
 //!
 //! Every error reply (400–599) then gets the root's `NNN.html` in place of the built-in page when
 //! the root has one, and `Cache-Control: no-store`. The `_headers` blocks noted in step 2 go on
-//! 200, 206 and 304 replies only (the connection writes them, [`Site::rule_headers`]).
+//! 200, 206 and 304 replies only (the connection writes them, [`Site::rule_headers`]). With
+//! `--cors-origins`, every reply then gets what [`cors`] answers for its request's `Origin`
+//! (and for OPTIONS, `Access-Control-Request-Method`): a 304 and a 206 the 200's, an error
+//! too, so a page can read the status.
 //!
 //! The memory cache (`memory`) is a layer over steps 3 and 4: a small file it holds as the disk
 //! has it now, when negotiation picks the original, goes from step 2 straight to step 5; step 4
@@ -41,6 +45,7 @@ pub mod cache_control;
 pub mod compress;
 pub mod conditional;
 pub mod content_tag;
+pub mod cors;
 pub mod encoding;
 mod error_pages;
 pub mod file;
@@ -76,6 +81,7 @@ use cache_control::CacheControl;
 use compress::CompressCache;
 use conditional::{Outcome, Preconditions, Validators};
 use content_tag::Tagger;
+use cors::CorsPolicy;
 use encoding::{AcceptEncoding, Available, Coding};
 use file::{Etag, FileMeta};
 use memory::{Entry, FileCache};
@@ -180,6 +186,7 @@ pub struct Site {
     files: Option<FileCache>,
     rules: Rules,
     tags: Tagger,
+    cors: Option<CorsPolicy>,
     auth: Auth,
 }
 
@@ -243,6 +250,12 @@ impl Site {
         let (rules, mut problems) = Rules::load(&root, &root_name, config, &names);
         let (auth, mut auth_problems) = Auth::load(&config.auth);
         problems.append(&mut auth_problems);
+        let cors = match &config.cors {
+            Some(options) => {
+                Some(CorsPolicy::new(options, names.iter().copied()).map_err(anyhow::Error::msg)?)
+            }
+            None => None,
+        };
         let site = Site {
             root,
             index: config.index.iter().map(|i| i.as_bytes().to_vec()).collect(),
@@ -266,6 +279,7 @@ impl Site {
             }),
             rules,
             tags: Tagger::new(config.etag),
+            cors,
             auth,
         };
         Ok((site, problems))
@@ -332,6 +346,13 @@ impl Site {
             // An answer for one user: a shared cache must never store it (RFC 9111 §5.2.2.7),
             // whatever a rule or `_headers` says.
             reply.cache_control = Some("private");
+        }
+        if let Some(cors) = &self.cors {
+            let f = &req.fields;
+            let answer = cors.answer(req.method, f.origin, f.access_control_request_method);
+            reply.cors = answer.lines;
+            reply.vary.origin = answer.vary_origin;
+            reply.vary.request_method = answer.vary_request_method;
         }
         // `_headers` go on the content and on what stands for it (RFC 9110 §15.4.5: a 304
         // carries what a 200 would), not on redirects or errors.

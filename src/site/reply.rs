@@ -8,6 +8,7 @@ use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
+use super::cors::CorsLines;
 use super::encoding::Coding;
 use super::file::Etag;
 use super::mime::{self, ContentType};
@@ -103,26 +104,52 @@ pub enum ContentRange {
 }
 
 /// Which request fields an answer was chosen by, for `Vary` (RFC 9110 §12.5.5): the coding by
-/// Accept-Encoding, a listing's format by Accept.
+/// Accept-Encoding, a listing's format by Accept, CORS headers by Origin and, for OPTIONS, by
+/// Access-Control-Request-Method (Fetch §3.2.5).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Vary {
     /// The content coding was negotiated.
     pub accept_encoding: bool,
     /// The media type was negotiated.
     pub accept: bool,
+    /// CORS headers depend on `Origin`.
+    pub origin: bool,
+    /// Whether an OPTIONS is a preflight depends on `Access-Control-Request-Method`.
+    pub request_method: bool,
 }
 
 impl Vary {
-    /// The `Vary` field value, or None when the answer depends on neither field.
+    /// The `Vary` field value, or None when the answer depends on no field: one load from a
+    /// table of every combination, as a head is written for every request.
     pub fn field_value(self) -> Option<&'static [u8]> {
-        match (self.accept, self.accept_encoding) {
-            (false, false) => None,
-            (false, true) => Some(b"Accept-Encoding"),
-            (true, false) => Some(b"Accept"),
-            (true, true) => Some(b"Accept, Accept-Encoding"),
-        }
+        let i = usize::from(self.accept)
+            | usize::from(self.accept_encoding) << 1
+            | usize::from(self.origin) << 2
+            | usize::from(self.request_method) << 3;
+        VARY_VALUES.get(i).copied().flatten()
     }
 }
+
+/// [`Vary::field_value`] by bits: Accept 1, Accept-Encoding 2, Origin 4,
+/// Access-Control-Request-Method 8.
+const VARY_VALUES: [Option<&[u8]>; 16] = [
+    None,
+    Some(b"Accept"),
+    Some(b"Accept-Encoding"),
+    Some(b"Accept, Accept-Encoding"),
+    Some(b"Origin"),
+    Some(b"Accept, Origin"),
+    Some(b"Accept-Encoding, Origin"),
+    Some(b"Accept, Accept-Encoding, Origin"),
+    Some(b"Access-Control-Request-Method"),
+    Some(b"Accept, Access-Control-Request-Method"),
+    Some(b"Accept-Encoding, Access-Control-Request-Method"),
+    Some(b"Accept, Accept-Encoding, Access-Control-Request-Method"),
+    Some(b"Origin, Access-Control-Request-Method"),
+    Some(b"Accept, Origin, Access-Control-Request-Method"),
+    Some(b"Accept-Encoding, Origin, Access-Control-Request-Method"),
+    Some(b"Accept, Accept-Encoding, Origin, Access-Control-Request-Method"),
+];
 
 /// What `--basic-auth` adds to a refusal. The challenge's text is the site's
 /// ([`Site::challenge`](super::Site::challenge)), so a reply stays one byte larger, not 16.
@@ -159,6 +186,8 @@ pub struct Reply<'s> {
     pub encoding: Option<Coding>,
     /// Whether to send `Accept-Ranges: bytes`.
     pub accept_ranges: bool,
+    /// The CORS header lines (`--cors-origins`).
+    pub cors: Option<&'s CorsLines>,
     /// `Content-Range`.
     pub content_range: Option<ContentRange>,
     /// The `--basic-auth` header a 401 or its 503 carries.
@@ -200,6 +229,7 @@ impl<'s> Reply<'s> {
             vary: Vary::default(),
             encoding: None,
             accept_ranges: false,
+            cors: None,
             content_range: None,
             auth: AuthHeader::None,
             body: if page.is_empty() {
@@ -275,7 +305,7 @@ impl<'s> Reply<'s> {
         Reply {
             vary: Vary {
                 accept_encoding: vary,
-                accept: false,
+                ..Vary::default()
             },
             ..Reply::page(Status::NotAcceptable)
         }
@@ -297,8 +327,8 @@ impl<'s> Reply<'s> {
             content_type: Some(content_type),
             cache_control: Some("no-cache"),
             vary: Vary {
-                accept_encoding: false,
                 accept: true,
+                ..Vary::default()
             },
             body: Body::shared(body),
             ..Reply::page(Status::Ok)
@@ -367,10 +397,11 @@ impl<'s> Reply<'s> {
             cache_control: d.cache_control,
             vary: Vary {
                 accept_encoding: d.vary,
-                accept: false,
+                ..Vary::default()
             },
             encoding: d.encoding,
             accept_ranges: true,
+            cors: None,
             content_range: None,
             auth: AuthHeader::None,
             body,
@@ -458,6 +489,31 @@ fn multipart(
 mod tests {
     use super::*;
     use crate::site::file::FileMeta;
+
+    #[test]
+    fn vary_names_each_field_once_in_order() {
+        for bits in 0..16u8 {
+            let vary = Vary {
+                accept: bits & 1 != 0,
+                accept_encoding: bits & 2 != 0,
+                origin: bits & 4 != 0,
+                request_method: bits & 8 != 0,
+            };
+            let names = [
+                "Accept",
+                "Accept-Encoding",
+                "Origin",
+                "Access-Control-Request-Method",
+            ];
+            let expected: Vec<&str> = (0..4)
+                .filter(|i| bits & (1 << i) != 0)
+                .map(|i| names[i])
+                .collect();
+            let got = vary.field_value().map(|v| std::str::from_utf8(v).unwrap());
+            let expected = (!expected.is_empty()).then(|| expected.join(", "));
+            assert_eq!(got, expected.as_deref(), "{vary:?}");
+        }
+    }
 
     #[test]
     fn boundaries_differ_per_version() {

@@ -64,9 +64,17 @@ impl Server {
     pub const VARY: u64 = 1 << 2;
     /// `Accept-Ranges`.
     pub const ACCEPT_RANGES: u64 = 1 << 3;
-    const FIXED: [&str; 4] = ["content-type", "cache-control", "vary", "accept-ranges"];
-    /// Extra lines past this many are compared by name.
-    const EXTRA_BITS: usize = 60;
+    /// `Access-Control-Allow-Origin` (`--cors-origins`).
+    pub const ACCESS_CONTROL_ALLOW_ORIGIN: u64 = 1 << 4;
+    const FIXED: [&str; 5] = [
+        "content-type",
+        "cache-control",
+        "vary",
+        "accept-ranges",
+        "access-control-allow-origin",
+    ];
+    /// Extra lines past this many are compared by name: the fixed bits and these fill a u64.
+    const EXTRA_BITS: usize = 64 - Server::FIXED.len();
 
     /// The bit of extra header line `i`, if it has one.
     fn extra(i: usize) -> Option<u64> {
