@@ -50,13 +50,13 @@ pub struct Normalized {
     pub trailing_slash: bool,
 }
 
-/// Characters escaped when a path segment is put back into a URL (RFC 3986 §3.3 pchar).
-const SEGMENT: &AsciiSet = &CONTROLS
+/// Characters escaped when bytes go into a URL's path (RFC 3986 §3.3): what a `pchar` may not
+/// be, so a decoded `?` or `#` cannot start a query or fragment; `/` may stay.
+pub(crate) const PATH: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')
     .add(b'%')
-    .add(b'/')
     .add(b'<')
     .add(b'>')
     .add(b'?')
@@ -68,6 +68,9 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'{')
     .add(b'|')
     .add(b'}');
+
+/// Characters escaped when a path segment is put back into a URL: `/` too.
+pub(crate) const SEGMENT: &AsciiSet = &PATH.add(b'/');
 
 /// Decodes and normalises `raw` (percent-encoded, starting with `/`) into `out` as
 /// `seg/seg/seg` relative to the root (empty for the root itself), refusing dotfiles.

@@ -8,6 +8,7 @@
 use percent_encoding::{AsciiSet, CONTROLS, percent_encode};
 
 use super::pattern::{Captures, Span, find_param};
+use crate::site::resolve::{PATH, SEGMENT};
 
 /// One part of a template.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,44 +37,9 @@ pub enum Into {
     Header,
 }
 
-/// What may not appear in a path segment (RFC 3986 §3.3), so a decoded `?` or `#` cannot start
-/// a query or fragment.
-const SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'[')
-    .add(b'\\')
-    .add(b']')
-    .add(b'^')
-    .add(b'`')
-    .add(b'{')
-    .add(b'|')
-    .add(b'}');
-
-/// A placeholder's value is one segment: its `/` is escaped too.
-const ONE_SEGMENT: &AsciiSet = &SEGMENT.add(b'/');
-
 /// What a query value sent as is may still hold that a URI may not (RFC 3986 §3.4): a request's
-/// raw query keeps its own `%XX`, `&` and `=`.
-pub const QUERY: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'<')
-    .add(b'>')
-    .add(b'[')
-    .add(b'\\')
-    .add(b']')
-    .add(b'^')
-    .add(b'`')
-    .add(b'{')
-    .add(b'|')
-    .add(b'}');
+/// raw query keeps its own `%XX` and `?`.
+pub const QUERY: &AsciiSet = &PATH.remove(b'%').remove(b'?');
 
 /// Header values keep printable ASCII; the rest is escaped.
 const HEADER: &AsciiSet = CONTROLS;
@@ -182,8 +148,8 @@ fn write_value(
     } else {
         let value = rel.get(span.start..span.end).unwrap_or_default();
         let set = match (into, one) {
-            (Into::Url, true) => ONE_SEGMENT,
-            (Into::Url, false) => SEGMENT,
+            (Into::Url, true) => SEGMENT,
+            (Into::Url, false) => PATH,
             (Into::Header, _) => HEADER,
         };
         (value, set)
