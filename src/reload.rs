@@ -323,6 +323,9 @@ impl Watch {
         match outcome {
             Ok((config, (site, serving))) => {
                 self.ctx.site.store(Arc::new(site));
+                if let Some(m) = &self.ctx.metrics {
+                    m.reloaded(true);
+                }
                 let fixed = fixed_differences(&self.running, &config);
                 let why = match cause {
                     Cause::Requested => "requested",
@@ -345,6 +348,9 @@ impl Watch {
                 self.failed = None;
             }
             Err(e) => {
+                if let Some(m) = &self.ctx.metrics {
+                    m.reloaded(false);
+                }
                 log::error(format_args!(
                     "reload failed, keeping the running settings: {e:#}"
                 ));

@@ -23,7 +23,7 @@ mod send;
 
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::http::forwarded;
 use crate::http::framing::{Framer, Rules, Step};
@@ -321,9 +321,14 @@ impl Conn {
             out,
             site,
             lines,
+            worker,
         } = s;
         let (peer, client) = (self.peer.ip(), self.client.ip());
         let log = &ctx.log;
+        let counters = ctx
+            .metrics
+            .as_deref()
+            .and_then(|m| Some((m, m.worker(*worker)?)));
         while self.sending.is_none() && out.len() < BATCH {
             let sending = &mut self.sending;
             // When this request's first byte arrived (or, for a connection's first, when it was
@@ -338,7 +343,11 @@ impl Conn {
                 rules,
                 Instant::now,
                 |head, keep_alive| {
-                    let reply = current.respond(head, site, draining);
+                    // Scrapes are judged by the TCP peer: a header can name any client.
+                    let reply = match counters.and_then(|(m, _)| m.answer(head, peer, draining)) {
+                        Some(page) => page,
+                        None => current.respond(head, site, draining),
+                    };
                     let exchange = Exchange {
                         method: head.method,
                         version: head.version,
@@ -349,6 +358,10 @@ impl Conn {
                     };
                     let status = reply.status;
                     let bytes = queue(out, sending, reply, &exchange);
+                    if let Some((_, c)) = counters {
+                        let took = since.map_or(Duration::ZERO, |t| t.elapsed());
+                        c.record(Some(head.method), status.code(), bytes, took);
+                    }
                     if log.enabled() {
                         let fields = &head.fields;
                         let addrs = Addrs {
@@ -395,6 +408,10 @@ impl Conn {
                         current.refusal(e.status()),
                         &exchange,
                     );
+                    if let Some((_, c)) = counters {
+                        let took = since.map_or(Duration::ZERO, |t| t.elapsed());
+                        c.record(None, e.status().code(), bytes, took);
+                    }
                     let addrs = Addrs { client, peer };
                     let since = since.unwrap_or_else(Instant::now);
                     lines.extend(log.begin(addrs, None, None, e.status(), bytes, since));
