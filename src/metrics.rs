@@ -3,7 +3,8 @@
 //! aligned block of relaxed atomics, so counting a request touches no line another thread
 //! writes; a scrape sums them all. The reactor stores the open-connection count once per turn
 //! and the connections cut at the drain's deadline. This module decides who may scrape
-//! (`--metrics-from`); it must never take a lock, allocate or read the clock while counting.
+//! (`--metrics-from`, by the TCP peer); it must never take a lock or allocate while counting,
+//! nor believe a forwarding header about who scrapes.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;

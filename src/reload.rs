@@ -155,6 +155,9 @@ fn fixed_differences(running: &Config, new: &Config) -> Vec<&'static str> {
             a.timeouts.keep_alive == b.timeouts.keep_alive,
         ),
         ("send-timeout", a.timeouts.send == b.timeouts.send),
+        // The counters live in the workers' context, made once at start.
+        ("metrics-path", a.metrics.path == b.metrics.path),
+        ("metrics-from", a.metrics.from == b.metrics.from),
         (
             "shutdown-timeout",
             a.timeouts.shutdown == b.timeouts.shutdown,
