@@ -343,21 +343,27 @@ impl Conn {
                 rules,
                 Instant::now,
                 |head, keep_alive| {
-                    // Scrapes are judged by the TCP peer: a header can name any client.
-                    let reply = match counters.and_then(|(m, _)| m.answer(head, peer, draining)) {
-                        Some(page) => page,
-                        None => current.respond(head, site, draining),
-                    };
-                    let exchange = Exchange {
+                    let mut exchange = Exchange {
                         method: head.method,
                         version: head.version,
                         keep_alive,
                         extra_headers: current.extra_headers(),
-                        rule_headers: current.rule_headers(site),
+                        rule_headers: None,
                         challenge: current.challenge(),
                     };
-                    let status = reply.status;
-                    let bytes = queue(out, sending, reply, &exchange);
+                    // Scrapes are judged by the TCP peer: a header can name any client. A scrape
+                    // gets no `_headers` lines: `matched` still holds another request's.
+                    let (status, bytes) = match counters {
+                        Some((m, _)) if m.is_scrape(head, peer) => {
+                            let page = m.page(draining);
+                            (page.status, queue(out, sending, page, &exchange))
+                        }
+                        _ => {
+                            let reply = current.respond(head, site, draining);
+                            exchange.rule_headers = current.rule_headers(site);
+                            (reply.status, queue(out, sending, reply, &exchange))
+                        }
+                    };
                     if let Some((_, c)) = counters {
                         let took = since.map_or(Duration::ZERO, |t| t.elapsed());
                         c.record(Some(head.method), status.code(), bytes, took);
