@@ -333,3 +333,18 @@ fn reloads_are_counted() {
         0.0
     );
 }
+
+#[test]
+fn a_scrape_after_a_request_with_headers_rules_gets_none_of_them() {
+    let s = TestServer::build()
+        .site(|site| {
+            std::fs::write(site.root().join("_headers"), "/style.css\n  X-Rule: yes\n").unwrap()
+        })
+        .config(|c| c.metrics.path = Some("/metrics".into()))
+        .start();
+    let first = "GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n";
+    let (styled, page) = pipelined_pair(s.addr(), first, "/metrics");
+    assert_eq!(styled.header("X-Rule"), Some("yes"), "{styled}");
+    assert_eq!(page.status, 200, "{page}");
+    assert_eq!(page.header("X-Rule"), None, "{page}");
+}
