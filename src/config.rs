@@ -17,6 +17,7 @@ use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 pub use crate::http::forwarded::{Cidr, TrustedProxies};
 pub use crate::http::request::Limits;
+pub use crate::metrics::MetricsOptions;
 pub use crate::reactor::Timeouts;
 
 /// The access-log format: one line per response on stdout.
@@ -56,6 +57,8 @@ pub struct Config {
     pub proxies: Proxies,
     /// What is served and how.
     pub site: SiteOptions,
+    /// `--metrics-path` and who may scrape it.
+    pub metrics: MetricsOptions,
 }
 
 /// How the client's address is learnt when the server sits behind proxies: the two options
@@ -417,6 +420,7 @@ impl Default for Config {
             },
             proxies: Proxies::default(),
             site: SiteOptions::default(),
+            metrics: MetricsOptions::default(),
         }
     }
 }
@@ -678,6 +682,14 @@ pub struct ServeArgs {
     #[arg(long, env = "MUXSERVE_TRUSTED_PROXIES", value_name = "CIDRS", value_delimiter = ',', value_parser = str::parse::<Cidr>)]
     trusted_proxies: Vec<Cidr>,
 
+    /// Path answered with the Prometheus text format (request, connection and reload counters) [default: none]
+    #[arg(long, env = "MUXSERVE_METRICS_PATH", value_name = "PATH", value_parser = parse_health_path)]
+    metrics_path: Option<String>,
+
+    /// Peers that may read --metrics-path: addresses or CIDR blocks, comma-separated; others get what the site has there (a 404) [default: any]
+    #[arg(long, env = "MUXSERVE_METRICS_FROM", value_name = "CIDRS", value_delimiter = ',', value_parser = str::parse::<Cidr>)]
+    metrics_from: Vec<Cidr>,
+
     /// Every connection must start with a PROXY protocol v1/v2 header (HAProxy, AWS NLB); others are closed unanswered
     #[arg(long, env = "MUXSERVE_PROXY_PROTOCOL")]
     proxy_protocol: bool,
@@ -931,6 +943,10 @@ impl ServeArgs {
                 trusted: TrustedProxies::new(self.trusted_proxies),
                 protocol: self.proxy_protocol,
             },
+            metrics: MetricsOptions {
+                path: self.metrics_path,
+                from: self.metrics_from,
+            },
             site: SiteOptions {
                 index: self.index,
                 fallback: self.fallback,
@@ -1127,6 +1143,15 @@ mod tests {
                 ]
         }),
         ("nosniff = false", |c| !c.site.nosniff),
+        ("metrics-path = \"/metrics\"", |c| {
+            c.metrics.path.as_deref() == Some("/metrics")
+        }),
+        ("metrics-from = [\"10.0.0.0/8\"]", |c| {
+            c.metrics
+                .from
+                .iter()
+                .any(|b| b.contains([10, 9, 8, 7].into()))
+        }),
         ("health-path = \"/healthz\"", |c| {
             c.site.health_path.as_deref() == Some("/healthz")
         }),

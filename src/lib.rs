@@ -24,6 +24,7 @@ pub(crate) mod conn;
 pub mod health;
 pub mod http;
 pub mod log;
+pub mod metrics;
 pub(crate) mod pace;
 pub(crate) mod reactor;
 pub mod reload;

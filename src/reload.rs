@@ -155,6 +155,9 @@ fn fixed_differences(running: &Config, new: &Config) -> Vec<&'static str> {
             a.timeouts.keep_alive == b.timeouts.keep_alive,
         ),
         ("send-timeout", a.timeouts.send == b.timeouts.send),
+        // The counters live in the workers' context, made once at start.
+        ("metrics-path", a.metrics.path == b.metrics.path),
+        ("metrics-from", a.metrics.from == b.metrics.from),
         (
             "shutdown-timeout",
             a.timeouts.shutdown == b.timeouts.shutdown,
@@ -323,6 +326,9 @@ impl Watch {
         match outcome {
             Ok((config, (site, serving))) => {
                 self.ctx.site.store(Arc::new(site));
+                if let Some(m) = &self.ctx.metrics {
+                    m.reloaded(true);
+                }
                 let fixed = fixed_differences(&self.running, &config);
                 let why = match cause {
                     Cause::Requested => "requested",
@@ -345,6 +351,9 @@ impl Watch {
                 self.failed = None;
             }
             Err(e) => {
+                if let Some(m) = &self.ctx.metrics {
+                    m.reloaded(false);
+                }
                 log::error(format_args!(
                     "reload failed, keeping the running settings: {e:#}"
                 ));

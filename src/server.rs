@@ -14,6 +14,7 @@ use polling::Poller;
 
 use crate::config::Config;
 use crate::log::{self, AccessLogger};
+use crate::metrics::Metrics;
 use crate::pace::Pace;
 use crate::reactor::{Channels, Outcome, Reactor, ReactorConfig};
 use crate::reload::{self, ConfigSource, ReloadHandle};
@@ -52,6 +53,7 @@ impl Server {
             trusted: config.proxies.trusted.clone(),
             log,
             draining: draining.clone(),
+            metrics: Metrics::new(&config.metrics, config.workers),
         });
         let poller = Arc::new(Poller::new().context("cannot create the poller")?);
         // Bounded by the connection limit, which no number of connections in flight can exceed,
@@ -72,6 +74,7 @@ impl Server {
             pace,
             shutdown: shutdown_rx,
             draining,
+            metrics: ctx.metrics.clone(),
         };
         let reactor_config = ReactorConfig {
             timeouts: config.timeouts,

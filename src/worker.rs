@@ -19,6 +19,7 @@ use crate::conn::{Conn, Next, Scratch};
 use crate::http::forwarded::TrustedProxies;
 use crate::http::request::Limits;
 use crate::log::AccessLogger;
+use crate::metrics::Metrics;
 use crate::pace::Pace;
 use crate::shutdown::Draining;
 use crate::site::Site;
@@ -35,6 +36,8 @@ pub(crate) struct Context {
     pub(crate) trusted: TrustedProxies,
     pub(crate) log: AccessLogger,
     pub(crate) draining: Draining,
+    /// `--metrics-path`'s counters, one block per worker; `None` counts nothing.
+    pub(crate) metrics: Option<Arc<Metrics>>,
 }
 
 /// Why a connection is handed to a worker.
@@ -83,19 +86,20 @@ pub(crate) fn spawn(
             );
             std::thread::Builder::new()
                 .name(format!("worker-{i}"))
-                .spawn(move || work(&ctx, &jobs, &returns, &poller, &pace))
+                .spawn(move || work(i, &ctx, &jobs, &returns, &poller, &pace))
         })
         .collect()
 }
 
 fn work(
+    index: usize,
     ctx: &Context,
     jobs: &Receiver<Job>,
     returns: &Sender<Returned>,
     poller: &Poller,
     pace: &Pace,
 ) {
-    let mut scratch = Scratch::new(&ctx.limits);
+    let mut scratch = Scratch::new(&ctx.limits, index);
     // The site as this worker last saw it: a drive checks it with one atomic load and takes a
     // reference only after a reload swapped another in. It keeps the site it holds alive until
     // its next drive, even if that site was replaced meanwhile.
@@ -118,7 +122,7 @@ fn work(
             Err(_) => {
                 // The panic hook has printed the message; the buffers may be half-written.
                 crate::log::error(format_args!("a worker panicked; closing that connection"));
-                scratch = Scratch::new(&ctx.limits);
+                scratch = Scratch::new(&ctx.limits, index);
                 Next::Close
             }
         };

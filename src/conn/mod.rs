@@ -23,7 +23,7 @@ mod send;
 
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::http::forwarded;
 use crate::http::framing::{Framer, Rules, Step};
@@ -321,9 +321,14 @@ impl Conn {
             out,
             site,
             lines,
+            worker,
         } = s;
         let (peer, client) = (self.peer.ip(), self.client.ip());
         let log = &ctx.log;
+        let counters = ctx
+            .metrics
+            .as_deref()
+            .and_then(|m| Some((m, m.worker(*worker)?)));
         while self.sending.is_none() && out.len() < BATCH {
             let sending = &mut self.sending;
             // When this request's first byte arrived (or, for a connection's first, when it was
@@ -338,17 +343,31 @@ impl Conn {
                 rules,
                 Instant::now,
                 |head, keep_alive| {
-                    let reply = current.respond(head, site, draining);
-                    let exchange = Exchange {
+                    let mut exchange = Exchange {
                         method: head.method,
                         version: head.version,
                         keep_alive,
                         extra_headers: current.extra_headers(),
-                        rule_headers: current.rule_headers(site),
+                        rule_headers: None,
                         challenge: current.challenge(),
                     };
-                    let status = reply.status;
-                    let bytes = queue(out, sending, reply, &exchange);
+                    // Scrapes are judged by the TCP peer: a header can name any client. A scrape
+                    // gets no `_headers` lines: `matched` still holds another request's.
+                    let (status, bytes) = match counters {
+                        Some((m, _)) if m.is_scrape(head, peer) => {
+                            let page = m.page(draining);
+                            (page.status, queue(out, sending, page, &exchange))
+                        }
+                        _ => {
+                            let reply = current.respond(head, site, draining);
+                            exchange.rule_headers = current.rule_headers(site);
+                            (reply.status, queue(out, sending, reply, &exchange))
+                        }
+                    };
+                    if let Some((_, c)) = counters {
+                        let took = since.map_or(Duration::ZERO, |t| t.elapsed());
+                        c.record(Some(head.method), status.code(), bytes, took);
+                    }
                     if log.enabled() {
                         let fields = &head.fields;
                         let addrs = Addrs {
@@ -395,6 +414,10 @@ impl Conn {
                         current.refusal(e.status()),
                         &exchange,
                     );
+                    if let Some((_, c)) = counters {
+                        let took = since.map_or(Duration::ZERO, |t| t.elapsed());
+                        c.record(None, e.status().code(), bytes, took);
+                    }
                     let addrs = Addrs { client, peer };
                     let since = since.unwrap_or_else(Instant::now);
                     lines.extend(log.begin(addrs, None, None, e.status(), bytes, since));

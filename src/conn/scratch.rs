@@ -149,12 +149,16 @@ pub struct Scratch {
     pub(crate) site: SiteScratch,
     /// Access-log lines of the responses queued in `out`, finished once it is all written.
     pub(crate) lines: Vec<Line>,
+    /// Which worker owns these buffers: the block of `--metrics-path` counters it writes.
+    pub(crate) worker: usize,
 }
 
 impl Scratch {
-    /// Buffers sized for `limits`: the read buffer holds the largest head allowed.
-    pub fn new(limits: &Limits) -> Self {
+    /// Buffers sized for `limits` for worker `worker`: the read buffer holds the largest head
+    /// allowed.
+    pub fn new(limits: &Limits, worker: usize) -> Self {
         Scratch {
+            worker,
             read: ReadBuf::new(limits.max_head.max(4096)),
             out: WriteBuf::new(),
             site: SiteScratch::default(),

@@ -134,6 +134,9 @@ impl Reactor {
             && now >= until
         {
             let parked = self.slots.parked();
+            if let Some(m) = &self.ch.metrics {
+                m.add_cut(parked.len());
+            }
             self.phase = Phase::Cutting {
                 open_at_signal,
                 cut: parked.len(),

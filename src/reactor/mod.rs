@@ -26,6 +26,7 @@ use polling::{Event, Events, Poller};
 
 use crate::conn::Conn;
 use crate::log;
+use crate::metrics::Metrics;
 use crate::pace::Pace;
 use crate::shutdown::Draining;
 use crate::worker::{Intent, Job, Returned};
@@ -55,6 +56,8 @@ pub(crate) struct Channels {
     pub(crate) shutdown: UnixStream,
     /// Set when the drain begins, for the workers.
     pub(crate) draining: Draining,
+    /// Where the open-connection count and the cut connections are reported, if anywhere.
+    pub(crate) metrics: Option<Arc<Metrics>>,
 }
 
 /// The reactor's settings.
@@ -131,6 +134,10 @@ impl Reactor {
                 }
             }
             self.expire(now);
+            if let Some(m) = &self.ch.metrics {
+                // One store a turn, not one per connection: a scrape sees the last turn's count.
+                m.set_open(self.slots.len());
+            }
             let room = self.has_room();
             self.acceptor.resume(&self.ch.poller, now, room);
             if let Some(outcome) = self.advance_shutdown(now) {

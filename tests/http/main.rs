@@ -22,6 +22,7 @@ mod keepalive;
 mod limits;
 mod listing;
 mod memory_cache;
+mod metrics;
 mod precompressed;
 mod ranges;
 mod site_features;
