@@ -69,21 +69,24 @@ echo "rules: $(grep -c . "$WORK/rules/_redirects") redirect rules, $(grep -c '^/
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+# Sets PORT to the port of a server started on root $1; called directly, not in $(...), so that
+# its PID reaches PIDS and the cleanup stops it.
 start() {
-    local root=$1 port
-    port=$(free_port)
-    "$BIN" --root "$root" --listen "127.0.0.1:$port" --workers 2 --access-log off \
-        >"$WORK/server-$port.log" 2>&1 &
+    local root=$1
+    PORT=$(free_port)
+    "$BIN" --root "$root" --listen "127.0.0.1:$PORT" --workers 2 --access-log off \
+        >"$WORK/server-$PORT.log" 2>&1 &
     PIDS+=($!)
     for _ in $(seq 1 100); do
-        curl -sf -o /dev/null "http://127.0.0.1:$port/file.txt" && break
+        curl -sf -o /dev/null "http://127.0.0.1:$PORT/file.txt" && break
         sleep 0.05
     done
-    curl -sf -o /dev/null "http://127.0.0.1:$port/file.txt" || die "the server on $root did not answer"
-    echo "$port"
+    curl -sf -o /dev/null "http://127.0.0.1:$PORT/file.txt" || die "the server on $root did not answer"
 }
-plain=$(start "$WORK/plain")
-rules=$(start "$WORK/rules")
+start "$WORK/plain"
+plain=$PORT
+start "$WORK/rules"
+rules=$PORT
 curl -sI "http://127.0.0.1:$rules/file.txt" | grep -qi '^X-Frame-Options: DENY' \
     || die "the rules root does not apply its _headers"
 
