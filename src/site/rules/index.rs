@@ -37,6 +37,11 @@ impl<N: Copy + Ord> Index<N> {
         }
     }
 
+    /// Whether no rule is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.keyed.is_empty() && self.rest.is_empty()
+    }
+
     /// The rules that may match `rel` (root-relative): those keyed by its first segment, and
     /// those tried for every path, each in file order.
     pub fn candidates(&self, rel: &[u8]) -> (&[N], &[N]) {

@@ -160,11 +160,6 @@ impl Pattern {
         self.splat.is_some()
     }
 
-    /// Whether the pattern names a host.
-    pub fn has_host(&self) -> bool {
-        self.host.is_some()
-    }
-
     /// The first segment when it is literal: the index key that lets a lookup skip patterns
     /// that cannot match.
     pub fn first_literal(&self) -> Option<&[u8]> {

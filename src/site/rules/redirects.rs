@@ -54,8 +54,6 @@ pub struct Redirects {
     /// only the (usually short) forced list.
     forced: Index<u32>,
     unforced: Index<u32>,
-    any_forced: bool,
-    any_unforced: bool,
 }
 
 /// Which rules a lookup considers. The first rule that applies wins, in file order; an
@@ -303,13 +301,12 @@ impl Redirects {
             match Redirect::compile(spec) {
                 Ok(rule) => {
                     let n = u32::try_from(r.rules.len()).unwrap_or(u32::MAX);
-                    let (index, any) = if rule.force {
-                        (&mut r.forced, &mut r.any_forced)
+                    let index = if rule.force {
+                        &mut r.forced
                     } else {
-                        (&mut r.unforced, &mut r.any_unforced)
+                        &mut r.unforced
                     };
                     index.insert(rule.from.first_literal(), n);
-                    *any = true;
                     r.rules.push(rule);
                 }
                 Err(e) => problems.push(format!("{}: {e}", spec.origin)),
@@ -332,8 +329,8 @@ impl Redirects {
     /// lookup before the file is skipped.
     pub fn any(&self, which: Which) -> bool {
         match which {
-            Which::Forced => self.any_forced,
-            Which::Unforced => self.any_unforced,
+            Which::Forced => !self.forced.is_empty(),
+            Which::Unforced => !self.unforced.is_empty(),
         }
     }
 
