@@ -5,7 +5,7 @@ mod support;
 
 use std::fs;
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use support::*;
@@ -402,11 +402,7 @@ fn check_without_a_config_file_checks_the_root() {
         out.stderr
     );
     let missing = site.base().join("no-such-root");
-    let out = Binary::new()
-        .arg("check")
-        .arg("--root")
-        .arg(&missing)
-        .run(RUN_LIMIT);
+    let out = check_root(&missing);
     assert_eq!(out.status.code(), Some(1), "stderr {:?}", out.stderr);
     assert!(one_line(&out.stderr), "stderr: {:?}", out.stderr);
     assert!(
@@ -414,6 +410,15 @@ fn check_without_a_config_file_checks_the_root() {
         "stderr: {:?}",
         out.stderr
     );
+}
+
+/// `muxserve check --root ROOT`, run to its end.
+fn check_root(root: &Path) -> Output {
+    Binary::new()
+        .arg("check")
+        .arg("--root")
+        .arg(root)
+        .run(RUN_LIMIT)
 }
 
 #[test]
@@ -425,11 +430,7 @@ fn check_lists_every_problem_of_the_rules_files() {
     )
     .unwrap();
     fs::write(site.root().join("_headers"), "/*\n  Content-Length: 1\n").unwrap();
-    let out = Binary::new()
-        .arg("check")
-        .arg("--root")
-        .arg(site.root())
-        .run(RUN_LIMIT);
+    let out = check_root(site.root());
     assert_eq!(out.status.code(), Some(1), "stderr {:?}", out.stderr);
     let lines: Vec<&str> = out.stderr.lines().collect();
     let root = site.root().display();
@@ -452,11 +453,7 @@ fn check_lists_every_problem_of_the_rules_files() {
     )
     .unwrap();
     fs::write(site.root().join("_headers"), "/*\n  X-A: 1\n").unwrap();
-    let out = Binary::new()
-        .arg("check")
-        .arg("--root")
-        .arg(site.root())
-        .run(RUN_LIMIT);
+    let out = check_root(site.root());
     assert_eq!(out.status.code(), Some(0), "stderr {:?}", out.stderr);
     assert!(
         out.stderr.contains("2 redirect rules and 1 header blocks"),
