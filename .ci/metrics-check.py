@@ -3,7 +3,8 @@
 tooling uses: start the real binary on 127.0.0.1:0 with --metrics-path, make requests, scrape
 twice, and fail if either page does not parse or the request counter did not move by exactly
 the requests made. The server is stopped by its PID. tests/http/metrics.rs reads the same page
-with a strict Rust reader; this is the second opinion the issue asks for.
+with a strict Rust reader; this is the second opinion the issue asks for. It also fails if
+docs/deploy/grafana-dashboard.json queries a series the page does not have.
 
 Usage: .ci/metrics-check.py [BIN]   (default target/debug/muxserve)
 """
@@ -19,6 +20,8 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else "target/debug/muxserve"
+DASHBOARD = os.path.join(os.path.dirname(__file__), "..", "docs", "deploy",
+                         "grafana-dashboard.json")
 
 
 def scrape(base):
@@ -62,7 +65,13 @@ def main():
             # The first scrape is counted by the second.
             if (ok, missing) != (6, 1):
                 sys.exit(f"metrics-check: GET 2xx moved by {ok}, 4xx by {missing}; want 6, 1")
-            print(f"metrics-check: {len(after)} samples parsed by prometheus_client; counters moved")
+            with open(DASHBOARD) as f:
+                queried = set(re.findall(r"muxserve_[a-z_]+", f.read()))
+            unknown = queried - {name for name, _ in after}
+            if unknown:
+                sys.exit(f"metrics-check: the dashboard queries {sorted(unknown)}, not on the page")
+            print(f"metrics-check: {len(after)} samples parsed by prometheus_client; counters "
+                  f"moved; the dashboard's {len(queried)} series exist")
         finally:
             proc.kill()  # our child, by its PID
             proc.wait(timeout=5)

@@ -5,6 +5,7 @@
 # and records each latency: first alone, then while wrk sends wrong passwords to the protected
 # path on 100 connections as fast as it can. Prints the normal client's p50/p99/max in both
 # phases, their p99 ratio, and what the flood got (401 verified, 503 over the hashing bound).
+# Before the flood it also times wrong passwords for a known and an unknown user name.
 #
 # Usage: bench/auth_flood.sh [--seconds S] [--cost C] [--workers N] [--conns C] [BIN]
 #   --seconds S   length of each phase (default 10)
@@ -68,6 +69,32 @@ curl -sf -o /dev/null "http://127.0.0.1:$port/public.txt" || die "the server did
 # One verification, timed, for the record.
 one=$(curl -s -o /dev/null -w '%{time_total}' -u alice:wrong "http://127.0.0.1:$port/private/x.txt")
 
+# A wrong password for a known user and for an unknown one, one at a time so no slot is
+# contended: the medians should match (an unknown user is verified against the file's first
+# hash), or the time tells a guesser which user names exist.
+timing() {
+    python3 - "$port" <<'EOF'
+import base64, http.client, statistics, sys, time
+port = int(sys.argv[1])
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def median(user):
+    token = base64.b64encode(f"{user}:wrong-password".encode()).decode()
+    took = []
+    for _ in range(15):
+        t = time.monotonic()
+        conn.request("GET", "/private/x.txt", headers={"Authorization": "Basic " + token})
+        r = conn.getresponse()
+        r.read()
+        if r.status != 401:
+            sys.exit(f"{user}: {r.status}, not 401")
+        took.append((time.monotonic() - t) * 1000)
+    return statistics.median(took)
+known, unknown = median("alice"), median("nobody-here")
+print(f"{known:.1f} {unknown:.1f} {unknown / known:.2f}")
+EOF
+}
+read -r t_known t_unknown t_ratio <<<"$(timing)"
+
 # The normal client: keep-alive GETs of the public file, 5 ms apart, for PHASE seconds;
 # prints p50 p99 max in milliseconds and the count.
 normal() {
@@ -113,5 +140,6 @@ echo "one wrong-password verification (bcrypt cost $COST): ${one}s; workers $WOR
 printf '%-28s %8s %8s %8s %8s\n' "normal client (ms)" p50 p99 max requests
 printf '%-28s %8s %8s %8s %8s\n' "alone" "$q50" "$q99" "$qmax" "$qn"
 printf '%-28s %8s %8s %8s %8s\n' "during the flood" "$l50" "$l99" "$lmax" "$ln"
+echo "wrong password, median of 15 each (ms): known user $t_known, unknown user $t_unknown, ratio $t_ratio"
 echo "p99 ratio (flood / alone): $(awk -v a="$l99" -v b="$q99" 'BEGIN { printf "%.2f", a / b }')"
 echo "flood: ${flood_reqs:-0} requests on $CONNS connections; a sample of 20 wrong passwords during it: $sample(401 verified, 503 over the bound)"

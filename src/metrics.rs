@@ -16,7 +16,8 @@ use crate::http::forwarded::Cidr;
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::Status;
 use crate::site::mime::ContentType;
-use crate::site::{Body, Reply};
+use crate::site::tally::{AuthFailure, CacheUse, Tally};
+use crate::site::{Body, Reply, Site};
 
 /// The metrics endpoint's options: both or neither matter.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -34,6 +35,8 @@ const BOUNDS_US: [u64; 12] = [
 ];
 const METHODS: [&str; 4] = ["GET", "HEAD", "OPTIONS", "other"];
 const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+const USES: [&str; 2] = ["hit", "miss"];
+const FAILURES: [&str; 3] = ["missing", "rejected", "busy"];
 
 /// `text/plain; version=0.0.4; charset=utf-8`, what Prometheus expects of the text format.
 const EXPOSITION: ContentType = ContentType {
@@ -51,6 +54,12 @@ pub(crate) struct Counters {
     /// Per bucket, not cumulative; the last is above every bound.
     buckets: [AtomicU64; BOUNDS_US.len() + 1],
     micros: AtomicU64,
+    /// Memory-cache lookups, by [`USES`].
+    memory: [AtomicU64; USES.len()],
+    /// Compression-cache lookups, by [`USES`].
+    compressed: [AtomicU64; USES.len()],
+    /// `--basic-auth` refusals, by [`FAILURES`].
+    auth: [AtomicU64; FAILURES.len()],
 }
 
 /// Adds to a counter only its worker writes: a plain load and store, no locked instruction.
@@ -77,6 +86,29 @@ impl Counters {
         bump(&self.buckets[bucket], 1);
         bump(&self.micros, micros);
     }
+
+    /// Counts what the site's answer did with its caches and password check.
+    #[inline]
+    pub(crate) fn record_site(&self, tally: &Tally) {
+        let used = |u: CacheUse| match u {
+            CacheUse::Hit => 0,
+            CacheUse::Miss => 1,
+        };
+        if let Some(u) = tally.memory {
+            bump(&self.memory[used(u)], 1);
+        }
+        if let Some(u) = tally.compressed {
+            bump(&self.compressed[used(u)], 1);
+        }
+        if let Some(f) = tally.auth {
+            let i = match f {
+                AuthFailure::Missing => 0,
+                AuthFailure::Rejected => 1,
+                AuthFailure::Busy => 2,
+            };
+            bump(&self.auth[i], 1);
+        }
+    }
 }
 
 /// Everything a scrape reports, shared by the workers, the reactor and the reload watcher.
@@ -85,6 +117,7 @@ pub struct Metrics {
     options: MetricsOptions,
     workers: Vec<Counters>,
     open: AtomicU64,
+    active: AtomicU64,
     cut: AtomicU64,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
@@ -98,6 +131,7 @@ impl Metrics {
             options: options.clone(),
             workers: (0..workers).map(|_| Counters::default()).collect(),
             open: AtomicU64::new(0),
+            active: AtomicU64::new(0),
             cut: AtomicU64::new(0),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
@@ -109,10 +143,12 @@ impl Metrics {
         self.workers.get(i).or(self.workers.last())
     }
 
-    /// The reactor's count of open connections, stored once per loop turn.
-    pub(crate) fn set_open(&self, open: usize) {
-        self.open
-            .store(u64::try_from(open).unwrap_or(u64::MAX), Relaxed);
+    /// The reactor's count of open connections and of those on a worker, stored once per loop
+    /// turn.
+    pub(crate) fn set_connections(&self, open: usize, active: usize) {
+        let n = |c: usize| u64::try_from(c).unwrap_or(u64::MAX);
+        self.open.store(n(open), Relaxed);
+        self.active.store(n(active), Relaxed);
     }
 
     /// Connections closed unfinished at the drain's deadline.
@@ -146,8 +182,8 @@ impl Metrics {
     /// The scrape's answer.
     #[cold]
     #[inline(never)]
-    pub(crate) fn page(&self, draining: bool) -> Reply<'static> {
-        let page = self.render(draining);
+    pub(crate) fn page(&self, draining: bool, site: &Site) -> Reply<'static> {
+        let page = self.render(draining, site);
         let end = page.len();
         Reply {
             content_type: Some(EXPOSITION),
@@ -162,7 +198,7 @@ impl Metrics {
     }
 
     /// The text exposition: every family with HELP and TYPE, the workers' counts summed.
-    fn render(&self, draining: bool) -> String {
+    fn render(&self, draining: bool, site: &Site) -> String {
         let sum = |f: &dyn Fn(&Counters) -> &AtomicU64| -> u64 {
             self.workers.iter().map(|c| f(c).load(Relaxed)).sum()
         };
@@ -221,6 +257,18 @@ impl Metrics {
         let _ = writeln!(out, "muxserve_open_connections {}", self.open.load(Relaxed));
         family(
             &mut out,
+            "muxserve_active_connections",
+            "gauge",
+            "Connections on a worker (being read, answered or written), as the reactor last \
+             counted them; the others wait idle.",
+        );
+        let _ = writeln!(
+            out,
+            "muxserve_active_connections {}",
+            self.active.load(Relaxed)
+        );
+        family(
+            &mut out,
             "muxserve_connections_cut_total",
             "counter",
             "Connections closed unfinished at the shutdown deadline.",
@@ -246,6 +294,55 @@ impl Metrics {
             "muxserve_reloads_total{{outcome=\"failed\"}} {}",
             self.reloads_failed.load(Relaxed)
         );
+        let sizes = site.cache_sizes();
+        for (name, counts, held, help) in [
+            (
+                "memory_cache",
+                (|c: &Counters| &c.memory) as fn(&Counters) -> &[AtomicU64; 2],
+                sizes.memory,
+                "small files kept in memory (--file-cache-size)",
+            ),
+            (
+                "compression_cache",
+                |c: &Counters| &c.compressed,
+                sizes.compressed,
+                "bodies compressed on the fly (--compress)",
+            ),
+        ] {
+            let total = format!("muxserve_{name}_lookups_total");
+            family(
+                &mut out,
+                &total,
+                "counter",
+                &format!("Lookups in the cache of {help}, by outcome."),
+            );
+            for (i, outcome) in USES.iter().enumerate() {
+                let n = sum(&|c| &counts(c)[i]);
+                let _ = writeln!(out, "{total}{{outcome=\"{outcome}\"}} {n}");
+            }
+            let bytes = format!("muxserve_{name}_bytes");
+            family(
+                &mut out,
+                &bytes,
+                "gauge",
+                &format!("Bytes the cache of {help} holds, with its bookkeeping."),
+            );
+            let _ = writeln!(out, "{bytes} {held}");
+        }
+        family(
+            &mut out,
+            "muxserve_auth_failures_total",
+            "counter",
+            "Requests --basic-auth refused: without usable credentials (401), with credentials \
+             the file rejects (401), or while the hashing bound was reached (503).",
+        );
+        for (i, reason) in FAILURES.iter().enumerate() {
+            let n = sum(&|c| &c.auth[i]);
+            let _ = writeln!(
+                out,
+                "muxserve_auth_failures_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
         family(
             &mut out,
             "muxserve_draining",
@@ -307,6 +404,58 @@ mod tests {
             );
         }
         assert_eq!(c.bytes.load(Relaxed), 10 * cases.len() as u64);
+    }
+
+    #[test]
+    fn a_tally_counts_each_cache_use_and_refusal_once() {
+        let c = Counters::default();
+        let load = |a: &[AtomicU64]| a.iter().map(|x| x.load(Relaxed)).collect::<Vec<_>>();
+        c.record_site(&Tally::default());
+        for (tally, memory, compressed, auth) in [
+            (
+                Tally {
+                    memory: Some(CacheUse::Hit),
+                    ..Tally::default()
+                },
+                [1, 0],
+                [0, 0],
+                [0, 0, 0],
+            ),
+            (
+                Tally {
+                    memory: Some(CacheUse::Miss),
+                    compressed: Some(CacheUse::Miss),
+                    ..Tally::default()
+                },
+                [1, 1],
+                [0, 1],
+                [0, 0, 0],
+            ),
+            (
+                Tally {
+                    auth: Some(AuthFailure::Missing),
+                    ..Tally::default()
+                },
+                [1, 1],
+                [0, 1],
+                [1, 0, 0],
+            ),
+            (
+                Tally {
+                    compressed: Some(CacheUse::Hit),
+                    auth: Some(AuthFailure::Busy),
+                    ..Tally::default()
+                },
+                [1, 1],
+                [1, 1],
+                [1, 0, 1],
+            ),
+        ] {
+            c.record_site(&tally);
+            assert_eq!(load(&c.memory), memory, "{tally:?}");
+            assert_eq!(load(&c.compressed), compressed, "{tally:?}");
+            assert_eq!(load(&c.auth), auth, "{tally:?}");
+        }
     }
 
     #[test]

@@ -355,11 +355,14 @@ impl Conn {
                     // gets no `_headers` lines: `matched` still holds another request's.
                     let (status, bytes) = match counters {
                         Some((m, _)) if m.is_scrape(head, peer) => {
-                            let page = m.page(draining);
+                            let page = m.page(draining, current);
                             (page.status, queue(out, sending, page, &exchange))
                         }
                         _ => {
                             let reply = current.respond(head, site, draining);
+                            if let Some((_, c)) = counters {
+                                c.record_site(&site.tally);
+                            }
                             exchange.rule_headers = current.rule_headers(site);
                             (reply.status, queue(out, sending, reply, &exchange))
                         }

@@ -135,8 +135,8 @@ impl Reactor {
             }
             self.expire(now);
             if let Some(m) = &self.ch.metrics {
-                // One store a turn, not one per connection: a scrape sees the last turn's count.
-                m.set_open(self.slots.len());
+                // Stores once a turn, not once per connection: a scrape sees the last turn's.
+                m.set_connections(self.slots.len(), self.slots.busy());
             }
             let room = self.has_room();
             self.acceptor.resume(&self.ch.poller, now, room);

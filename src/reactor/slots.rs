@@ -37,12 +37,19 @@ pub(super) struct Slots {
     slab: Slab<Slot>,
     heap: Deadlines,
     generation: u64,
+    /// Slots whose connection is on a worker now.
+    busy: usize,
 }
 
 impl Slots {
     /// Open connections, parked or busy.
     pub(super) fn len(&self) -> usize {
         self.slab.len()
+    }
+
+    /// Connections on a worker now: being read, answered or written.
+    pub(super) fn busy(&self) -> usize {
+        self.busy
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -82,7 +89,10 @@ impl Slots {
     pub(super) fn take(&mut self, key: usize) -> Option<Box<Conn>> {
         let slot = self.slab.get_mut(key)?;
         match std::mem::replace(&mut slot.state, State::Busy) {
-            State::Parked(conn) => Some(conn),
+            State::Parked(conn) => {
+                self.busy += 1;
+                Some(conn)
+            }
             State::Busy => None,
         }
     }
@@ -98,7 +108,12 @@ impl Slots {
         let Some(slot) = self.slab.get_mut(key) else {
             return Err(conn);
         };
-        slot.state = State::Parked(conn);
+        if matches!(
+            std::mem::replace(&mut slot.state, State::Parked(conn)),
+            State::Busy
+        ) {
+            self.busy -= 1;
+        }
         slot.deadline = deadline;
         self.queue(key);
         Ok(())
@@ -106,7 +121,7 @@ impl Slots {
 
     /// Frees the slot of a connection a worker closed.
     pub(super) fn free(&mut self, key: usize) -> bool {
-        self.slab.try_remove(key).is_some()
+        self.remove(key).is_some()
     }
 
     /// Closes a parked connection (or frees a busy one's slot, whose worker then finds it
@@ -115,10 +130,19 @@ impl Slots {
         if let Some(Slot {
             state: State::Parked(conn),
             ..
-        }) = self.slab.try_remove(key)
+        }) = self.remove(key)
         {
             let _ = poller.delete(conn.stream());
         }
+    }
+
+    /// Empties a slot, keeping the count of busy ones.
+    fn remove(&mut self, key: usize) -> Option<Slot> {
+        let slot = self.slab.try_remove(key)?;
+        if matches!(slot.state, State::Busy) {
+            self.busy -= 1;
+        }
+        Some(slot)
     }
 
     /// Keys of every parked connection.

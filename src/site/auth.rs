@@ -78,6 +78,11 @@ impl Credentials {
         }
     }
 
+    /// Whether the request brought Basic credentials (decoded when a rule asked for them).
+    pub fn presented(&self) -> bool {
+        matches!(self.state, Decoded::Basic { .. })
+    }
+
     /// Whether the request passed a rule: its response is for that user alone.
     pub fn granted(&self) -> bool {
         self.granted.is_some()

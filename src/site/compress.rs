@@ -12,6 +12,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::site::encoding::Coding;
+use crate::site::tally::CacheUse;
 
 /// Files larger than this are sent uncompressed: compressing them would hold a worker (and this
 /// much memory) for too long on a cache miss.
@@ -121,6 +122,14 @@ impl Inner {
     }
 }
 
+/// What [`CompressCache::get`] found: the compressed bytes (None when compressing does not pay)
+/// and whether they were already cached.
+#[derive(Debug)]
+pub struct Compressed {
+    pub data: Option<Arc<[u8]>>,
+    pub from: CacheUse,
+}
+
 /// Compressed bodies by (key, coding), where a key names one version of one file (path + ETag).
 pub struct CompressCache {
     max_bytes: usize,
@@ -153,15 +162,13 @@ impl CompressCache {
     ///
     /// None when `coding` is identity, `len` exceeds [`MAX_INPUT`], or the result would not be
     /// smaller (remembered, so it is not retried). A file shorter than `len` is `UnexpectedEof`.
-    pub fn get(
-        &self,
-        key: &[u8],
-        coding: Coding,
-        file: &File,
-        len: u64,
-    ) -> io::Result<Option<Arc<[u8]>>> {
+    pub fn get(&self, key: &[u8], coding: Coding, file: &File, len: u64) -> io::Result<Compressed> {
+        let miss = |data| Compressed {
+            data,
+            from: CacheUse::Miss,
+        };
         if coding == Coding::Identity || len > MAX_INPUT {
-            return Ok(None);
+            return Ok(miss(None));
         }
         {
             let mut inner = self.lock();
@@ -174,7 +181,10 @@ impl CompressCache {
                 .and_then(Option::as_mut)
             {
                 entry.last_used = tick;
-                return Ok(entry.data.clone());
+                return Ok(Compressed {
+                    data: entry.data.clone(),
+                    from: CacheUse::Hit,
+                });
             }
         }
 
@@ -189,7 +199,7 @@ impl CompressCache {
         let cost = charge(key, &data);
         if cost > self.max_bytes {
             // Too big to ever fit: serve it, don't cache it.
-            return Ok(data);
+            return Ok(miss(data));
         }
         let mut guard = self.lock();
         let inner = &mut *guard;
@@ -199,12 +209,12 @@ impl CompressCache {
             inner.map.insert(Box::from(key), Slots::default());
         }
         let Some(slot) = inner.map.get_mut(key).and_then(|s| s.slot(coding)) else {
-            return Ok(data);
+            return Ok(miss(data));
         };
         if let Some(existing) = slot {
             // Another worker won the race: hand out its copy so everyone shares one allocation.
             existing.last_used = tick;
-            return Ok(existing.data.clone());
+            return Ok(miss(existing.data.clone()));
         }
         *slot = Some(Entry {
             data: data.clone(),
@@ -213,7 +223,7 @@ impl CompressCache {
         inner.size += cost;
         // The new entry is the most recent, so it is evicted last, and alone it fits.
         inner.evict_to(self.max_bytes);
-        Ok(data)
+        Ok(miss(data))
     }
 
     /// Bytes currently held: compressed data plus each entry's key and a fixed per-entry overhead.
@@ -332,6 +342,7 @@ mod tests {
             let got = cache
                 .get(b"k", coding, &file, 9_000)
                 .expect("io")
+                .data
                 .expect("compressible");
             assert!(got.len() < 9_000);
             assert_eq!(decompress(coding, &got), &body[..9_000], "{coding:?}");
@@ -345,7 +356,7 @@ mod tests {
         let cache = CompressCache::new(1 << 20);
         let f = file_with(&text(100));
         for (coding, len) in [(Coding::Identity, 100), (Coding::Gzip, MAX_INPUT + 1)] {
-            assert!(cache.get(b"k", coding, &f, len).expect("io").is_none());
+            assert!(cache.get(b"k", coding, &f, len).expect("io").data.is_none());
         }
         assert_eq!(cache.size(), 0);
         // Shorter than claimed.
@@ -358,19 +369,17 @@ mod tests {
         let cache = CompressCache::new(1 << 20);
         let f = file_with(&text(5_000));
         for coding in CODINGS {
-            let a = cache
-                .get(b"k", coding, &f, 5_000)
-                .expect("io")
-                .expect("some");
-            let b = cache
-                .get(b"k", coding, &f, 5_000)
-                .expect("io")
-                .expect("some");
-            assert!(Arc::ptr_eq(&a, &b), "{coding:?}");
+            let a = cache.get(b"k", coding, &f, 5_000).expect("io");
+            let b = cache.get(b"k", coding, &f, 5_000).expect("io");
+            assert_eq!((a.from, b.from), (CacheUse::Miss, CacheUse::Hit));
+            assert!(
+                Arc::ptr_eq(&a.data.expect("some"), &b.data.expect("some")),
+                "{coding:?}"
+            );
         }
-        let br = cache.get(b"k", Coding::Br, &f, 5_000).expect("io");
-        let gz = cache.get(b"k", Coding::Gzip, &f, 5_000).expect("io");
-        let zst = cache.get(b"k", Coding::Zstd, &f, 5_000).expect("io");
+        let br = cache.get(b"k", Coding::Br, &f, 5_000).expect("io").data;
+        let gz = cache.get(b"k", Coding::Gzip, &f, 5_000).expect("io").data;
+        let zst = cache.get(b"k", Coding::Zstd, &f, 5_000).expect("io").data;
         assert_ne!(br, gz);
         assert_ne!(zst, gz);
         assert_ne!(zst, br);
@@ -382,10 +391,22 @@ mod tests {
         let data = noise(4_096);
         for coding in CODINGS {
             let f = file_with(&data);
-            assert!(cache.get(b"rnd", coding, &f, 4_096).expect("io").is_none());
+            assert!(
+                cache
+                    .get(b"rnd", coding, &f, 4_096)
+                    .expect("io")
+                    .data
+                    .is_none()
+            );
             // Remembered: even a file that now reads differently is not retried under this key.
             let f = file_with(&text(4_096));
-            assert!(cache.get(b"rnd", coding, &f, 4_096).expect("io").is_none());
+            assert!(
+                cache
+                    .get(b"rnd", coding, &f, 4_096)
+                    .expect("io")
+                    .data
+                    .is_none()
+            );
         }
         assert_eq!(cache.size(), 3 * (3 + ENTRY_OVERHEAD));
         // Empty files never shrink.
@@ -394,6 +415,7 @@ mod tests {
             cache
                 .get(b"empty", Coding::Gzip, &f, 0)
                 .expect("io")
+                .data
                 .is_none()
         );
     }
@@ -407,10 +429,12 @@ mod tests {
         let a = cache
             .get(b"/a.html\"v1\"", Coding::Gzip, &file_with(&old), 3_000)
             .expect("io")
+            .data
             .expect("some");
         let b = cache
             .get(b"/a.html\"v2\"", Coding::Gzip, &file_with(&new), 3_007)
             .expect("io")
+            .data
             .expect("some");
         assert!(!Arc::ptr_eq(&a, &b));
         assert_eq!(decompress(Coding::Gzip, &a), old);
@@ -435,12 +459,12 @@ mod tests {
             let cache = CompressCache::new(max);
             let mut held = HashMap::new();
             for &k in keys {
-                let got = cache.get(&[k], Coding::Gzip, &f, 20_000).expect("io");
+                let got = cache.get(&[k], Coding::Gzip, &f, 20_000).expect("io").data;
                 held.insert(k, got.expect("some"));
                 assert!(cache.size() <= max);
             }
             for &k in survivors {
-                let again = cache.get(&[k], Coding::Gzip, &f, 20_000).expect("io");
+                let again = cache.get(&[k], Coding::Gzip, &f, 20_000).expect("io").data;
                 assert!(
                     Arc::ptr_eq(&held[&k], &again.expect("some")),
                     "budget {budget}: key {k} should have survived"
@@ -466,12 +490,22 @@ mod tests {
             let cache = CompressCache::new(budget);
             let held: Vec<_> = CODINGS
                 .iter()
-                .map(|&c| cache.get(b"k", c, &f, 20_000).expect("io").expect("some"))
+                .map(|&c| {
+                    cache
+                        .get(b"k", c, &f, 20_000)
+                        .expect("io")
+                        .data
+                        .expect("some")
+                })
                 .collect();
             // Only the survivors are held: the evicted slots were emptied, whichever coding.
             assert_eq!(cache.size(), budget);
             for (held, &c) in held.iter().zip(&CODINGS).skip(CODINGS.len() - survivors) {
-                let again = cache.get(b"k", c, &f, 20_000).expect("io").expect("some");
+                let again = cache
+                    .get(b"k", c, &f, 20_000)
+                    .expect("io")
+                    .data
+                    .expect("some");
                 assert!(Arc::ptr_eq(held, &again), "{c:?} was evicted");
             }
         }
@@ -481,10 +515,10 @@ mod tests {
     fn oversized_entry_is_served_not_cached() {
         let cache = CompressCache::new(100);
         let f = file_with(&text(50_000));
-        let a = cache.get(b"k", Coding::Br, &f, 50_000).expect("io");
+        let a = cache.get(b"k", Coding::Br, &f, 50_000).expect("io").data;
         assert!(a.is_some());
         assert_eq!(cache.size(), 0);
-        let b = cache.get(b"k", Coding::Br, &f, 50_000).expect("io");
+        let b = cache.get(b"k", Coding::Br, &f, 50_000).expect("io").data;
         assert!(!Arc::ptr_eq(&a.expect("some"), &b.expect("some")));
     }
 
@@ -503,6 +537,7 @@ mod tests {
             cache
                 .get(b"k", Coding::Gzip, &f, 1_000)
                 .expect("io")
+                .data
                 .is_some()
         );
         assert!(cache.size() > 0);

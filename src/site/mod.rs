@@ -58,6 +58,7 @@ mod reply;
 pub mod resolve;
 mod rewrites;
 pub mod rules;
+pub mod tally;
 mod urls;
 
 pub use reply::{AuthHeader, Body, ContentRange, Part, Reply, Vary};
@@ -92,6 +93,7 @@ use resolve::{Found, Hidden, Refusal, Root, Symlinks};
 use rules::Rules;
 use rules::headers::Matched;
 use rules::redirects::Which;
+use tally::{AuthFailure, CacheSizes, CacheUse, Tally};
 
 /// The methods every resource here supports (RFC 9110 §10.2.1).
 pub const ALLOW: &[u8] = b"GET, HEAD, OPTIONS";
@@ -113,6 +115,8 @@ pub struct Scratch {
     pub asked: Vec<u8>,
     /// The request's Basic credentials, and whether they passed (the access log's user).
     pub creds: Credentials,
+    /// What the request did with the caches and the password check (`--metrics-path`).
+    pub tally: Tally,
 }
 
 /// The file step 3 found to represent; the scratch path names it.
@@ -311,6 +315,14 @@ impl Site {
         })
     }
 
+    /// Bytes the memory and compression caches hold now (0 for one that is off).
+    pub fn cache_sizes(&self) -> CacheSizes {
+        CacheSizes {
+            memory: self.files.as_ref().map_or(0, FileCache::used),
+            compressed: self.compress.as_ref().map_or(0, CompressCache::size),
+        }
+    }
+
     /// `WWW-Authenticate`'s value for a 401 (`--auth-realm`).
     pub fn challenge(&self) -> &str {
         self.auth.challenge()
@@ -337,10 +349,17 @@ impl Site {
     pub fn respond(&self, req: &RequestHead<'_>, s: &mut Scratch, draining: bool) -> Reply<'_> {
         s.matched.clear();
         s.creds.reset();
+        s.tally = Tally::default();
         let (Break(mut reply) | Continue(mut reply)) = self.steps(req, s, draining);
         // Checked here, and the reply changed in place: moving every reply through a function
         // cost ~47 instructions per request (callgrind).
         if reply.status.code() >= 400 {
+            s.tally.auth = match reply.auth {
+                AuthHeader::None => None,
+                AuthHeader::Challenge if s.creds.presented() => Some(AuthFailure::Rejected),
+                AuthHeader::Challenge => Some(AuthFailure::Missing),
+                AuthHeader::RetryAfter => Some(AuthFailure::Busy),
+            };
             self.site_page(&mut reply);
         } else if s.creds.granted() {
             // An answer for one user: a shared cache must never store it (RFC 9111 §5.2.2.7),
@@ -380,11 +399,20 @@ impl Site {
             matched,
             asked,
             creds,
+            tally,
         } = s;
         self.health(req, draining)?; // 0.
         if let Break(reply) = method(req.method) {
-            // 1. OPTIONS on a protected path is answered to those who may see it only.
-            if req.method == Method::Options && req.path != "*" && !self.auth.is_empty() {
+            // 1. OPTIONS on a protected path is answered to those who may see it only, but
+            // for a CORS preflight from an allowed origin: a browser never sends credentials
+            // with one (Fetch §3.2.3) and fails the request unless it gets a 2xx (§4.8), and
+            // the answer says nothing of the path (the 204 and the policy's lines are the same
+            // for every path). The request that follows it is checked as any other.
+            if req.method == Method::Options
+                && req.path != "*"
+                && !self.auth.is_empty()
+                && !self.is_allowed_preflight(req)
+            {
                 self.normalize(req.path, rel)?;
                 self.guard(req, rel, creds)?;
             }
@@ -405,18 +433,18 @@ impl Site {
         let chosen = match self.ruled(req, rel, slash, creds)? {
             Some(target) => {
                 let target = self.guard_target(req, rel, creds, target)?;
-                self.represent(req, rel, key, target)? // 4.
+                self.represent(req, rel, key, target, tally)? // 4.
             }
             None => {
                 memory_key(key, rel, slash);
                 // Only files no rule protects are kept in memory (`guard_target`), so a hit
                 // needs no second check.
-                match self.remembered(req, key) {
+                match self.remembered(req, key, tally) {
                     Some(chosen) => chosen,
                     None => {
                         let target = self.find(req, rel, slash, creds)?; // 3.
                         let target = self.guard_target(req, rel, creds, target)?;
-                        self.represent(req, rel, key, target)? // 4.
+                        self.represent(req, rel, key, target, tally)? // 4.
                     }
                 }
             }
@@ -435,6 +463,17 @@ impl Site {
         preconditions(req, &v.described)?; // 6.
         let v = ranges(req, v)?; // 7.
         Continue(Reply::whole(&v.described, v.content, v.len)) // 8.
+    }
+
+    /// Whether `req` is a CORS preflight (OPTIONS with `Origin` and
+    /// `Access-Control-Request-Method`) from an origin `--cors-origins` allows.
+    fn is_allowed_preflight(&self, req: &RequestHead<'_>) -> bool {
+        let f = &req.fields;
+        self.cors.as_ref().is_some_and(|cors| {
+            cors.answer(req.method, f.origin, f.access_control_request_method)
+                .lines
+                .is_some_and(|lines| !lines.preflight.is_empty())
+        })
     }
 
     /// Step 0, the probe path: no disk, and 503 while draining so a load balancer stops sending.
@@ -499,12 +538,23 @@ impl Site {
 
     /// Steps 3 and 4 from the memory cache: when it holds the file `key` names as the disk has
     /// it now, and negotiation picks the original. Anything else goes the long way.
-    fn remembered(&self, req: &RequestHead<'_>, key: &[u8]) -> Option<Chosen<'_>> {
-        let hit = self.files.as_ref()?.lookup(&self.root, key)?;
+    fn remembered(
+        &self,
+        req: &RequestHead<'_>,
+        key: &[u8],
+        tally: &mut Tally,
+    ) -> Option<Chosen<'_>> {
+        let files = self.files.as_ref()?;
+        tally.memory = Some(CacheUse::Miss);
+        let hit = files.lookup(&self.root, key)?;
         let content_type = mime::for_extension(extension(&hit.rel));
         let accept = AcceptEncoding::parse(req.fields.accept_encoding.lines());
         let n = self.negotiate(&accept, content_type, hit.meta.len, hit.sidecars);
-        (n.coding == Some(Coding::Identity)).then(|| Chosen {
+        if n.coding != Some(Coding::Identity) {
+            return None;
+        }
+        tally.memory = Some(CacheUse::Hit);
+        Some(Chosen {
             status: Status::Ok,
             repr: Repr::Memory(hit.bytes.clone(), hit.meta, hit.etag),
             content_type,
@@ -653,6 +703,7 @@ impl Site {
         rel: &mut Vec<u8>,
         key: &[u8],
         target: Target,
+        tally: &mut Tally,
     ) -> ControlFlow<Reply<'_>, Chosen<'_>> {
         let content_type = mime::for_extension(extension(rel));
         let accept = AcceptEncoding::parse(req.fields.accept_encoding.lines());
@@ -679,7 +730,7 @@ impl Site {
             _ if coding == Coding::Identity => {
                 self.identity(rel, target.cacheable.then_some(key), target)
             }
-            _ => self.compressed(rel, target, coding),
+            _ => self.compressed(rel, target, coding, tally),
         };
         Continue(Chosen {
             status,
@@ -768,7 +819,13 @@ impl Site {
     }
 
     /// The file compressed on the fly (cached), or the file itself if that does not pay.
-    fn compressed(&self, rel: &mut Vec<u8>, target: Target, coding: Coding) -> Repr {
+    fn compressed(
+        &self,
+        rel: &mut Vec<u8>,
+        target: Target,
+        coding: Coding,
+        tally: &mut Tally,
+    ) -> Repr {
         let Target { fd, meta, .. } = target;
         let Some(cache) = &self.compress else {
             return Repr::File(fd, meta, None);
@@ -782,8 +839,13 @@ impl Site {
         let got = cache.get(rel, coding, &file, meta.len);
         rel.truncate(len);
         match got {
-            Ok(Some(bytes)) => Repr::Bytes(bytes, meta, etag, coding),
-            Ok(None) => Repr::File(file.into(), meta, None),
+            Ok(got) => {
+                tally.compressed = Some(got.from);
+                match got.data {
+                    Some(bytes) => Repr::Bytes(bytes, meta, etag, coding),
+                    None => Repr::File(file.into(), meta, None),
+                }
+            }
             Err(e) => {
                 crate::log::error(format_args!("compressing a file failed: {e}"));
                 Repr::File(file.into(), meta, None)
@@ -1076,7 +1138,11 @@ mod tests {
             // The first request reads the file and fills the cache; then the cache answers.
             let from_disk = ask(&site, &raw);
             let key = &path.as_bytes()[1..];
-            let from_memory = with_head(&raw, |head| site.remembered(head, key).map(|c| c.vary));
+            let mut tally = Tally::default();
+            let from_memory = with_head(&raw, |head| {
+                site.remembered(head, key, &mut tally).map(|c| c.vary)
+            });
+            assert_eq!(tally.memory, Some(CacheUse::Hit), "{raw:?}");
             assert_eq!(from_disk.encoding, None, "{raw:?}: {from_disk:?}");
             let vary = from_disk.vary.accept_encoding;
             assert_eq!(from_memory, Some(vary), "{raw:?}: {from_disk:?}");

@@ -1,7 +1,8 @@
 //! `--basic-auth` (RFC 7617) through real sockets: every hash format, every way to get it wrong,
 //! every spelling and route that could reach a protected file without the password (normalised
 //! paths, rewrites, the memory and compression caches, conditional and range requests, HEAD,
-//! OPTIONS, listings), `Cache-Control: private`, the access log and refused htpasswd files.
+//! OPTIONS, listings), CORS preflights, `Cache-Control: private`, the access log and refused
+//! htpasswd files.
 
 use std::fs;
 use std::time::Duration;
@@ -519,4 +520,77 @@ fn command_line_rejects_bad_rules_and_realms() {
             .run(Duration::from_secs(10));
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", out.stderr);
     }
+}
+
+/// A browser sends no credentials with a CORS preflight and fails the request it precedes
+/// unless the preflight gets a 2xx (Fetch §3.2.3, §4.8): an allowed origin's preflight to a
+/// protected path gets its 204, the same for a missing path, and nothing of the file; the
+/// request itself still needs the password. Other origins' preflights are plain OPTIONS: 401.
+#[test]
+fn an_allowed_origins_preflight_passes_and_its_request_is_still_checked() {
+    use muxserve::config::{CorsOptions, CorsOrigins};
+    let s = server(|c| {
+        c.site.cors = Some(CorsOptions {
+            origins: CorsOrigins::List(vec!["https://app.example".into()]),
+            headers: vec!["Authorization".into()],
+            max_age: 60,
+        })
+    });
+    let preflight = |path: &str, origin: &str| {
+        s.request(&request_with(
+            "OPTIONS",
+            path,
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "GET"),
+                ("Access-Control-Request-Headers", "authorization"),
+            ],
+        ))
+    };
+    let seen = preflight("/private/secret.txt", "https://app.example");
+    let unseen = preflight("/private/nothing-here.txt", "https://app.example");
+    for resp in [&seen, &unseen] {
+        assert_eq!(resp.status, 204, "{resp}");
+        assert_eq!(
+            resp.header("Access-Control-Allow-Origin"),
+            Some("https://app.example"),
+            "{resp}"
+        );
+        assert_eq!(
+            resp.header("Access-Control-Allow-Headers"),
+            Some("Authorization"),
+            "{resp}"
+        );
+        assert!(resp.body.is_empty(), "{resp}");
+        for leak in ["ETag", "Last-Modified"] {
+            assert_eq!(resp.header(leak), None, "{leak}: {resp}");
+        }
+    }
+    let but_date = |r: &Response| {
+        let mut h = r.headers.clone();
+        h.retain(|(n, _)| !n.eq_ignore_ascii_case("date"));
+        h
+    };
+    assert_eq!(
+        but_date(&seen),
+        but_date(&unseen),
+        "an existing and a missing protected path get the same preflight answer"
+    );
+    assert_refused(
+        &preflight("/private/secret.txt", "https://evil.example"),
+        "another origin's preflight",
+    );
+    let get = |headers: &[(&str, &str)]| s.get_with("/private/secret.txt", headers);
+    assert_refused(
+        &get(&[("Origin", "https://app.example")]),
+        "the request after it",
+    );
+    let auth = basic("alice", "alice-pw");
+    let read = get(&[("Origin", "https://app.example"), ("Authorization", &auth)]);
+    assert_eq!(read.status, 200, "{read}");
+    assert_eq!(
+        read.header("Access-Control-Allow-Origin"),
+        Some("https://app.example"),
+        "{read}"
+    );
 }

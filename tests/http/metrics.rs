@@ -348,3 +348,114 @@ fn a_scrape_after_a_request_with_headers_rules_gets_none_of_them() {
     assert_eq!(page.status, 200, "{page}");
     assert_eq!(page.header("X-Rule"), None, "{page}");
 }
+
+#[test]
+fn cache_lookups_and_sizes_are_counted() {
+    let s = TestServer::build()
+        .site(|site| {
+            let css = "body { color: red }\n".repeat(200);
+            std::fs::write(site.root().join("big.css"), css).unwrap()
+        })
+        .config(|c| {
+            c.metrics.path = Some("/metrics".into());
+            c.site.compress = true;
+        })
+        .start();
+    let memory = |o: &str| format!("muxserve_memory_cache_lookups_total{{outcome=\"{o}\"}}");
+    let zipped = |o: &str| format!("muxserve_compression_cache_lookups_total{{outcome=\"{o}\"}}");
+    let before = scrape(&s);
+    assert_eq!(before["muxserve_memory_cache_bytes"], 0.0, "{before:?}");
+    assert_eq!(
+        before["muxserve_compression_cache_bytes"], 0.0,
+        "{before:?}"
+    );
+    // The first read fills the memory cache, the second is answered from it.
+    for _ in 0..2 {
+        assert_eq!(s.get("/big.css").status, 200);
+    }
+    let filled = scrape(&s);
+    assert_eq!(delta(&before, &filled, &memory("miss")), 1.0);
+    assert_eq!(delta(&before, &filled, &memory("hit")), 1.0);
+    assert!(filled["muxserve_memory_cache_bytes"] > 4000.0, "{filled:?}");
+    // gzip: the memory cache holds the original only, so each is a miss there; the first is
+    // compressed, the second taken from the compression cache.
+    for _ in 0..2 {
+        let resp = s.get_with("/big.css", &[("Accept-Encoding", "gzip")]);
+        assert_eq!(resp.header("Content-Encoding"), Some("gzip"), "{resp}");
+    }
+    let zipped_page = scrape(&s);
+    assert_eq!(delta(&filled, &zipped_page, &memory("miss")), 2.0);
+    assert_eq!(delta(&filled, &zipped_page, &zipped("miss")), 1.0);
+    assert_eq!(delta(&filled, &zipped_page, &zipped("hit")), 1.0);
+    assert!(zipped_page["muxserve_compression_cache_bytes"] > 0.0);
+    // A scrape itself touches no cache.
+    let again = scrape(&s);
+    for series in [memory("hit"), memory("miss"), zipped("hit"), zipped("miss")] {
+        assert_eq!(delta(&zipped_page, &again, &series), 0.0, "{series}");
+    }
+}
+
+#[test]
+fn auth_failures_are_counted_by_reason() {
+    use base64::Engine as _;
+    let file = fixtures_dir().join("auth/bcrypt.htpasswd");
+    let s = TestServer::build()
+        .site(|site| {
+            std::fs::create_dir_all(site.root().join("private")).unwrap();
+            std::fs::write(site.root().join("private/x.txt"), "x\n").unwrap();
+        })
+        .config(|c| {
+            c.metrics.path = Some("/metrics".into());
+            let rule = format!("/private/*={}", file.display());
+            c.site.auth.rules = vec![muxserve::config::AuthRule::parse(&rule).unwrap()];
+        })
+        .start();
+    let basic = |creds: &str| {
+        let token = base64::engine::general_purpose::STANDARD.encode(creds);
+        format!("Basic {token}")
+    };
+    let failed = |r: &str| format!("muxserve_auth_failures_total{{reason=\"{r}\"}}");
+    let before = scrape(&s);
+    assert_eq!(s.get("/private/x.txt").status, 401);
+    let garbled = s.get_with("/private/x.txt", &[("Authorization", "Basic !!!")]);
+    assert_eq!(garbled.status, 401);
+    let wrong = basic("alice:not-it");
+    assert_eq!(
+        s.get_with("/private/x.txt", &[("Authorization", &wrong)])
+            .status,
+        401
+    );
+    let right = basic("alice:alice-pw");
+    assert_eq!(
+        s.get_with("/private/x.txt", &[("Authorization", &right)])
+            .status,
+        200
+    );
+    assert_eq!(s.get("/style.css").status, 200);
+    let after = scrape(&s);
+    assert_eq!(delta(&before, &after, &failed("missing")), 2.0);
+    assert_eq!(delta(&before, &after, &failed("rejected")), 1.0);
+    assert_eq!(delta(&before, &after, &failed("busy")), 0.0);
+}
+
+#[test]
+fn idle_connections_are_open_but_not_active() {
+    let s = server(Vec::new());
+    let idle: Vec<_> = (0..3).map(|_| connect_to(s.addr())).collect();
+    // The reactor stores its counts once a turn, so a scrape may see the turn before: ask
+    // until the three idle connections and the scrape's own are counted.
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let page = scrape(&s);
+        let seen = (
+            page["muxserve_open_connections"],
+            page["muxserve_active_connections"],
+        );
+        if seen == (4.0, 1.0) {
+            break;
+        }
+        assert!(Instant::now() < until, "open, active: {seen:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(idle);
+}
