@@ -12,6 +12,7 @@
 #   --cost C      bcrypt cost of the user's hash (default 10: ~50-100 ms a verification)
 #   --workers N   worker threads (default 2; the hashing bound is N-1)
 #   --conns C     flood connections (default 100)
+#   --delay DUR   the server's --auth-failure-delay (default its own, 1s; 0 answers at once)
 #   BIN           the muxserve binary (default target/release/muxserve)
 #
 # Everything runs on 127.0.0.1; the server and wrk are stopped by their PIDs. Needs wrk,
@@ -22,6 +23,7 @@ PHASE=10
 COST=10
 WORKERS=2
 CONNS=100
+DELAY=""
 BIN=""
 die() { echo "bench/auth_flood.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
         --cost) COST=$2; shift 2 ;;
         --workers) WORKERS=$2; shift 2 ;;
         --conns) CONNS=$2; shift 2 ;;
+        --delay) DELAY=$2; shift 2 ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         -*) die "unknown argument: $1 (try --help)" ;;
         *) BIN=$1; shift ;;
@@ -58,7 +61,7 @@ echo secret > "$WORK/root/private/x.txt"
 htpasswd -B -C "$COST" -b -c "$WORK/users" alice "right-password" 2>/dev/null
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$BIN" --root "$WORK/root" --listen "127.0.0.1:$port" --workers "$WORKERS" --access-log off \
-    --basic-auth "/private/*=$WORK/users" >"$WORK/server.log" 2>&1 &
+    --basic-auth "/private/*=$WORK/users" ${DELAY:+--auth-failure-delay "$DELAY"} >"$WORK/server.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 100); do
     curl -sf -o /dev/null "http://127.0.0.1:$port/public.txt" && break
@@ -136,7 +139,7 @@ PID=""
 read -r q50 q99 qmax qn <<<"$quiet"
 read -r l50 l99 lmax ln <<<"$loud"
 flood_reqs=$(awk '/requests in/ { print $1 }' "$WORK/flood.txt")
-echo "one wrong-password verification (bcrypt cost $COST): ${one}s; workers $WORKERS, hashing bound $((WORKERS > 1 ? WORKERS - 1 : 1))"
+echo "one wrong-password answer (bcrypt cost $COST, --auth-failure-delay ${DELAY:-1s}): ${one}s; workers $WORKERS, hashing bound $((WORKERS > 1 ? WORKERS - 1 : 1))"
 printf '%-28s %8s %8s %8s %8s\n' "normal client (ms)" p50 p99 max requests
 printf '%-28s %8s %8s %8s %8s\n' "alone" "$q50" "$q99" "$qmax" "$qn"
 printf '%-28s %8s %8s %8s %8s\n' "during the flood" "$l50" "$l99" "$lmax" "$ln"

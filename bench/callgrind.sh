@@ -10,7 +10,9 @@
 #   --size BYTES  the file's size (default 100)
 #   --workers N   worker threads (default 2)
 #   --rules DIR   copy DIR/_redirects and DIR/_headers into the served root (bench/rules.sh)
-#   BIN           muxserve binaries to measure, in order (default target/release/muxserve)
+#   BIN           muxserve binaries to measure, in order (default target/release/muxserve); one
+#                 may carry more server arguments in the same word, split on spaces:
+#                 "target/release/muxserve --metrics-path /metrics"
 #
 # Prints one line per binary: requests, instructions (Ir) and Ir/request. Everything runs on
 # 127.0.0.1; each server is stopped by its PID. Needs valgrind and wrk (apt-get install).
@@ -61,14 +63,17 @@ free_port() {
 }
 
 printf '%-40s %10s %14s %10s\n' binary requests Ir Ir/request
-for bin in "${BINS[@]}"; do
+for entry in "${BINS[@]}"; do
+    read -r -a cmd <<<"$entry"
+    bin=${cmd[0]}
+    extra=("${cmd[@]:1}")
     [ -x "$bin" ] || die "$bin is not an executable"
     port=$(free_port)
     out="$WORK/cg-$port"
     mkdir -p "$out"
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/callgrind.out.%p" \
         "$bin" --root "$WORK/root" --listen "127.0.0.1:$port" --workers "$WORKERS" \
-        --access-log off >"$out/server.log" 2>&1 &
+        --access-log off "${extra[@]}" >"$out/server.log" 2>&1 &
     PID=$!
     for _ in $(seq 1 300); do
         curl -sf -o /dev/null "http://127.0.0.1:$port/file.txt" && break
@@ -88,5 +93,5 @@ for bin in "${BINS[@]}"; do
     # Each dump states its total once ("totals:", or "summary:" in older formats).
     ir=$(cat "$out"/callgrind.out.* | awk '/^totals:/ { t += $2 } /^summary:/ { s += $2 } END { print (t ? t : s) + 0 }')
     [ "${requests:-0}" -gt 0 ] || die "wrk completed no request against $bin"
-    printf '%-40s %10d %14d %10.0f\n' "$bin" "$requests" "$ir" "$(awk -v i="$ir" -v r="$requests" 'BEGIN { print i / r }')"
+    printf '%-40s %10d %14d %10.0f\n' "$entry" "$requests" "$ir" "$(awk -v i="$ir" -v r="$requests" 'BEGIN { print i / r }')"
 done

@@ -17,6 +17,9 @@
 #   --baseline BIN    also run BIN (another muxserve build, e.g. of the commit before a change) as
 #                     the server muxserve-base, interleaved with the others; the report adds
 #                     muxserve ÷ muxserve-base per scenario
+#   --base-args ARGS  more arguments for muxserve-base (one string, split on spaces), e.g. the
+#                     same binary as --baseline with features on:
+#                     --baseline target/release/muxserve --base-args "--metrics-path /metrics"
 #
 # Writes DIR/report.md (requests/s, p50/p99, peak RSS, server CPU µs/request, ratios of muxserve
 # to the best other server), DIR/rps-<mode>.png and DIR/cpu-<mode>.png, DIR/summary.tsv, and the
@@ -38,6 +41,7 @@ SERVERS=""
 INSTALL=1
 BUILD=1
 BASELINE=""
+BASE_EXTRA=""
 
 die() { echo "bench/run.sh: $*" >&2; exit 2; }
 
@@ -52,6 +56,7 @@ while [ $# -gt 0 ]; do
         --no-install) INSTALL=0; shift ;;
         --no-build) BUILD=0; shift ;;
         --baseline) BASELINE=$2; shift 2 ;;
+        --base-args) BASE_EXTRA=$2; shift 2 ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) die "unknown argument: $1 (try --help)" ;;
     esac
@@ -120,7 +125,7 @@ if [ -n "$BASELINE" ]; then
     BASELINE=$(realpath "$BASELINE")
     SERVERS="$SERVERS,muxserve-base"
     BASE_ARGS=(--cmd-name muxserve-base
-        --cmd "$BASELINE --root {root} --listen 127.0.0.1:{port} --workers {threads} --access-log off")
+        --cmd "$BASELINE --root {root} --listen 127.0.0.1:{port} --workers {threads} --access-log off${BASE_EXTRA:+ $BASE_EXTRA}")
 fi
 
 # --- run --------------------------------------------------------------------------
@@ -133,7 +138,7 @@ chmod +x "$REPO/bench/wrk_cpu_shim.py"
 {
     echo "git: $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' (+ uncommitted changes in src/Cargo)')"
     echo "muxserve: $("$BIN" --version 2>&1 | head -1)"
-    [ -z "$BASELINE" ] || echo "muxserve-base: $BASELINE ($(sha256sum "$BASELINE" | cut -c1-12))"
+    [ -z "$BASELINE" ] || echo "muxserve-base: $BASELINE ($(sha256sum "$BASELINE" | cut -c1-12))${BASE_EXTRA:+ with $BASE_EXTRA}"
     echo "harness: $HARNESS ($(sha256sum "$HARNESS" | cut -c1-12))"
     echo "args: repeat=$REPEAT duration=$DURATION modes=${MODE_ARGS[*]:-unpinned} scenarios=$SCENARIOS servers=$SERVERS"
 } > "$OUT/run-info.txt"

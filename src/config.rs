@@ -133,6 +133,11 @@ pub struct AuthOptions {
     /// Password hashes computed at once at most: one worker fewer than the pool (at least
     /// one), so a flood of wrong passwords always leaves a worker for everybody else.
     pub hashing: usize,
+    /// How long the answer to refused credentials (a wrong password, or one not verified for
+    /// want of a hashing slot) is held back, its connection idle meanwhile: a guesser gets
+    /// one try per connection per delay, and a flood of them costs the workers nothing while
+    /// it waits. Zero answers at once.
+    pub failure_delay: Duration,
 }
 
 impl AuthOptions {
@@ -458,6 +463,7 @@ impl Default for SiteOptions {
                 rules: Vec::new(),
                 realm: "restricted".to_string(),
                 hashing: AuthOptions::hashing_for(default_workers()),
+                failure_delay: Duration::from_secs(1),
             },
         }
     }
@@ -703,6 +709,11 @@ pub struct ServeArgs {
     /// The realm a 401 names in WWW-Authenticate
     #[arg(long, env = "MUXSERVE_AUTH_REALM", default_value = "restricted", value_name = "REALM", value_parser = parse_realm)]
     auth_realm: String,
+
+    /// How long the answer to a wrong password (or a 503 at the hashing bound) is held back,
+    /// the connection idle meanwhile; 0 answers at once
+    #[arg(long, env = "MUXSERVE_AUTH_FAILURE_DELAY", default_value = "1s", value_name = "DUR", value_parser = parse_duration)]
+    auth_failure_delay: Duration,
 }
 
 /// Subcommands.
@@ -974,6 +985,7 @@ impl ServeArgs {
                     rules: self.basic_auth,
                     realm: self.auth_realm,
                     hashing: AuthOptions::hashing_for(workers),
+                    failure_delay: self.auth_failure_delay,
                 },
             },
         })
@@ -1132,6 +1144,9 @@ mod tests {
             c.site.auth.rules.len() == 1 && c.site.auth.rules[0].file.ends_with("users.htpasswd")
         }),
         ("auth-realm = \"staff\"", |c| c.site.auth.realm == "staff"),
+        ("auth-failure-delay = \"250ms\"", |c| {
+            c.site.auth.failure_delay == Duration::from_millis(250)
+        }),
         ("cache-rule = [\"*.html=no-store\"]", |c| {
             c.site.cache_rules.len() == 1 && c.site.cache_rules[0].value == "no-store"
         }),

@@ -132,6 +132,8 @@ fn work(
         let interest = match next {
             Next::Read => Some(Event::readable(key)),
             Next::Write => Some(Event::writable(key)),
+            // No interest at all: the deadline, not the socket, wakes it.
+            Next::Hold => Some(Event::none(key)),
             Next::Close => None,
         };
         let returned = if interest.is_some_and(|ev| poller.modify(conn.stream(), ev).is_ok()) {

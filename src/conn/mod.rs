@@ -47,6 +47,9 @@ pub enum Next {
     Read,
     /// Writability: the socket is full and a response is unfinished.
     Write,
+    /// Nothing from the socket: it holds an answer back until its deadline
+    /// (`--auth-failure-delay`), which then drives it again.
+    Hold,
     /// Nothing: close it.
     Close,
 }
@@ -68,6 +71,11 @@ pub enum Wait {
     },
     /// Room in the socket to go on writing.
     Write,
+    /// The end of an answer's hold, when it is sent.
+    Held {
+        /// When the hold ends.
+        until: Instant,
+    },
     /// The peer's close after ours, so our last response is not destroyed by a reset.
     Linger {
         /// When lingering began.
@@ -116,6 +124,9 @@ pub struct Conn {
     /// Unsent response bytes kept while parked.
     output: Vec<u8>,
     sending: Option<Sending>,
+    /// Set when a refused password's answer was queued: until then nothing more is answered
+    /// and nothing is sent.
+    held: Option<Instant>,
     phase: Phase,
     peer_eof: bool,
 }
@@ -137,6 +148,7 @@ impl Conn {
             input: Vec::new(),
             output: Vec::new(),
             sending: None,
+            held: None,
             phase: if proxy_protocol {
                 Phase::Preface { since: accepted }
             } else {
@@ -153,6 +165,9 @@ impl Conn {
 
     /// What the connection waits for while parked.
     pub fn wait(&self) -> Wait {
+        if let Some(until) = self.held {
+            return Wait::Held { until };
+        }
         match self.phase {
             Phase::Lingering { since, .. } => Wait::Linger { since },
             Phase::Preface { since } => Wait::Head { since },
@@ -247,6 +262,13 @@ impl Conn {
         let mut answered = false;
         loop {
             let need_input = self.answer_buffered(s, ctx, site, draining, &mut answered);
+            if let Some(until) = self.held {
+                // Draining, the process is about to go: nothing is held any longer.
+                if !draining && Instant::now() < until {
+                    return Ok(Next::Hold);
+                }
+                self.held = None;
+            }
             if !send::flush(&self.stream, &mut s.out, &mut self.sending)? {
                 return Ok(Next::Write);
             }
@@ -329,8 +351,9 @@ impl Conn {
             .metrics
             .as_deref()
             .and_then(|m| Some((m, m.worker(*worker)?)));
-        while self.sending.is_none() && out.len() < BATCH {
+        while self.sending.is_none() && self.held.is_none() && out.len() < BATCH {
             let sending = &mut self.sending;
+            let held = &mut self.held;
             // When this request's first byte arrived (or, for a connection's first, when it was
             // accepted), for the log's duration. A head always has one; the clock is read only
             // if that ever changes.
@@ -362,6 +385,9 @@ impl Conn {
                             let reply = current.respond(head, site, draining);
                             if let Some((_, c)) = counters {
                                 c.record_site(&site.tally);
+                            }
+                            if let Some(delay) = current.hold(site) {
+                                *held = Some(Instant::now() + delay);
                             }
                             exchange.rule_headers = current.rule_headers(site);
                             (reply.status, queue(out, sending, reply, &exchange))

@@ -47,8 +47,11 @@ pub(super) fn deadline_for(
         Wait::Idle => now + t.keep_alive,
         Wait::Write => now + t.send,
         Wait::Linger { since } => since + LINGER,
+        Wait::Held { until } => until,
     };
     match wait {
+        // The process is going: a held answer goes out now (`Conn` sends it when draining).
+        Wait::Held { .. } if draining => now,
         Wait::Idle | Wait::Head { .. } if draining && !mid_request => {
             due.min(now + DRAIN_IDLE_GRACE)
         }
@@ -182,6 +185,23 @@ mod tests {
                 mid_request: false,
                 draining: true,
                 due: now + ms(20_000),
+            },
+            // A held answer goes out when its hold ends, or at once when draining.
+            Case {
+                wait: Wait::Held {
+                    until: now + ms(700),
+                },
+                mid_request: false,
+                draining: false,
+                due: now + ms(700),
+            },
+            Case {
+                wait: Wait::Held {
+                    until: now + ms(700),
+                },
+                mid_request: false,
+                draining: true,
+                due: now,
             },
         ];
         for (i, c) in cases.iter().enumerate() {

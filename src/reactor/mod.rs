@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use polling::{Event, Events, Poller};
 
-use crate::conn::Conn;
+use crate::conn::{Conn, Wait};
 use crate::log;
 use crate::metrics::Metrics;
 use crate::pace::Pace;
@@ -241,10 +241,15 @@ impl Reactor {
     }
 
     /// Hands every connection whose deadline passed to a worker, which ends it: closed, or
-    /// while draining perhaps lingering first (`Conn::end`).
+    /// while draining perhaps lingering first (`Conn::end`). One holding an answer back is
+    /// driven instead: its deadline is when that answer goes out.
     fn expire(&mut self, now: Instant) {
         while let Some((key, conn)) = self.slots.take_expired(now) {
-            self.dispatch(key, conn, Intent::End);
+            let intent = match conn.wait() {
+                Wait::Held { .. } => Intent::Drive,
+                _ => Intent::End,
+            };
+            self.dispatch(key, conn, intent);
         }
     }
 

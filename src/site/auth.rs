@@ -5,8 +5,9 @@
 //! of the rule and the credentials under a random per-site key (never the password itself; the
 //! hash compares in constant time); an unknown user is verified against a hash of the file's
 //! own cost, so a wrong name takes as long as a wrong password; and at most
-//! `AuthOptions::hashing` verifications run at once, so a flood of wrong passwords keeps the
-//! other workers for everybody else. It decides from names and header bytes only: it must never
+//! `AuthOptions::hashing` verifications run at once, each on a thread of its own at the lowest
+//! CPU priority, so a flood of wrong passwords keeps the other workers, and the cores, for
+//! everybody else. It decides from names and header bytes only: it must never
 //! look at the disk, or keep a password past the request.
 
 use std::collections::HashSet;
@@ -15,12 +16,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use globset::GlobMatcher;
 
-use super::htpasswd::Htpasswd;
+use super::htpasswd::{Hash, Htpasswd};
 use crate::config::AuthOptions;
 
 /// Successful verifications remembered, in two generations of half this many each.
@@ -122,8 +123,51 @@ impl Credentials {
 /// One `--basic-auth` rule, compiled.
 #[derive(Debug)]
 struct Rule {
-    matcher: GlobMatcher,
+    paths: Paths,
     users: Arc<Htpasswd>,
+}
+
+/// Which paths a rule's glob matches, with the cheap test first: every request is checked
+/// against every rule (twice when the file served is another path), and a glob's regex cost
+/// hundreds of instructions a request (bench/callgrind.sh) where a prefix compare costs a few.
+#[derive(Debug)]
+enum Paths {
+    /// `PREFIX*` with no other wildcard: `*` matches any rest, `/` included, so the prefix
+    /// decides alone.
+    Prefix(Box<[u8]>),
+    /// Any other glob: only a path that starts with its literal prefix is given to the regex.
+    Glob {
+        prefix: Box<[u8]>,
+        matcher: GlobMatcher,
+    },
+}
+
+impl Paths {
+    fn new(glob: &globset::Glob) -> Paths {
+        let text = glob.glob().as_bytes();
+        let literal = text
+            .iter()
+            .position(|b| matches!(b, b'*' | b'?' | b'[' | b'{' | b'\\'))
+            .unwrap_or(text.len());
+        let prefix: Box<[u8]> = text[..literal].into();
+        if &text[literal..] == b"*" {
+            Paths::Prefix(prefix)
+        } else {
+            Paths::Glob {
+                prefix,
+                matcher: glob.compile_matcher(),
+            }
+        }
+    }
+
+    fn matches(&self, rel: &[u8]) -> bool {
+        match self {
+            Paths::Prefix(prefix) => rel.starts_with(prefix),
+            Paths::Glob { prefix, matcher } => {
+                rel.starts_with(prefix) && matcher.is_match(as_path(rel))
+            }
+        }
+    }
 }
 
 /// The compiled rules, the memory of verified credentials, and the hashing bound.
@@ -143,6 +187,8 @@ pub struct Auth {
     epoch: Instant,
     /// Whether a request found every slot taken since the last failed verification ended.
     contended: AtomicBool,
+    /// How long a refusal of presented credentials is held back (`--auth-failure-delay`).
+    failure_delay: Duration,
 }
 
 /// After a failed verification that took `d` while others waited for a slot, none starts for
@@ -200,7 +246,7 @@ impl Auth {
                 },
             };
             rules.push(Rule {
-                matcher: rule.pattern.compile_matcher(),
+                paths: Paths::new(&rule.pattern),
                 users,
             });
         }
@@ -212,6 +258,7 @@ impl Auth {
             remembered: Mutex::default(),
             hashing: AtomicUsize::new(0),
             limit: options.hashing.max(1),
+            failure_delay: options.failure_delay,
             rest_until: AtomicU64::new(0),
             epoch: Instant::now(),
             contended: AtomicBool::new(false),
@@ -234,21 +281,20 @@ impl Auth {
         &self.challenge
     }
 
+    /// How long a refusal of presented credentials is held back before it is sent.
+    pub fn failure_delay(&self) -> Duration {
+        self.failure_delay
+    }
+
     /// The first rule protecting normalised path `rel`: its glob matches `rel`, or `rel/`,
     /// the directory itself, so `/private/*` covers `/private` and `/private/` too.
     fn rule_for(&self, rel: &mut Vec<u8>) -> Option<usize> {
-        let found = self
-            .rules
-            .iter()
-            .position(|r| r.matcher.is_match(as_path(rel)));
+        let found = self.rules.iter().position(|r| r.paths.matches(rel));
         if found.is_some() {
             return found;
         }
         rel.push(b'/');
-        let found = self
-            .rules
-            .iter()
-            .position(|r| r.matcher.is_match(as_path(rel)));
+        let found = self.rules.iter().position(|r| r.paths.matches(rel));
         rel.pop();
         found
     }
@@ -283,7 +329,7 @@ impl Auth {
         let started = Instant::now();
         let verified = {
             let _slot = self.slot(started)?;
-            hash.verify(password)
+            verify_at_low_priority(hash, password)
         };
         if !(verified && known) {
             if !self.contended.swap(false, Ordering::AcqRel) {
@@ -335,6 +381,37 @@ fn as_path(rel: &[u8]) -> &Path {
     Path::new(OsStr::from_bytes(rel))
 }
 
+/// Verifies `password` against `hash` on a thread of its own at nice 19, while this worker
+/// waits: the hash is the one costly step a client can make us take as often as it likes, and
+/// at the lowest priority it only gets the CPU that requests needing no hash leave over (on a
+/// two-core machine it otherwise kept the public files' p99 at twice their quiet figure,
+/// `bench/auth_flood.sh`). Linux keeps a nice value per thread, so nothing else is lowered; the
+/// thread costs tens of microseconds beside a hash of tens of milliseconds. If no thread can be
+/// started, the worker verifies itself.
+fn verify_at_low_priority(hash: &Hash, password: &[u8]) -> bool {
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("password-hash".into())
+            .spawn_scoped(scope, || {
+                // Raising one's own nice value needs no privilege; if it fails the hash runs
+                // at normal priority, which is what it did before.
+                let _ = rustix::process::setpriority_process(
+                    Some(rustix::thread::gettid()),
+                    LOWEST_PRIORITY,
+                );
+                hash.verify(password)
+            });
+        match spawned {
+            // A hash crate that panicked verified nothing.
+            Ok(thread) => thread.join().unwrap_or(false),
+            Err(_) => hash.verify(password),
+        }
+    })
+}
+
+/// The highest nice value: the least CPU when others want it.
+const LOWEST_PRIORITY: i32 = 19;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,6 +427,7 @@ mod tests {
                 .unwrap(),
             realm: "r".into(),
             hashing,
+            failure_delay: Duration::ZERO,
         };
         let (auth, problems) = Auth::load(&options);
         assert_eq!(problems, Vec::<String>::new());
@@ -403,6 +481,55 @@ mod tests {
             Some(0),
             "the root itself"
         );
+    }
+
+    #[test]
+    fn the_prefix_shortcut_matches_what_the_glob_matches() {
+        let patterns = [
+            "/private/*",
+            "/*",
+            "/private",
+            "/a/*/b",
+            "*.secret",
+            "/docs/**",
+            "/x?z/*",
+            "/[ab]/*",
+            "/{one,two}/*",
+            "/lit\\*/*",
+        ];
+        let paths = [
+            "",
+            "private",
+            "private/",
+            "private/x",
+            "private/a/b",
+            "privatex",
+            "a/q/b",
+            "a/b",
+            "k.secret",
+            "docs",
+            "docs/",
+            "docs/a/b",
+            "xyz/1",
+            "a/1",
+            "b/",
+            "one/x",
+            "lit*/q",
+            "lit/q",
+        ];
+        for pattern in patterns {
+            let glob = AuthRule::parse(&format!("{pattern}=f")).unwrap().pattern;
+            let (fast, slow) = (Paths::new(&glob), glob.compile_matcher());
+            for path in paths {
+                assert_eq!(
+                    fast.matches(path.as_bytes()),
+                    slow.is_match(path),
+                    "{pattern} on {path:?}"
+                );
+            }
+        }
+        let prefix = AuthRule::parse("/private/*=f").unwrap().pattern;
+        assert!(matches!(Paths::new(&prefix), Paths::Prefix(_)));
     }
 
     #[test]
@@ -502,5 +629,21 @@ mod tests {
         }
         let r = a.remembered.lock().unwrap();
         assert!(r.current.len() + r.previous.len() <= REMEMBERED);
+    }
+
+    #[test]
+    fn verification_on_its_own_thread_leaves_the_workers_priority_alone() {
+        let users = Htpasswd::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/auth/bcrypt.htpasswd"
+        )))
+        .unwrap();
+        let (hash, known) = users.hash_of(b"alice");
+        assert!(known);
+        let me = Some(rustix::thread::gettid());
+        let before = rustix::process::getpriority_process(me).unwrap();
+        assert!(verify_at_low_priority(hash, b"alice-pw"));
+        assert!(!verify_at_low_priority(hash, b"wrong"));
+        assert_eq!(rustix::process::getpriority_process(me).unwrap(), before);
     }
 }

@@ -70,6 +70,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use rustix::io::Errno;
@@ -313,6 +314,20 @@ impl Site {
                 matched
             }
         })
+    }
+
+    /// How long the answer `respond` just planned into `s` is held back before it is sent:
+    /// a refusal of credentials the request did present (wrong, or not verified for want of a
+    /// hashing slot) waits `--auth-failure-delay`, so guessing costs the guesser time and the
+    /// workers nothing. A request without credentials is answered at once: that 401 is how a
+    /// browser learns to ask for them.
+    pub fn hold(&self, s: &Scratch) -> Option<Duration> {
+        let delay = self.auth.failure_delay();
+        (matches!(
+            s.tally.auth,
+            Some(AuthFailure::Rejected | AuthFailure::Busy)
+        ) && !delay.is_zero())
+        .then_some(delay)
     }
 
     /// Bytes the memory and compression caches hold now (0 for one that is off).

@@ -59,6 +59,8 @@ fn builder<'a>() -> TestServerBuilder<'a> {
         })
         .config(|c| {
             c.site.dir_listing = true;
+            // Short, so the many refusals below stay quick; the hold itself is tested apart.
+            c.site.auth.failure_delay = Duration::from_millis(10);
             c.site.auth.rules = vec![
                 rule("/private/*", "bcrypt.htpasswd"),
                 rule("/sha/*", "sha.htpasswd"),
@@ -593,4 +595,86 @@ fn an_allowed_origins_preflight_passes_and_its_request_is_still_checked() {
         Some("https://app.example"),
         "{read}"
     );
+}
+
+/// `--auth-failure-delay`: the answer to a wrong password is held back on its connection (and
+/// what was pipelined behind it waits with it, in order), while other connections are served
+/// and a request without credentials gets its 401 at once.
+#[test]
+fn a_wrong_passwords_answer_is_held_back_and_nobody_else_waits() {
+    use std::io::{Read, Write};
+    let delay = Duration::from_millis(1500);
+    let s = server(|c| c.site.auth.failure_delay = delay);
+    let wrong = basic("alice", "not-it");
+    let mut held = s.connect();
+    let started = std::time::Instant::now();
+    let pipelined = format!(
+        "GET /private/secret.txt HTTP/1.1\r\nHost: t\r\nAuthorization: {wrong}\r\n\r\n\
+         GET /image.png HTTP/1.1\r\nHost: t\r\n\r\n"
+    );
+    held.write_all(pipelined.as_bytes()).unwrap();
+    // Meanwhile: no credentials is a 401 at once, and a public file is served.
+    let asked = std::time::Instant::now();
+    assert_refused(&s.get("/private/secret.txt"), "no credentials");
+    assert_eq!(s.get("/image.png").status, 200);
+    assert!(
+        asked.elapsed() < delay,
+        "others waited {:?} for the held connection",
+        asked.elapsed()
+    );
+    held.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    assert!(
+        matches!(held.read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the refusal was sent before its delay"
+    );
+    held.set_nonblocking(false).unwrap();
+    held.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = ResponseReader::new(held);
+    let refused = reader.read_response();
+    assert!(
+        started.elapsed() >= delay,
+        "answered after {:?}",
+        started.elapsed()
+    );
+    assert_refused(&refused, "wrong password");
+    let after = reader.read_response();
+    assert_eq!(
+        after.status, 200,
+        "the request pipelined behind it: {after}"
+    );
+    // The right password is never held.
+    let right = basic("alice", "alice-pw");
+    let quick = std::time::Instant::now();
+    let ok = s.get_with("/private/secret.txt", &[("Authorization", &right)]);
+    assert_eq!(ok.status, 200, "{ok}");
+    assert!(quick.elapsed() < delay, "took {:?}", quick.elapsed());
+}
+
+/// A shutdown does not wait out a hold: the held answer goes out as the drain begins.
+#[test]
+fn a_held_answer_goes_out_when_the_server_drains() {
+    use std::io::Write;
+    let mut s = server(|c| c.site.auth.failure_delay = Duration::from_secs(30));
+    let mut held = s.connect();
+    let wrong = basic("alice", "not-it");
+    let raw =
+        format!("GET /private/secret.txt HTTP/1.1\r\nHost: t\r\nAuthorization: {wrong}\r\n\r\n");
+    held.write_all(raw.as_bytes()).unwrap();
+    // Let the worker queue and hold it.
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let running = s.take_running();
+    let stopper = std::thread::spawn(move || shutdown_and_join(running, Duration::from_secs(20)));
+    held.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let resp = ResponseReader::new(held).read_response();
+    assert_refused(&resp, "held at shutdown");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    stopper.join().unwrap().unwrap();
 }
