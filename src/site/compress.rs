@@ -390,22 +390,15 @@ mod tests {
         let cache = CompressCache::new(1 << 20);
         let data = noise(4_096);
         for coding in CODINGS {
-            let f = file_with(&data);
-            assert!(
-                cache
-                    .get(b"rnd", coding, &f, 4_096)
-                    .expect("io")
-                    .data
-                    .is_none()
-            );
+            let first = cache.get(b"rnd", coding, &file_with(&data), 4_096);
+            assert!(first.expect("io").data.is_none());
             // Remembered: even a file that now reads differently is not retried under this key.
-            let f = file_with(&text(4_096));
-            assert!(
-                cache
-                    .get(b"rnd", coding, &f, 4_096)
-                    .expect("io")
-                    .data
-                    .is_none()
+            let again = cache.get(b"rnd", coding, &file_with(&text(4_096)), 4_096);
+            let again = again.expect("io");
+            assert_eq!(
+                (again.data, again.from),
+                (None, CacheUse::Hit),
+                "{coding:?}"
             );
         }
         assert_eq!(cache.size(), 3 * (3 + ENTRY_OVERHEAD));
