@@ -114,7 +114,7 @@ fn work(
             pace.drained();
         }
         let turn = || match intent {
-            Intent::Drive => conn.drive(&mut scratch, ctx, site.load()),
+            Intent::Drive => conn.drive(&mut scratch, ctx, site.load(), || !jobs.is_empty()),
             Intent::End => conn.end(&mut scratch, ctx),
         };
         let next = match catch_unwind(AssertUnwindSafe(turn)) {

@@ -189,9 +189,17 @@ impl Conn {
     /// for next. Every request of the drive is answered from the one `site`, so a batch never
     /// mixes two trees; a response still being sent owns its descriptors, so it finishes from the
     /// tree it began in whatever site the next drive gets.
-    pub fn drive(&mut self, s: &mut Scratch, ctx: &Context, site: &Site) -> Next {
+    /// `others_wait` says whether another connection is queued for a worker: a large body
+    /// yields the worker after each turn only then.
+    pub fn drive(
+        &mut self,
+        s: &mut Scratch,
+        ctx: &Context,
+        site: &Site,
+        others_wait: impl Fn() -> bool,
+    ) -> Next {
         self.load(s);
-        let next = self.run(s, ctx, site).unwrap_or(Next::Close);
+        let next = self.run(s, ctx, site, others_wait).unwrap_or(Next::Close);
         self.park(s, next, &ctx.log)
     }
 
@@ -248,7 +256,13 @@ impl Conn {
         next
     }
 
-    fn run(&mut self, s: &mut Scratch, ctx: &Context, site: &Site) -> io::Result<Next> {
+    fn run(
+        &mut self,
+        s: &mut Scratch,
+        ctx: &Context,
+        site: &Site,
+        others_wait: impl Fn() -> bool,
+    ) -> io::Result<Next> {
         match self.phase {
             Phase::Lingering { .. } => return self.linger(s),
             Phase::Preface { since } => {
@@ -269,7 +283,7 @@ impl Conn {
                 }
                 self.held = None;
             }
-            if !send::flush(&self.stream, &mut s.out, &mut self.sending)? {
+            if !send::flush(&self.stream, &mut s.out, &mut self.sending, &others_wait)? {
                 return Ok(Next::Write);
             }
             finish_lines(&mut s.lines, &ctx.log);

@@ -1,7 +1,8 @@
 //! Body transport: the plan for a response's body (copied behind its head when small, else sent
 //! after it from shared bytes or from the file with `sendfile`), and [`flush`], which writes the
 //! gathered heads and then the body until the socket is full. File bytes go out at most
-//! [`FILE_TURN`] per turn, so one large download cannot hold a worker. It decides nothing about
+//! [`FILE_TURN`] per turn, and after a turn the worker is yielded if another connection waits
+//! for one, so one large download cannot hold a worker from others. It decides nothing about
 //! HTTP; it only moves bytes that were planned.
 
 use std::io;
@@ -17,7 +18,7 @@ use crate::site::{Body, Part};
 
 /// Run-time bodies up to this size are copied into the output buffer and sent with the head.
 const INLINE_MAX: usize = 16 * 1024;
-/// File bytes sent per turn of a connection on a worker.
+/// File bytes sent per turn of a connection on a worker (and at most per `sendfile` call).
 const FILE_TURN: u64 = 256 * 1024;
 
 /// A body being sent after the bytes in the output buffer.
@@ -84,11 +85,13 @@ pub(crate) fn plan(out: &mut Vec<u8>, body: Body) -> Option<Sending> {
 }
 
 /// Writes the gathered bytes, then the body being sent; false if the socket filled (or the
-/// turn ended) first. An error means the response cannot be completed: the connection closes.
+/// turn ended while `others_wait`) first. An error means the response cannot be completed: the
+/// connection closes.
 pub(crate) fn flush(
     stream: &TcpStream,
     out: &mut WriteBuf,
     sending: &mut Option<Sending>,
+    others_wait: &impl Fn() -> bool,
 ) -> io::Result<bool> {
     // A head and a shared body leave in one sendmsg: the one case where both are in memory
     // and a second send would cost a second segment.
@@ -136,7 +139,12 @@ pub(crate) fn flush(
             } => {
                 while *offset < *end {
                     if turn == 0 {
-                        return Ok(false);
+                        // Nobody waits for a worker: another turn costs less than the re-arm,
+                        // reactor pass and hand-off that yielding would.
+                        if others_wait() {
+                            return Ok(false);
+                        }
+                        turn = FILE_TURN;
                     }
                     let count = (*end - *offset).min(turn) as usize;
                     match rustix::fs::sendfile(stream, &*fd, Some(offset), count) {
