@@ -215,6 +215,31 @@ impl Running {
 }
 
 /// A listening socket with SO_REUSEADDR (restarts do not wait out TIME_WAIT) and a deep backlog.
+/// `TCP_DEFER_ACCEPT`: the kernel hands a connection to `accept` once its first bytes have
+/// arrived, so the reactor can give it to a worker at once (`Reactor::accept`) and the worker's
+/// first read finds the request. A connection that sends nothing waits in the kernel, costing
+/// no slot, until the kernel gives up deferring (about a second of SYN-ACK retries) and hands
+/// it over anyway; the header timeout then runs from there. Only an optimisation: if the option
+/// is refused, connections are accepted as they complete.
+#[cfg(target_os = "linux")]
+fn defer_accept(fd: &rustix::fd::OwnedFd) {
+    use std::os::fd::AsRawFd;
+    let seconds: libc::c_int = 1;
+    // SAFETY: a valid socket, and a pointer to an int of the size given, as the call expects.
+    let _ = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            std::ptr::from_ref(&seconds).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn defer_accept(_: &rustix::fd::OwnedFd) {}
+
 fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     use rustix::net::{AddressFamily, SocketFlags, SocketType, bind, listen, socket_with, sockopt};
     let family = if addr.is_ipv4() {
@@ -228,6 +253,7 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     // every accepted socket, which saves a setsockopt per connection (elsewhere the reactor
     // sets it on each).
     sockopt::set_tcp_nodelay(&fd, true)?;
+    defer_accept(&fd);
     bind(&fd, &addr)?;
     listen(&fd, BACKLOG)?;
     Ok(TcpListener::from(fd))

@@ -77,6 +77,9 @@ pub(crate) struct Reactor {
     phase: Phase,
     ch: Channels,
     config: ReactorConfig,
+    /// Keys of the connections the last accept batch registered, dispatched right after it;
+    /// reused, so accepting allocates nothing here.
+    fresh: Vec<usize>,
 }
 
 impl Reactor {
@@ -100,6 +103,7 @@ impl Reactor {
             phase: Phase::Running,
             ch,
             config,
+            fresh: Vec::new(),
         })
     }
 
@@ -195,9 +199,14 @@ impl Reactor {
         self.config.max_connections.saturating_sub(self.slots.len())
     }
 
-    /// Takes connections from the backlog while there is room.
+    /// Takes connections from the backlog while there is room, and hands each to a worker at
+    /// once: a client sends its request as soon as it has connected, so it is usually there
+    /// already, and waiting for readiness would cost another turn of the loop and an event per
+    /// connection. One whose request has not arrived costs its worker one read that finds
+    /// nothing before it is armed for readability.
     fn accept(&mut self, now: Instant) {
         let room = self.room();
+        let mut fresh = std::mem::take(&mut self.fresh);
         let Reactor {
             acceptor,
             slots,
@@ -207,7 +216,15 @@ impl Reactor {
         } = self;
         acceptor.accept_batch(&ch.poller, now, room, |stream, peer| {
             register(slots, &ch.poller, config, stream, peer, now)
+                .map(|key| fresh.push(key))
+                .is_some()
         });
+        for key in fresh.drain(..) {
+            if let Some(conn) = self.slots.take(key) {
+                self.dispatch(key, conn, Intent::Drive);
+            }
+        }
+        self.fresh = fresh;
     }
 
     fn on_return(&mut self, returned: Returned, now: Instant) {
@@ -275,8 +292,8 @@ impl Drop for Reactor {
     }
 }
 
-/// Parks a newly accepted connection under the key it is registered with; false if the poller
-/// refused it (the stream is then dropped, closing it).
+/// Parks a newly accepted connection under the key it is registered with, and returns that key;
+/// `None` if the poller refused it (the stream is then dropped, closing it).
 fn register(
     slots: &mut Slots,
     poller: &Poller,
@@ -284,7 +301,7 @@ fn register(
     stream: TcpStream,
     peer: SocketAddr,
     now: Instant,
-) -> bool {
+) -> Option<usize> {
     // Linux accepted sockets inherit TCP_NODELAY from the listener (server.rs); other systems
     // need it set on each.
     #[cfg(not(target_os = "linux"))]
@@ -292,13 +309,13 @@ fn register(
     let key = slots.vacant_key();
     // SAFETY: polling requires a source to be deleted before it is dropped. The stream is owned
     // by the Conn stored in this slot, and every path that drops a Conn deletes it first
-    // (`Slots::close` here, or the worker that closes it).
-    if let Err(e) = unsafe { poller.add(&stream, Event::readable(key)) } {
+    // (`Slots::close` here, or the worker that closes it). No interest yet: the worker it is
+    // dispatched to arms what it waits for.
+    if let Err(e) = unsafe { poller.add(&stream, Event::none(key)) } {
         log::error(format_args!("registering a connection: {e}"));
-        return false;
+        return None;
     }
     let deadline = now + config.timeouts.header;
     let conn = Conn::new(stream, peer, now, config.proxy_protocol);
-    slots.insert(Box::new(conn), deadline);
-    true
+    Some(slots.insert(Box::new(conn), deadline))
 }
