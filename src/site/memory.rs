@@ -36,7 +36,7 @@ pub struct Entry {
 
 #[derive(Debug, Default)]
 struct Inner {
-    map: HashMap<Box<[u8]>, Arc<Entry>>,
+    map: HashMap<Box<[u8]>, Arc<Entry>, foldhash::fast::RandomState>,
     used: usize,
 }
 
