@@ -597,33 +597,35 @@ fn known_coding(coding: &[u8]) -> bool {
     .any(|c| coding.eq_ignore_ascii_case(c))
 }
 
-/// RFC 3986 host and port characters: reg-name, IP literal, port. Empty is allowed.
+/// RFC 3986 host and port characters: reg-name, IP literal, port. Empty is allowed. One table
+/// lookup a byte: the chain of comparisons it replaces cost ~10 instructions a byte of every
+/// request's Host (callgrind).
 fn valid_host(v: &[u8]) -> bool {
-    v.iter().all(|&b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b'%'
-                    | b':'
-                    | b'['
-                    | b']'
-            )
-    })
+    // A u8 always indexes a table of 256: the bound is known and the check compiled out.
+    v.iter()
+        .all(|&b| HOST_BYTES.get(usize::from(b)).copied().unwrap_or(false))
 }
+
+/// Which bytes [`valid_host`] takes: unreserved, sub-delims, `%`, `:` and the IP-literal
+/// brackets.
+// Indexing in a const block is checked when the crate is built: it cannot fail at run time.
+#[allow(clippy::indexing_slicing)]
+const HOST_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
+        b += 1;
+    }
+    let others = b"!$&'()*+,;=%:[]";
+    let mut i = 0;
+    while i < others.len() {
+        table[others[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 fn parse_length(v: &[u8]) -> Option<u64> {
     if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
@@ -638,6 +640,20 @@ fn parse_length(v: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_bytes_are_rfc_3986s_and_nothing_else() {
+        // RFC 3986 §3.2.2-3.2.3: unreserved, pct-encoded, sub-delims, ":" for the port and "[" "]"
+        // around an IP literal.
+        let allowed = b"-._~!$&'()*+,;=%:[]";
+        for b in 0..=255u8 {
+            let want = b.is_ascii_alphanumeric() || allowed.contains(&b);
+            assert_eq!(valid_host(&[b]), want, "byte {b:#04x}");
+        }
+        assert!(valid_host(b""));
+        assert!(valid_host(b"[::1]:8080"));
+        assert!(!valid_host(b"a b"));
+    }
 
     const LIMITS: Limits = Limits {
         max_head: 4096,
