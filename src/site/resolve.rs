@@ -86,20 +86,29 @@ pub fn normalize_with(raw: &str, out: &mut Vec<u8>, hidden: Hidden) -> Result<No
         return Err(Refusal::BadRequest);
     };
     for seg in rest.split(|&b| b == b'/') {
-        if !valid_escapes(seg) {
-            return Err(Refusal::BadRequest);
-        }
         let start = out.len();
         if start > 0 {
             out.push(b'/');
         }
         let name_start = out.len();
-        for chunk in percent_decode(seg) {
-            // A decoded separator or NUL cannot be part of any file name on this side.
-            if matches!(chunk, b'/' | b'\\' | 0) {
+        // A separator or NUL cannot be part of any file name on this side, decoded or not.
+        if !seg.contains(&b'%') {
+            // Most segments escape nothing: copied whole, not decoded byte by byte (callgrind:
+            // ~20 instructions a byte).
+            if seg.iter().any(|&b| b == b'\\' || b == 0) {
                 return Err(Refusal::NotFound);
             }
-            out.push(chunk);
+            out.extend_from_slice(seg);
+        } else {
+            if !valid_escapes(seg) {
+                return Err(Refusal::BadRequest);
+            }
+            for chunk in percent_decode(seg) {
+                if matches!(chunk, b'/' | b'\\' | 0) {
+                    return Err(Refusal::NotFound);
+                }
+                out.push(chunk);
+            }
         }
         match out.get(name_start..).unwrap_or_default() {
             b"" | b"." => out.truncate(start),
