@@ -6,6 +6,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
@@ -13,6 +14,7 @@ use crossbeam_channel::bounded;
 use polling::Poller;
 
 use crate::config::Config;
+use crate::conn::Listening;
 use crate::log::{self, AccessLogger};
 use crate::metrics::Metrics;
 use crate::pace::Pace;
@@ -41,7 +43,7 @@ impl Server {
     /// Opens the root, binds the listener and starts the workers.
     pub fn bind(config: Config) -> anyhow::Result<Server> {
         let (site, serving) = reload::open_site(&config)?;
-        let listener =
+        let (listener, deferred) =
             listen(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
         let (log, log_writer) =
@@ -79,7 +81,10 @@ impl Server {
         let reactor_config = ReactorConfig {
             timeouts: config.timeouts,
             max_connections: config.max_connections,
-            proxy_protocol: config.proxies.protocol,
+            listening: Listening {
+                proxy_protocol: config.proxies.protocol,
+                deferred,
+            },
         };
         let reactor = Reactor::new(listener, channels, reactor_config)
             .context("cannot register the listener")?;
@@ -221,12 +226,15 @@ impl Running {
 /// no slot, until the kernel gives up deferring (about a second of SYN-ACK retries) and hands
 /// it over anyway; the header timeout then runs from there. Only an optimisation: if the option
 /// is refused, connections are accepted as they complete.
+/// Returns how long a silent connection is held (zero if the option was refused): a connection
+/// whose first read finds nothing was held that long, which its header timeout counts
+/// (`Conn`), so `--header-timeout` means the same with and without the deferral.
 #[cfg(target_os = "linux")]
-fn defer_accept(fd: &rustix::fd::OwnedFd) {
+fn defer_accept(fd: &rustix::fd::OwnedFd) -> Duration {
     use std::os::fd::AsRawFd;
     let seconds: libc::c_int = 1;
     // SAFETY: a valid socket, and a pointer to an int of the size given, as the call expects.
-    let _ = unsafe {
+    let rc = unsafe {
         libc::setsockopt(
             fd.as_raw_fd(),
             libc::IPPROTO_TCP,
@@ -235,12 +243,20 @@ fn defer_accept(fd: &rustix::fd::OwnedFd) {
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
+    if rc == 0 {
+        Duration::from_secs(seconds.unsigned_abs().into())
+    } else {
+        Duration::ZERO
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn defer_accept(_: &rustix::fd::OwnedFd) {}
+fn defer_accept(_: &rustix::fd::OwnedFd) -> Duration {
+    Duration::ZERO
+}
 
-fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// The listener, and how long it defers a silent connection ([`defer_accept`]).
+fn listen(addr: SocketAddr) -> std::io::Result<(TcpListener, Duration)> {
     use rustix::net::{AddressFamily, SocketFlags, SocketType, bind, listen, socket_with, sockopt};
     let family = if addr.is_ipv4() {
         AddressFamily::INET
@@ -253,8 +269,8 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     // every accepted socket, which saves a setsockopt per connection (elsewhere the reactor
     // sets it on each).
     sockopt::set_tcp_nodelay(&fd, true)?;
-    defer_accept(&fd);
+    let deferred = defer_accept(&fd);
     bind(&fd, &addr)?;
     listen(&fd, BACKLOG)?;
-    Ok(TcpListener::from(fd))
+    Ok((TcpListener::from(fd), deferred))
 }

@@ -40,6 +40,16 @@ use send::Sending;
 /// Bytes read and thrown away while lingering before the connection is closed anyway.
 const LINGER_MAX: usize = 1024 * 1024;
 
+/// What a new connection needs to know of the listener it came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Listening {
+    /// Connections begin with a PROXY protocol header (`--proxy-protocol`).
+    pub proxy_protocol: bool,
+    /// How long the kernel holds a connection that sends nothing before `accept` returns it
+    /// (`TCP_DEFER_ACCEPT`); zero when it does not.
+    pub deferred: Duration,
+}
+
 /// What a connection waits for after a worker has driven it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Next {
@@ -127,6 +137,9 @@ pub struct Conn {
     /// Set when a refused password's answer was queued: until then nothing more is answered
     /// and nothing is sent.
     held: Option<Instant>,
+    /// The listener's deferral, until the first read: if that finds nothing, the kernel held
+    /// the connection this long already, and its first head's timeout counts that time.
+    deferred: Duration,
     phase: Phase,
     peer_eof: bool,
 }
@@ -138,7 +151,7 @@ impl Conn {
         stream: TcpStream,
         peer: SocketAddr,
         accepted: Instant,
-        proxy_protocol: bool,
+        listening: Listening,
     ) -> Self {
         Conn {
             stream,
@@ -149,7 +162,8 @@ impl Conn {
             output: Vec::new(),
             sending: None,
             held: None,
-            phase: if proxy_protocol {
+            deferred: listening.deferred,
+            phase: if listening.proxy_protocol {
                 Phase::Preface { since: accepted }
             } else {
                 Phase::Framing(Framer::accepted(accepted))
@@ -305,8 +319,28 @@ impl Conn {
             match self.fill(s)? {
                 Fill::Data => {}
                 Fill::Eof => self.peer_eof = true,
-                Fill::Blocked => return Ok(Next::Read),
+                Fill::Blocked => {
+                    self.count_deferral(s);
+                    return Ok(Next::Read);
+                }
             }
+        }
+    }
+
+    /// On a read that found nothing: if this is the connection's first and nothing has come,
+    /// `accept` returned it only because the kernel stopped deferring it, so its first head (or
+    /// PROXY header) began that long before the accept; `--header-timeout` runs from then. Once
+    /// per connection: the deferral is spent by the first read, whatever it found.
+    fn count_deferral(&mut self, s: &Scratch) {
+        let deferred = std::mem::take(&mut self.deferred);
+        if deferred.is_zero() || !s.read.is_empty() {
+            return;
+        }
+        match &mut self.phase {
+            Phase::Preface { since } | Phase::Framing(Framer::Head { since: Some(since) }) => {
+                *since = since.checked_sub(deferred).unwrap_or(*since);
+            }
+            _ => {}
         }
     }
 
@@ -329,7 +363,10 @@ impl Conn {
                 Parsed::NeedMore => match self.fill(s)? {
                     Fill::Data => {}
                     Fill::Eof => self.peer_eof = true,
-                    Fill::Blocked => return Ok(Some(Next::Read)),
+                    Fill::Blocked => {
+                        self.count_deferral(s);
+                        return Ok(Some(Next::Read));
+                    }
                 },
             }
         }
@@ -528,6 +565,7 @@ impl Conn {
             match (&self.stream).read(space) {
                 Ok(0) => return Ok(Fill::Eof),
                 Ok(n) => {
+                    self.deferred = Duration::ZERO;
                     if let Phase::Framing(framer) = &mut self.phase {
                         framer.bytes_arrived(Instant::now);
                     }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use polling::{Event, Events, Poller};
 
-use crate::conn::{Conn, Wait};
+use crate::conn::{Conn, Listening, Wait};
 use crate::log;
 use crate::metrics::Metrics;
 use crate::pace::Pace;
@@ -65,8 +65,8 @@ pub(crate) struct Channels {
 pub(crate) struct ReactorConfig {
     pub(crate) timeouts: Timeouts,
     pub(crate) max_connections: usize,
-    /// Connections begin with a PROXY protocol header.
-    pub(crate) proxy_protocol: bool,
+    /// What new connections need to know of the listener.
+    pub(crate) listening: Listening,
 }
 
 /// The multiplexing loop and everything it owns.
@@ -316,6 +316,6 @@ fn register(
         return None;
     }
     let deadline = now + config.timeouts.header;
-    let conn = Conn::new(stream, peer, now, config.proxy_protocol);
+    let conn = Conn::new(stream, peer, now, config.listening);
     Some(slots.insert(Box::new(conn), deadline))
 }
