@@ -41,7 +41,7 @@ use send::Sending;
 const LINGER_MAX: usize = 1024 * 1024;
 
 /// What a new connection needs to know of the listener it came from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct Listening {
     /// Connections begin with a PROXY protocol header (`--proxy-protocol`).
     pub proxy_protocol: bool,

@@ -126,7 +126,9 @@ impl Inner {
 /// and whether they were already cached.
 #[derive(Debug)]
 pub struct Compressed {
+    /// The body in the coding asked for; `None` when it would not be smaller.
     pub data: Option<Arc<[u8]>>,
+    /// Whether it was in the cache, or was compressed (and stored) just now.
     pub from: CacheUse,
 }
 

@@ -37,7 +37,7 @@ pub struct Tally {
 }
 
 /// Bytes the site's caches hold, read at a scrape.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct CacheSizes {
     /// The memory cache, keys and bookkeeping included.
     pub memory: usize,
