@@ -13,6 +13,7 @@
 #   ATTACK_MODES="baseline slowloris slowread slowbody slowbody-ka"
 #   ATTACK_CONFIGS="defaults header5s"   server configurations (see config_args; also limit900)
 #   NO_BUILD=1              skip cargo build --release
+#   ATTACK_BIN=path         the binary to attack (default target/release/muxserve)
 #
 # Everything runs on 127.0.0.1; every process this script starts is stopped by its PID.
 set -euo pipefail
@@ -28,7 +29,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 MODES=${ATTACK_MODES:-baseline slowloris slowread slowbody slowbody-ka}
 CONFIGS=${ATTACK_CONFIGS:-defaults header5s}
 RATE=200 # attacker connections opened per second
-BIN=$ROOT_DIR/target/release/muxserve
+BIN=${ATTACK_BIN:-$ROOT_DIR/target/release/muxserve}
 STAMP=$(date +%Y%m%d-%H%M%S)
 OUT_DIR=$ROOT_DIR/bench/out
 REPORT=$OUT_DIR/attacks-$STAMP.md

@@ -21,6 +21,7 @@
 
 pub mod config;
 pub(crate) mod conn;
+pub mod descriptors;
 pub mod health;
 pub mod http;
 pub mod log;

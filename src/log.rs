@@ -31,6 +31,11 @@ pub fn info(args: std::fmt::Arguments<'_>) {
     eprintln!("muxserve: {args}");
 }
 
+/// Writes one warning on stderr: the server runs, but not quite as configured.
+pub fn warn(args: std::fmt::Arguments<'_>) {
+    eprintln!("muxserve: warning: {args}");
+}
+
 /// Writes one error message on stderr.
 pub fn error(args: std::fmt::Arguments<'_>) {
     eprintln!("muxserve: error: {args}");

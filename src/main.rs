@@ -48,7 +48,7 @@ fn main() -> ExitCode {
 /// Serves `loaded`; `argv` is the command line, parsed again on every SIGHUP.
 fn run(loaded: Loaded, argv: Vec<OsString>) -> anyhow::Result<()> {
     let config = loaded.config;
-    raise_descriptor_limit();
+    muxserve::descriptors::raise_soft_limit();
     let root = config.root.clone();
     let workers = config.workers;
     // SIGHUP loads the configuration as the start did: the same arguments, the environment and
@@ -144,16 +144,5 @@ fn check_health(args: &muxserve::config::HealthArgs) -> ExitCode {
             eprintln!("unhealthy: {url}: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Raises the soft limit on open files to the hard limit, as each connection needs one; the
-/// default soft limit of 1024 is far below what a server is allowed.
-fn raise_descriptor_limit() {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let mut limit = getrlimit(Resource::Nofile);
-    if limit.current < limit.maximum {
-        limit.current = limit.maximum;
-        let _ = setrlimit(Resource::Nofile, limit);
     }
 }

@@ -15,6 +15,7 @@ use polling::Poller;
 
 use crate::config::Config;
 use crate::conn::Listening;
+use crate::descriptors::{self, Budget};
 use crate::log::{self, AccessLogger};
 use crate::metrics::Metrics;
 use crate::pace::Pace;
@@ -61,7 +62,8 @@ impl Server {
         // Bounded by the connection limit, which no number of connections in flight can exceed,
         // so a send never blocks; and unlike an unbounded channel, it allocates nothing after
         // start-up.
-        let capacity = config.max_connections.saturating_add(1);
+        let max_connections = connections_within_descriptors(&config);
+        let capacity = max_connections.saturating_add(1);
         let (jobs_tx, jobs_rx) = bounded(capacity);
         let (returns_tx, returns_rx) = bounded(capacity);
         let pace = Arc::new(Pace::default());
@@ -80,7 +82,7 @@ impl Server {
         };
         let reactor_config = ReactorConfig {
             timeouts: config.timeouts,
-            max_connections: config.max_connections,
+            max_connections,
             listening: Listening {
                 proxy_protocol: config.proxies.protocol,
                 deferred,
@@ -219,6 +221,26 @@ impl Running {
     }
 }
 
+/// `--max-connections`, lowered with one warning line where the open-file limit could not hold
+/// that many connections each sending a file: beyond it, clients wait in the backlog rather than
+/// running the process out of descriptors (EMFILE) for everybody.
+fn connections_within_descriptors(config: &Config) -> usize {
+    let budget = descriptors::connection_budget(config.max_connections, config.workers);
+    if let Budget::Lowered {
+        asked,
+        allowed,
+        nofile,
+    } = budget
+    {
+        log::warn(format_args!(
+            "--max-connections {asked} lowered to {allowed}: the open-file limit is {nofile} \
+             and a connection sending a file holds two descriptors; raise the limit \
+             (ulimit -n, docker run --ulimit nofile=N:N) to allow more"
+        ));
+    }
+    budget.connections()
+}
+
 /// A listening socket with SO_REUSEADDR (restarts do not wait out TIME_WAIT) and a deep backlog.
 /// `TCP_DEFER_ACCEPT`: the kernel hands a connection to `accept` once its first bytes have
 /// arrived, so the reactor can give it to a worker at once (`Reactor::accept`) and the worker's
@@ -231,19 +253,8 @@ impl Running {
 /// (`Conn`), so `--header-timeout` means the same with and without the deferral.
 #[cfg(target_os = "linux")]
 fn defer_accept(fd: &rustix::fd::OwnedFd) -> Duration {
-    use std::os::fd::AsRawFd;
-    let seconds: libc::c_int = 1;
-    // SAFETY: a valid socket, and a pointer to an int of the size given, as the call expects.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_DEFER_ACCEPT,
-            std::ptr::from_ref(&seconds).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
+    let seconds = 1;
+    if set_tcp_option(fd, libc::TCP_DEFER_ACCEPT, seconds) {
         Duration::from_secs(seconds.unsigned_abs().into())
     } else {
         Duration::ZERO
@@ -253,6 +264,42 @@ fn defer_accept(fd: &rustix::fd::OwnedFd) -> Duration {
 #[cfg(not(target_os = "linux"))]
 fn defer_accept(_: &rustix::fd::OwnedFd) -> Duration {
     Duration::ZERO
+}
+
+/// Bytes a connection may queue in the kernel beyond those on the wire (`TCP_NOTSENT_LOWAT`).
+/// Without a bound, send-buffer autotuning lets each socket queue megabytes for a client that
+/// reads a few bytes a second (3.5 MiB measured), and a thousand such clients exhaust the host's
+/// TCP memory. Only bytes not yet sent count, so a fast client's window on a long path is not
+/// limited. The socket is writable again below half of it, so each wake-up can take about a
+/// `sendfile` turn (256 KiB): 128 KiB cost 15 % more CPU per 10 MiB download (bench/RESULTS.md),
+/// 512 KiB nothing. Linux copies it to every accepted socket, as `TCP_NODELAY`.
+const UNSENT_LIMIT: i32 = 512 * 1024;
+
+#[cfg(target_os = "linux")]
+fn limit_unsent(fd: &rustix::fd::OwnedFd) {
+    // Best effort: without it the kernel's own limits apply, as before.
+    let _ = set_tcp_option(fd, libc::TCP_NOTSENT_LOWAT, UNSENT_LIMIT);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn limit_unsent(_: &rustix::fd::OwnedFd) {}
+
+/// Sets an `int` option at the `IPPROTO_TCP` level (rustix wraps neither of ours); whether the
+/// kernel took it.
+#[cfg(target_os = "linux")]
+fn set_tcp_option(fd: &rustix::fd::OwnedFd, option: libc::c_int, value: libc::c_int) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid socket, and a pointer to an int of the size given, as the call expects.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            option,
+            std::ptr::from_ref(&value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    rc == 0
 }
 
 /// The listener, and how long it defers a silent connection ([`defer_accept`]).
@@ -269,6 +316,7 @@ fn listen(addr: SocketAddr) -> std::io::Result<(TcpListener, Duration)> {
     // every accepted socket, which saves a setsockopt per connection (elsewhere the reactor
     // sets it on each).
     sockopt::set_tcp_nodelay(&fd, true)?;
+    limit_unsent(&fd);
     let deferred = defer_accept(&fd);
     bind(&fd, &addr)?;
     listen(&fd, BACKLOG)?;

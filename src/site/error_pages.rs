@@ -4,6 +4,8 @@
 //! decides that a request is an error: the pipeline and the connection do.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustix::io::Errno;
 
@@ -59,6 +61,14 @@ impl Site {
                 self.not_found(rel)
             }
             Errno::ACCESS | Errno::PERM | Errno::XDEV => Reply::page(Status::Forbidden),
+            // Out of descriptors (the process's or the system's) or kernel memory: the server
+            // is overloaded, not broken, and a moment later a descriptor is likely free
+            // (RFC 9110 §15.6.4, 503 with Retry-After). Logged at most once a minute, as the
+            // condition comes with a flood of such answers.
+            Errno::MFILE | Errno::NFILE | Errno::NOMEM => {
+                exhaustion_logged(e);
+                Reply::busy()
+            }
             e => {
                 crate::log::error(format_args!("opening a file under the root failed: {e}"));
                 Reply::page(Status::InternalServerError)
@@ -88,5 +98,23 @@ impl Site {
                 return Reply::page(Status::NotFound);
             }
         }
+    }
+}
+
+/// Logs `e`, an exhaustion of descriptors or memory, unless one was logged in the last minute.
+fn exhaustion_logged(e: Errno) {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= 60
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        crate::log::error(format_args!(
+            "opening a file under the root failed: {e}; answering 503 until descriptors free up"
+        ));
     }
 }

@@ -706,6 +706,9 @@ impl Site {
                 cacheable: false,
                 status: Status::Ok,
             }),
+            Err(e @ (Errno::MFILE | Errno::NFILE | Errno::NOMEM)) => {
+                Break(self.open_failed(e, rel))
+            }
             _ => Break(self.not_found(b"")),
         }
     }

@@ -190,7 +190,7 @@ pub struct Reply<'s> {
     pub cors: Option<&'s CorsLines>,
     /// `Content-Range`.
     pub content_range: Option<ContentRange>,
-    /// The `--basic-auth` header a 401 or its 503 carries.
+    /// The challenge a 401 carries, or the `Retry-After` of a 503.
     pub auth: AuthHeader,
     /// The body.
     pub body: Body,
@@ -267,7 +267,8 @@ impl<'s> Reply<'s> {
         }
     }
 
-    /// 503 while the password hashing bound is reached: a second later a slot is likely free.
+    /// 503 with `Retry-After: 1` while something the server holds is exhausted (the password
+    /// hashing bound, descriptors): a second later some is likely free.
     pub(super) fn busy() -> Self {
         Reply {
             auth: AuthHeader::RetryAfter,

@@ -103,3 +103,68 @@ pub fn wait_fd_count_at_most(pid: i32, target: usize, limit: Duration) -> Result
         thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Sets the soft RLIMIT_NOFILE of the running process `pid` to `soft` (prlimit(2)), keeping
+/// its hard limit, as if the process had started with less; returns the soft limit it had.
+/// Lowering and raising up to the hard limit need no privilege.
+pub fn set_soft_nofile_of(pid: i32, soft: libc::rlim_t) -> libc::rlim_t {
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit on a pid, reading its limits into a valid struct.
+    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut old) };
+    assert_eq!(rc, 0, "prlimit({pid}): {}", io::Error::last_os_error());
+    let new = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: prlimit on a pid with a valid new limit and no old-limit pointer.
+    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &new, std::ptr::null_mut()) };
+    assert_eq!(
+        rc,
+        0,
+        "prlimit({pid}, NOFILE, {soft}): {}",
+        io::Error::last_os_error()
+    );
+    old.rlim_cur
+}
+
+/// The descriptor number process `pid`'s next open would get: the lowest one it has not open.
+pub fn lowest_free_fd(pid: i32) -> u64 {
+    let open: std::collections::BTreeSet<u64> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|e| panic!("reading /proc/{pid}/fd: {e}"))
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    (0..).find(|n| !open.contains(n)).unwrap_or(0)
+}
+
+/// The bytes the kernel holds unacknowledged or unsent (`tx_queue` in /proc/net/tcp and tcp6)
+/// for each established socket whose local port is `port`: on loopback, the server's side of
+/// every connection to it.
+pub fn send_queues_of_port(port: u16) -> Vec<u64> {
+    let mut queues = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state), Some(queues_field)) =
+                (fields.get(1), fields.get(3), fields.get(4))
+            else {
+                continue;
+            };
+            let local_port = local
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            // 01: ESTABLISHED.
+            if local_port == Some(port) && *state == "01" {
+                let tx = queues_field.split(':').next().unwrap_or("0");
+                queues.push(u64::from_str_radix(tx, 16).unwrap_or(0));
+            }
+        }
+    }
+    queues
+}
