@@ -69,8 +69,9 @@ fn run(loaded: Loaded, argv: Vec<OsString>) -> anyhow::Result<()> {
         workers
     ));
     match server.run()? {
-        Outcome::Drained { drained, cut } => log::info(format_args!(
-            "stopped: {drained} connections drained, {cut} cut at the deadline"
+        Outcome::Drained { drained, cut, late } => log::info(format_args!(
+            "stopped: {drained} connections drained, {cut} cut at the deadline \
+             ({late} accepted after the signal)"
         )),
         Outcome::Forced => log::info(format_args!("stopped at once by a second signal")),
     }

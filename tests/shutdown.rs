@@ -372,3 +372,34 @@ fn health_path_answers_503_draining_during_shutdown() {
         "join() must return Ok within 5 s once the last connection closed"
     );
 }
+
+/// A client that connected before the signal and sends its request just after it is answered,
+/// as an idle keep-alive connection would be. Linux holds a connection that has sent nothing out
+/// of the accept queue (`TCP_DEFER_ACCEPT`), so the drain cannot take it from the backlog: the
+/// listener stays open through the idle grace, and closing it at the signal reset this client.
+#[test]
+fn a_connection_that_had_sent_nothing_at_the_signal_is_answered() {
+    let mut s = TestServer::start();
+    let mut conn = ResponseReader::new(connect_to(s.addr()));
+    // Long enough for the handshake to be done and the connection deferred, well within the
+    // kernel's one-second deferral.
+    thread::sleep(Duration::from_millis(150));
+    let running = s.take_running();
+    let handle = running.shutdown_handle();
+    let joining = join_in_background(running);
+    handle.shutdown();
+    thread::sleep(Duration::from_millis(50));
+    conn.send(get_request("/style.css"));
+    let resp = conn.try_read_response();
+    let joined = joining.finish(Duration::from_secs(5));
+    let resp = resp.expect("the request sent 50 ms after the signal was not answered");
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("connection"), Some("close"));
+    assert!(conn.poll().is_closed(), "not closed after the answer");
+    assert_eq!(joined, Ok(true), "join() did not return within 5 s");
+    // The listener closes once the grace is over.
+    assert!(
+        wait_until_refused(s.addr(), Duration::from_secs(2)),
+        "still accepting after the drain"
+    );
+}

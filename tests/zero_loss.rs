@@ -110,7 +110,11 @@ impl Record {
         let written = self.written.map_or("never".to_string(), rel);
         let what = match &self.outcome {
             Outcome::Ok => "OK".to_string(),
-            Outcome::Refused(e) => format!("REFUSED ({e}, kind {:?})", e.kind()),
+            Outcome::Refused(e) => format!(
+                "REFUSED ({e}, kind {:?}, errno {:?})",
+                e.kind(),
+                e.raw_os_error()
+            ),
             Outcome::Failed(f) => format!(
                 "FAILED after {} response bytes, connection ended: {}: {}",
                 f.response_bytes, f.connection_ended, f.detail
@@ -517,8 +521,9 @@ fn draining_count(stderr: &str) -> Option<usize> {
     rest.split_whitespace().next()?.parse().ok()
 }
 
-/// `(D, C)` in `stopped: D connections drained, C cut at the deadline`.
-fn stopped_counts(stderr: &str) -> Option<(usize, usize)> {
+/// `(D, C, L)` in `stopped: D connections drained, C cut at the deadline (L accepted after the
+/// signal)`.
+fn stopped_counts(stderr: &str) -> Option<(usize, usize, usize)> {
     let line = stderr.lines().find(|l| l.contains("stopped: "))?;
     let rest = &line[line.find("stopped: ")? + "stopped: ".len()..];
     let mut words = rest.split_whitespace();
@@ -527,7 +532,14 @@ fn stopped_counts(stderr: &str) -> Option<(usize, usize)> {
         return None;
     }
     let cut = words.next()?.parse().ok()?;
-    (rest.contains("cut at the deadline")).then_some((drained, cut))
+    let late = rest
+        .split('(')
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    (rest.contains("cut at the deadline")).then_some((drained, cut, late))
 }
 
 #[test]
@@ -687,11 +699,20 @@ fn sigterm_under_load_loses_no_request() {
             "client {id} did not end on a connection refused after SIGTERM"
         );
     }
+    // A connect racing the listener's close may see its handshake completed by the kernel and
+    // reset an instant later, before the client thread polled it (std's connect_timeout then
+    // reports ECONNRESET from SO_ERROR): the same for a client as refused, and possible with
+    // any server that closes its listener. A timeout, or any of it before the signal, is not.
     let refused_kinds: Vec<String> = records
         .iter()
         .filter_map(|r| match &r.outcome {
-            Outcome::Refused(e) if e.kind() != io::ErrorKind::ConnectionRefused => {
-                Some(r.describe(t_sig))
+            Outcome::Refused(e) => {
+                let raced_the_close = matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+                ) && r.ended >= t_sig;
+                (e.kind() != io::ErrorKind::ConnectionRefused && !raced_the_close)
+                    .then(|| r.describe(t_sig))
             }
             _ => None,
         })
@@ -709,8 +730,8 @@ fn sigterm_under_load_loses_no_request() {
     assert_eq!(status.code(), Some(0), "exit status {status:?}");
     let n = draining_count(&stderr)
         .unwrap_or_else(|| panic!("no `shutdown signal ... draining N connections` line"));
-    let (drained, cut) = stopped_counts(&stderr).unwrap_or_else(|| {
-        panic!("no `stopped: D connections drained, C cut at the deadline` line")
+    let (drained, cut, late) = stopped_counts(&stderr).unwrap_or_else(|| {
+        panic!("no `stopped: D connections drained, C cut at the deadline (L accepted ...)` line")
     });
     assert_eq!(
         cut, 0,
@@ -718,7 +739,8 @@ fn sigterm_under_load_loses_no_request() {
     );
     assert_eq!(
         drained + cut,
-        n,
-        "the stopped line does not account for the {n} connections open at the signal"
+        n + late,
+        "the stopped line does not account for the {n} connections open at the signal and the \
+         {late} accepted after it"
     );
 }

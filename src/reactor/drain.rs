@@ -1,7 +1,8 @@
 //! Shutdown, the part users judge a server by: the phase the reactor is in, and the reactor's
 //! functions that move it. The first shutdown request stops accepting (after taking what the
-//! backlog already holds), marks the server draining, and gives each idle connection a short
-//! grace for a request already on its way; connections end as their requests finish. At the
+//! backlog already holds, and where the kernel defers connections, what arrives within the idle
+//! grace), marks the server draining, and gives each idle connection a short grace for a
+//! request already on its way; connections end as their requests finish. At the
 //! drain deadline the phase becomes cutting: every parked connection is closed, and each busy
 //! one as its worker hands it back. A second request stops at once. Nothing here touches a
 //! connection's socket; ending one is the worker's (`Conn::end`).
@@ -9,7 +10,7 @@
 use std::time::Instant;
 
 use super::Reactor;
-use super::deadlines::deadline_for;
+use super::deadlines::{DRAIN_IDLE_GRACE, deadline_for};
 use crate::log;
 use crate::shutdown;
 
@@ -18,10 +19,13 @@ use crate::shutdown;
 pub enum Outcome {
     /// After a drain: connections that finished, and those cut at the deadline.
     Drained {
-        /// Connections open at the signal that ended on their own.
+        /// Connections open at the signal, or accepted in the listener's grace after it, that
+        /// ended on their own.
         drained: usize,
         /// Connections closed at the deadline.
         cut: usize,
+        /// Of those, how many were accepted after the signal.
+        late: usize,
     },
     /// A second signal: stopped at once.
     Forced,
@@ -32,13 +36,27 @@ pub enum Outcome {
 pub(super) enum Phase {
     /// Serving.
     Running,
-    /// Not accepting; connections end as their requests finish, until `until`.
+    /// Not accepting (or, until `listener_closes`, only the connections the kernel deferred);
+    /// connections end as their requests finish, until `until`.
     Draining {
         until: Instant,
-        open_at_signal: usize,
+        /// When the listener closes, if it is still open.
+        listener_closes: Option<Instant>,
+        /// Connections open at the signal, and those accepted after it before the listener
+        /// closed.
+        open: Open,
     },
     /// Past the drain deadline: every connection is closed as soon as it is parked.
-    Cutting { open_at_signal: usize, cut: usize },
+    Cutting { open: Open, cut: usize },
+}
+
+/// The connections a drain answers for.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Open {
+    /// Open at the signal.
+    at_signal: usize,
+    /// Accepted after it, while the listener stayed open.
+    late: usize,
 }
 
 impl Phase {
@@ -50,24 +68,26 @@ impl Phase {
     /// When the phase next changes by itself.
     pub(super) fn wakes_at(&self) -> Option<Instant> {
         match self {
-            Phase::Draining { until, .. } => Some(*until),
+            Phase::Draining {
+                until,
+                listener_closes,
+                ..
+            } => Some(listener_closes.map_or(*until, |at| at.min(*until))),
             Phase::Running | Phase::Cutting { .. } => None,
         }
     }
 
     /// The outcome once no connection is left; `None` while running.
     fn outcome(&self) -> Option<Outcome> {
-        let (open_at_signal, cut) = match *self {
+        let (open, cut) = match *self {
             Phase::Running => return None,
-            Phase::Draining { open_at_signal, .. } => (open_at_signal, 0),
-            Phase::Cutting {
-                open_at_signal,
-                cut,
-            } => (open_at_signal, cut),
+            Phase::Draining { open, .. } => (open, 0),
+            Phase::Cutting { open, cut } => (open, cut),
         };
         Some(Outcome::Drained {
-            drained: open_at_signal.saturating_sub(cut),
+            drained: (open.at_signal + open.late).saturating_sub(cut),
             cut,
+            late: open.late,
         })
     }
 }
@@ -99,15 +119,33 @@ impl Reactor {
         // take them from the backlog before closing the listener, or they are reset.
         self.acceptor.unpause();
         self.accept(now);
-        self.acceptor.close(&self.ch.poller);
+        // With TCP_DEFER_ACCEPT the kernel keeps a connection that has sent nothing yet out of
+        // the backlog, so the accept above cannot take it, and closing the listener would reset
+        // it when its request arrives. The listener stays open for the grace an idle
+        // connection gets, and what arrives meanwhile is answered with `Connection: close`.
+        let listener_closes = if self.config.listening.deferred.is_zero() {
+            self.acceptor.close(&self.ch.poller);
+            None
+        } else {
+            Some(now + DRAIN_IDLE_GRACE)
+        };
         let shutdown = self.config.timeouts.shutdown;
+        let accepting = if listener_closes.is_some() {
+            format!("accepting only for {DRAIN_IDLE_GRACE:?} more")
+        } else {
+            "no longer accepting".to_owned()
+        };
         log::info(format_args!(
-            "shutdown signal: no longer accepting; draining {} connections (up to {shutdown:?})",
+            "shutdown signal: {accepting}; draining {} connections (up to {shutdown:?})",
             self.slots.len(),
         ));
         self.phase = Phase::Draining {
             until: now + shutdown,
-            open_at_signal: self.slots.len(),
+            listener_closes,
+            open: Open {
+                at_signal: self.slots.len(),
+                late: 0,
+            },
         };
         // Idle connections stay armed for reading through a short grace: a request already on
         // its way is answered (with Connection: close); then their deadline ends them.
@@ -125,27 +163,57 @@ impl Reactor {
         }
     }
 
-    /// Cuts at the drain deadline; the outcome once no connection is left.
+    /// Counts connections accepted while the listener stays open in the drain.
+    pub(super) fn accepted_while_draining(&mut self, n: usize) {
+        if let Phase::Draining { open, .. } = &mut self.phase {
+            open.late += n;
+        }
+    }
+
+    /// Closes the listener at the end of its grace, and cuts at the drain deadline; the
+    /// outcome once no connection is left.
     pub(super) fn advance_shutdown(&mut self, now: Instant) -> Option<Outcome> {
         if let Phase::Draining {
-            until,
-            open_at_signal,
+            listener_closes: Some(at),
+            ..
         } = self.phase
+            && now >= at
+        {
+            // What arrived since the last turn is taken first, as at the signal.
+            self.accept(now);
+            self.acceptor.close(&self.ch.poller);
+            if let Phase::Draining {
+                listener_closes, ..
+            } = &mut self.phase
+            {
+                *listener_closes = None;
+            }
+        }
+        if let Phase::Draining { until, open, .. } = self.phase
             && now >= until
         {
+            // A shutdown timeout shorter than the listener's grace ends that too.
+            self.acceptor.close(&self.ch.poller);
             let parked = self.slots.parked();
             if let Some(m) = &self.ch.metrics {
                 m.add_cut(parked.len());
             }
             self.phase = Phase::Cutting {
-                open_at_signal,
+                open,
                 cut: parked.len(),
             };
             for key in parked {
                 self.close(key);
             }
         }
-        if self.slots.is_empty() {
+        let listening = matches!(
+            self.phase,
+            Phase::Draining {
+                listener_closes: Some(_),
+                ..
+            }
+        );
+        if self.slots.is_empty() && !listening {
             return self.phase.outcome();
         }
         None
