@@ -273,6 +273,7 @@ fn defer_accept(_: &rustix::fd::OwnedFd) -> Duration {
 /// limited. The socket is writable again below half of it, so each wake-up can take about a
 /// `sendfile` turn (256 KiB): 128 KiB cost 15 % more CPU per 10 MiB download (bench/RESULTS.md),
 /// 512 KiB nothing. Linux copies it to every accepted socket, as `TCP_NODELAY`.
+#[cfg(target_os = "linux")]
 const UNSENT_LIMIT: i32 = 512 * 1024;
 
 #[cfg(target_os = "linux")]

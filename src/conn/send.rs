@@ -21,6 +21,13 @@ const INLINE_MAX: usize = 16 * 1024;
 /// File bytes sent per turn of a connection on a worker (and at most per `sendfile` call).
 const FILE_TURN: u64 = 256 * 1024;
 
+/// MSG_MORE: hold a head back to share a segment with the body after it. Linux only; elsewhere
+/// the head goes in a segment of its own.
+#[cfg(target_os = "linux")]
+const MORE: SendFlags = SendFlags::MORE;
+#[cfg(not(target_os = "linux"))]
+const MORE: SendFlags = SendFlags::empty();
+
 /// A body being sent after the bytes in the output buffer.
 #[derive(Debug)]
 pub(crate) enum Sending {
@@ -147,7 +154,7 @@ pub(crate) fn flush(
                         turn = FILE_TURN;
                     }
                     let count = (*end - *offset).min(turn) as usize;
-                    match rustix::fs::sendfile(stream, &*fd, Some(offset), count) {
+                    match send_file(stream, fd, offset, count) {
                         // The file shrank after its length was sent: the response cannot be
                         // completed, and only closing tells the client so.
                         Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
@@ -188,7 +195,7 @@ fn send_pair(stream: &TcpStream, head: &[u8], body: &[u8]) -> io::Result<Option<
 /// kernel may hold this back to fill a segment (MSG_MORE).
 fn send(stream: &TcpStream, buf: &[u8], more: bool) -> io::Result<Option<usize>> {
     let flags = if more {
-        SendFlags::NOSIGNAL | SendFlags::MORE
+        SendFlags::NOSIGNAL | MORE
     } else {
         SendFlags::NOSIGNAL
     };
@@ -200,6 +207,39 @@ fn send(stream: &TcpStream, buf: &[u8], more: bool) -> io::Result<Option<usize>>
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Sends up to `count` bytes of `file` from `offset` with `sendfile`, advancing `offset` by what
+/// the socket took.
+#[cfg(target_os = "linux")]
+fn send_file(
+    stream: &TcpStream,
+    file: &OwnedFd,
+    offset: &mut u64,
+    count: usize,
+) -> Result<usize, Errno> {
+    rustix::fs::sendfile(stream, file, Some(offset), count)
+}
+
+/// Elsewhere rustix has no `sendfile`: a piece is read into a buffer on the stack and sent, one
+/// copy through user space (compiled for FreeBSD in CI, not measured; Linux is the supported
+/// platform). Only what the socket took counts; the rest is read again on the next call.
+#[cfg(not(target_os = "linux"))]
+fn send_file(
+    stream: &TcpStream,
+    file: &OwnedFd,
+    offset: &mut u64,
+    count: usize,
+) -> Result<usize, Errno> {
+    let mut buf = [0u8; 16 * 1024];
+    let want = count.min(buf.len());
+    let read = rustix::io::pread(file, &mut buf[..want], *offset)?;
+    if read == 0 {
+        return Ok(0);
+    }
+    let sent = rustix::net::send(stream, &buf[..read], SendFlags::NOSIGNAL)?;
+    *offset += sent as u64;
+    Ok(sent)
 }
 
 #[cfg(test)]

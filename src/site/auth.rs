@@ -393,12 +393,7 @@ fn verify_at_low_priority(hash: &Hash, password: &[u8]) -> bool {
         let spawned = std::thread::Builder::new()
             .name("password-hash".into())
             .spawn_scoped(scope, || {
-                // Raising one's own nice value needs no privilege; if it fails the hash runs
-                // at normal priority, which is what it did before.
-                let _ = rustix::process::setpriority_process(
-                    Some(rustix::thread::gettid()),
-                    LOWEST_PRIORITY,
-                );
+                lower_this_threads_priority();
                 hash.verify(password)
             });
         match spawned {
@@ -410,7 +405,21 @@ fn verify_at_low_priority(hash: &Hash, password: &[u8]) -> bool {
 }
 
 /// The highest nice value: the least CPU when others want it.
+#[cfg(target_os = "linux")]
 const LOWEST_PRIORITY: i32 = 19;
+
+/// Raises the calling thread's nice value to the lowest priority. Raising one's own nice value
+/// needs no privilege; if it fails the hash runs at normal priority, which is what it did
+/// before.
+#[cfg(target_os = "linux")]
+fn lower_this_threads_priority() {
+    let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), LOWEST_PRIORITY);
+}
+
+/// Elsewhere the nice value is the process's, so lowering it would slow the workers too: the
+/// hash runs at normal priority (not measured; Linux is the supported platform).
+#[cfg(not(target_os = "linux"))]
+fn lower_this_threads_priority() {}
 
 #[cfg(test)]
 mod tests {

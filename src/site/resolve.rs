@@ -17,7 +17,7 @@
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode, percent_encode};
 use rustix::fs::{FileType, Mode, OFlags};
@@ -268,7 +268,7 @@ impl Root {
         let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
         let flags = OPEN_FLAGS;
         #[cfg(target_os = "linux")]
-        if self.beneath.load(Ordering::Relaxed) {
+        if self.beneath.load(std::sync::atomic::Ordering::Relaxed) {
             use rustix::fs::ResolveFlags;
             let how = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
             match rustix::fs::openat2(&self.fd, rel, flags, Mode::empty(), how) {
@@ -277,7 +277,9 @@ impl Root {
                 // RESOLVE_BENEATH refuses even when it points inside: the check below decides.
                 Err(Errno::XDEV) => {}
                 // Kernels before 5.6, or a seccomp profile that forbids openat2.
-                Err(Errno::NOSYS | Errno::PERM) => self.beneath.store(false, Ordering::Relaxed),
+                Err(Errno::NOSYS | Errno::PERM) => self
+                    .beneath
+                    .store(false, std::sync::atomic::Ordering::Relaxed),
                 Err(e) => return Err(e),
             }
         }
