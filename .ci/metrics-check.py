@@ -46,10 +46,17 @@ def main():
              "--metrics-path", "/metrics"],
             stderr=subprocess.PIPE, text=True)
         try:
-            line = proc.stderr.readline()
-            m = re.search(r"listening on (http://[0-9.:]+)/", line)
+            # Warnings (a connection limit lowered to the open-file limit) may come first.
+            seen = []
+            m = None
+            while m is None and len(seen) < 20:
+                line = proc.stderr.readline()
+                if not line:
+                    break
+                seen.append(line)
+                m = re.search(r"listening on (http://[0-9.:]+)/", line)
             if not m:
-                sys.exit(f"metrics-check: no listening line: {line!r}")
+                sys.exit(f"metrics-check: no listening line in: {seen!r}")
             base = m.group(1)
             before = scrape(base)
             for _ in range(5):

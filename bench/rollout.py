@@ -619,6 +619,14 @@ def rollout_run(args, workdir, bodies, digests, log, drain=True):
         tally.phase = f"rollout {rollout}: after replacing {old.name}"
         spare = old_slot
     time.sleep(max(0.0, t0 + interval * (replacements + 1) - time.monotonic()))
+    elapsed, stat, hung = finish_run(tally, clients, stop, wrk, ha, insts, t0)
+    return {"tally": tally, "elapsed": elapsed, "stops": stops, "ready": ready_times,
+            "haproxy": stat, "hung": hung, "clients": len(clients)}
+
+
+def finish_run(tally, clients, stop, wrk, ha, insts, t0):
+    """Stops the clients and wrk, reads HAProxy's counters, stops the instances and HAProxy;
+    returns (seconds since t0 when the load stopped, HAProxy's stats, the clients that hung)."""
     tally.phase = "stopping the clients"
     hung = stop_clients(clients, stop)
     wrk.stop(tally)
@@ -630,8 +638,7 @@ def rollout_run(args, workdir, bodies, digests, log, drain=True):
     for inst in insts.values():
         inst.proc.wait(timeout=SHUTDOWN_TIMEOUT + 5)
     ha.proc.wait(timeout=5)
-    return {"tally": tally, "elapsed": elapsed, "stops": stops, "ready": ready_times,
-            "haproxy": stat, "hung": hung, "clients": len(clients)}
+    return elapsed, stat, hung
 
 
 def kill_run(args, workdir, bodies, digests, log):
@@ -668,17 +675,7 @@ def kill_run(args, workdir, bodies, digests, log):
     log(f"  SIGKILL {victim.name} at {t_kill - t0:.1f} s; {back.name} on the same port {back.port} "
         f"UP in HAProxy {back_after:.2f} s after the kill")
     time.sleep(max(0.0, t0 + args.kill_duration - time.monotonic()))
-    tally.phase = "stopping the clients"
-    hung = stop_clients(clients, stop)
-    wrk.stop(tally)
-    elapsed = time.monotonic() - t0
-    stat = ha.stat()
-    for inst in insts.values():
-        inst.proc.send_signal(signal.SIGTERM)
-    ha.proc.terminate()
-    for inst in insts.values():
-        inst.proc.wait(timeout=SHUTDOWN_TIMEOUT + 5)
-    ha.proc.wait(timeout=5)
+    elapsed, stat, hung = finish_run(tally, clients, stop, wrk, ha, insts, t0)
     return {"tally": tally, "elapsed": elapsed, "haproxy": stat, "hung": hung,
             "clients": len(clients), "back_after": back_after}
 

@@ -65,24 +65,8 @@ while [ $# -gt 0 ]; do
 done
 
 # --- tools ------------------------------------------------------------------------
-APT_UPDATED=0
-apt_install() { # packages...
-    [ "$INSTALL" = 1 ] || return 1
-    command -v apt-get >/dev/null || return 1
-    local sudo=()
-    [ "$(id -u)" = 0 ] || sudo=(sudo -n)
-    export DEBIAN_FRONTEND=noninteractive
-    if ! "${sudo[@]}" apt-get install -y -qq "$@" >/dev/null 2>&1; then
-        if [ $APT_UPDATED = 0 ]; then
-            APT_UPDATED=1
-            "${sudo[@]}" apt-get update -qq >/dev/null 2>&1 || true
-        fi
-        "${sudo[@]}" apt-get install -y -qq "$@" >/dev/null 2>&1 || return 1
-    fi
-}
-find_tool() { # command: prints its path (also /usr/sbin, which a non-root PATH may lack)
-    command -v "$1" 2>/dev/null || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; }
-}
+# apt_install and find_tool.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 if ! find_tool haproxy >/dev/null || ! find_tool wrk >/dev/null; then
     echo "bench/rollout.sh: installing haproxy wrk" >&2
     apt_install haproxy wrk || echo "bench/rollout.sh: could not install haproxy and wrk" >&2

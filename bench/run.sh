@@ -67,21 +67,8 @@ done
   (expected at <repo>/bench/harness/anchor_bench.sh; set ANCHOR_BENCH=/path/to/anchor_bench.sh)"
 
 # --- tools ------------------------------------------------------------------------
-APT_UPDATED=0
-apt_install() { # packages...; tolerant: a server that cannot be installed is skipped later
-    [ "$INSTALL" = 1 ] || return 1
-    command -v apt-get >/dev/null || return 1
-    local sudo=()
-    [ "$(id -u)" = 0 ] || sudo=(sudo -n)
-    export DEBIAN_FRONTEND=noninteractive
-    if ! "${sudo[@]}" apt-get install -y -qq "$@" >/dev/null 2>&1; then
-        if [ $APT_UPDATED = 0 ]; then
-            APT_UPDATED=1
-            "${sudo[@]}" apt-get update -qq >/dev/null 2>&1 || true
-        fi
-        "${sudo[@]}" apt-get install -y -qq "$@" >/dev/null 2>&1 || return 1
-    fi
-}
+# apt_install and find_tool.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need() { # command package
     command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ] && return 0
     echo "bench/run.sh: installing $2" >&2
