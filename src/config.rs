@@ -319,6 +319,15 @@ fn parse_header(s: &str) -> Result<(String, String), String> {
             "header {name} is set by the server and cannot be configured"
         ));
     }
+    if crate::http::response::server_sent(name) {
+        // RFC 9110 §5.3: a second line beside the server's own would repeat a singleton or
+        // contradict it.
+        return Err(format!(
+            "header {name} is sent by the server itself, and a second {name} line would \
+             contradict it (RFC 9110 §5.3); a _headers rule can replace it for the paths it \
+             matches"
+        ));
+    }
     check_header_value(value)?;
     Ok((name.to_string(), value.to_string()))
 }
@@ -926,6 +935,17 @@ impl ServeArgs {
             v => Some(v.to_string()),
         };
         let cors = self.cors()?;
+        for (i, (name, _)) in self.headers.iter().enumerate() {
+            let again = self.headers[..i]
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name));
+            if again && crate::http::response::singleton(name) {
+                bail!(
+                    "--header {name} is given twice, but {name} is a singleton field that a \
+                     response carries once (RFC 9110 §5.3)"
+                );
+            }
+        }
         let cache_rules = if self.cache_rules.is_empty() {
             SiteOptions::default().cache_rules
         } else {
@@ -1397,9 +1417,16 @@ mod tests {
             "X: a\rb",
             "Content-Length: 5",
             ": x",
+            "Content-Type: text/plain",
+            "location: /x",
+            "Retry-After: 5",
+            "Allow: GET",
+            "Accept-Ranges: none",
+            "Age: 0",
         ] {
             assert!(parse_header(bad).is_err(), "{bad}");
         }
+        assert!(parse_header("Expires: Thu, 01 Jan 2099 00:00:00 GMT").is_ok());
     }
 
     #[test]
@@ -1441,6 +1468,19 @@ mod tests {
         assert_eq!(parse_cors_header("*"), Ok("*".into()));
         assert!(parse_cors_header("Bad Name").is_err());
         assert!(parse_cors_header("").is_err());
+    }
+
+    #[test]
+    fn a_singleton_header_is_configured_once() {
+        let case = Case::new(None);
+        let twice = ["--header", "Expires: 0", "--header", "expires: 1"];
+        let e = case.load(&twice).expect_err("Expires twice");
+        assert!(
+            format!("{e:#}").starts_with("--header expires is given twice"),
+            "{e:#}"
+        );
+        let lists = ["--header", "Link: </a>", "--header", "Link: </b>"];
+        assert_eq!(case.load(&lists).unwrap().site.headers.len(), 2);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
+use std::ops::ControlFlow::Break;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -17,7 +18,7 @@ use crate::http::request::{Method, RequestHead};
 use crate::http::response::Status;
 use crate::site::mime::ContentType;
 use crate::site::tally::{AuthFailure, CacheUse, Tally};
-use crate::site::{Body, Reply, Site};
+use crate::site::{self, Body, Reply, Site, Vary};
 
 /// The metrics endpoint's options: both or neither matter.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -179,10 +180,21 @@ impl Metrics {
             && (self.options.from.is_empty() || self.options.from.iter().any(|c| c.contains(peer)))
     }
 
-    /// The scrape's answer.
+    /// The scrape's answer to `req`: the page, or the 304 or 412 its preconditions decide
+    /// (RFC 9110 §13.2.1; the page has no validators).
     #[cold]
     #[inline(never)]
-    pub(crate) fn page(&self, draining: bool, site: &Site) -> Reply<'static> {
+    pub(crate) fn page(
+        &self,
+        req: &RequestHead<'_>,
+        draining: bool,
+        site: &Site,
+    ) -> Reply<'static> {
+        if let Break(mut reply) = site::without_validators(req, Some("no-store"), Vary::default()) {
+            // Outside the site's pipeline, which marks its errors so.
+            reply.cache_control = Some("no-store");
+            return reply;
+        }
         let page = self.render(draining, site);
         let end = page.len();
         Reply {

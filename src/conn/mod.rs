@@ -29,6 +29,7 @@ use crate::http::forwarded;
 use crate::http::framing::{Framer, Rules, Step};
 use crate::http::proxy_protocol::{self, Parsed};
 use crate::http::request::{Method, Version};
+use crate::http::response::Status;
 use crate::log::{AccessLogger, Addrs, Line};
 use crate::site::{Reply, Site};
 use crate::worker::Context;
@@ -428,8 +429,15 @@ impl Conn {
                     // Scrapes are judged by the TCP peer: a header can name any client. A scrape
                     // gets no `_headers` lines: `matched` still holds another request's.
                     let (status, bytes) = match counters {
+                        // RFC 9110 §7.4 (MUST): an `https` target needs a connection secured
+                        // for it. Ours are plain TCP, secured only where a trusted proxy (the
+                        // TCP peer) terminated TLS in front of us.
+                        _ if head.https_target && !ctx.trusted.contains(peer) => {
+                            let reply = current.refusal(Status::MisdirectedRequest);
+                            (reply.status, queue(out, sending, reply, &exchange))
+                        }
                         Some((m, _)) if m.is_scrape(head, peer) => {
-                            let page = m.page(draining, current);
+                            let page = m.page(head, draining, current);
                             (page.status, queue(out, sending, page, &exchange))
                         }
                         _ => {

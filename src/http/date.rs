@@ -1,6 +1,7 @@
 //! The `Date` header value (RFC 9110 §5.6.7 IMF-fixdate), formatted at most once a second per
-//! thread, and the log's forms made from it (CLF, RFC 3339 with milliseconds). Each worker keeps
-//! its own copy, so no mutable state is shared across threads.
+//! thread, the log's forms made from it (CLF, RFC 3339 with milliseconds), and what is judged
+//! against it: the current year, and a modification time held to it (§8.8.2.1). Each worker
+//! keeps its own copy, so no mutable state is shared across threads.
 
 use std::cell::RefCell;
 use std::io::Write;
@@ -48,6 +49,35 @@ pub fn with_now<R>(f: impl FnOnce(&[u8; IMF_LEN]) -> R) -> R {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     NOW.with(|c| f(c.borrow_mut().get(secs)))
+}
+
+/// The current year (UTC), read from the `Date` this thread formats anyway: RFC 850's
+/// two-digit years are read against it (RFC 9110 §5.6.7).
+pub fn current_year() -> u16 {
+    with_now(|d| {
+        d[12..16]
+            .iter()
+            .fold(0u16, |y, &b| y * 10 + u16::from(b - b'0'))
+    })
+}
+
+/// `secs`, or the current second if `secs` is later: an origin MUST NOT send a Last-Modified
+/// later than the message's origination, and replaces a future modification time by it
+/// (RFC 9110 §8.8.2.1). The common case, a time before the second the last `Date` was
+/// formatted for, costs a compare; only a later one reads the clock, and that read then serves
+/// the `Date` of the same response.
+pub fn not_after_now(secs: u64) -> u64 {
+    let cached = NOW.with(|c| c.borrow().secs);
+    if cached != u64::MAX && secs <= cached {
+        return secs;
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    NOW.with(|c| {
+        c.borrow_mut().get(now);
+    });
+    secs.min(now)
 }
 
 /// Appends the current time as RFC 3339 in UTC with milliseconds, `1994-11-06T08:49:37.123Z`:

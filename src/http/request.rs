@@ -149,12 +149,16 @@ pub struct RequestHead<'a> {
     pub target: &'a str,
     /// The version.
     pub version: Version,
-    /// The path part of the target, still percent-encoded, starting with `/`; `*` for OPTIONS *.
+    /// The path part of the target, still percent-encoded, starting with `/`; `*` for OPTIONS *
+    /// and for CONNECT's `host:port`.
     pub path: &'a str,
     /// The query, without the `?`.
     pub query: Option<&'a str>,
     /// The host the request is for: the absolute-form target's authority, else `Host`.
     pub host: Option<&'a [u8]>,
+    /// Whether the target is in absolute form with the `https` scheme, which the connection
+    /// must have been secured for (RFC 9110 §7.4): the caller knows whether it was.
+    pub https_target: bool,
     /// Whether the client wants the connection kept open after this exchange.
     pub keep_alive: bool,
     /// Whether the client waits for `100 Continue` before sending a body.
@@ -358,7 +362,8 @@ fn build<'a>(
     headers: &[Header<'a>],
     limits: &Limits,
 ) -> Result<RequestHead<'a>, RequestError> {
-    let (authority, path, query) = split_target(method, target)?;
+    let connect = method_str == "CONNECT";
+    let (authority, path, query, https_target) = split_target(method, connect, target)?;
     let mut scan = FramingScan::default();
     let mut fields = Fields::default();
     for h in headers {
@@ -370,6 +375,7 @@ fn build<'a>(
     Ok(RequestHead {
         // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host.
         host: authority.map(str::as_bytes).or(scan.host),
+        https_target,
         method,
         method_str,
         target,
@@ -531,20 +537,40 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// Splits a request-target into authority (absolute-form only), path and query (RFC 9112 §3.2).
+/// Splits a request-target into authority (absolute-form only), path and query (RFC 9112 §3.2),
+/// and says whether its scheme was `https`. `connect` is whether the method is CONNECT, whose
+/// authority-form names no resource here: it goes on as the path `*`, to be refused with 405
+/// as the other methods a static server does not allow.
 #[allow(clippy::type_complexity)]
 fn split_target(
     method: Method,
+    connect: bool,
     target: &str,
-) -> Result<(Option<&str>, &str, Option<&str>), RequestError> {
+) -> Result<(Option<&str>, &str, Option<&str>, bool), RequestError> {
     if target == "*" {
         // Asterisk-form is only for OPTIONS (RFC 9112 §3.2.4).
         return if method == Method::Options {
-            Ok((None, "*", None))
+            Ok((None, "*", None, false))
         } else {
             Err(RequestError::BadRequest)
         };
     }
+    if connect && !target.starts_with('/') {
+        // Authority-form, `host:port`, is only for CONNECT (RFC 9112 §3.2.3).
+        return match target.rsplit_once(':') {
+            Some((host, port))
+                if !host.is_empty()
+                    && !port.is_empty()
+                    && port.bytes().all(|b| b.is_ascii_digit())
+                    && !host.contains('@')
+                    && valid_host(host.as_bytes()) =>
+            {
+                Ok((None, "*", None, false))
+            }
+            _ => Err(RequestError::BadRequest),
+        };
+    }
+    let mut https = false;
     let (authority, rest) = if target.starts_with('/') {
         (None, target)
     } else {
@@ -556,8 +582,13 @@ fn split_target(
                 .is_some_and(|p| p.eq_ignore_ascii_case(s))
                 .then(|| target.get(s.len()..).unwrap_or_default())
         };
-        let Some(after) = scheme("http://").or_else(|| scheme("https://")) else {
-            return Err(RequestError::BadRequest);
+        let after = match (scheme("http://"), scheme("https://")) {
+            (Some(after), _) => after,
+            (None, Some(after)) => {
+                https = true;
+                after
+            }
+            (None, None) => return Err(RequestError::BadRequest),
         };
         let end = after
             .bytes()
@@ -582,7 +613,7 @@ fn split_target(
         None => (rest, None),
     };
     let path = if path.is_empty() { "/" } else { path };
-    Ok((authority, path, query))
+    Ok((authority, path, query, https))
 }
 
 fn known_coding(coding: &[u8]) -> bool {
@@ -672,6 +703,12 @@ mod tests {
         }
     }
 
+    /// Method and path of a head parsed from a string made for the test.
+    fn ok_owned(raw: String) -> (Method, String) {
+        let h = ok(&raw);
+        (h.method, h.path.to_string())
+    }
+
     fn err(raw: &str) -> RequestError {
         match parse(raw.as_bytes(), &LIMITS) {
             Err(e) => e,
@@ -709,6 +746,28 @@ mod tests {
             err("GET http://u@x/ HTTP/1.1\r\nHost: h\r\n\r\n"),
             RequestError::BadRequest
         );
+        assert!(!ok("GET http://x/ HTTP/1.1\r\n\r\n").https_target);
+        assert!(!ok("GET /x HTTP/1.1\r\nHost: h\r\n\r\n").https_target);
+        let h = ok("GET HTTPS://x/a HTTP/1.1\r\n\r\n");
+        assert_eq!((h.https_target, h.path), (true, "/a"));
+    }
+
+    #[test]
+    fn connect_authority_form() {
+        for good in ["x:443", "[::1]:8443", "127.0.0.1:80"] {
+            let h = ok_owned(format!("CONNECT {good} HTTP/1.1\r\nHost: {good}\r\n\r\n"));
+            assert_eq!((h.0, h.1), (Method::NotAllowed, "*".to_string()), "{good}");
+        }
+        for bad in ["x", "x:", ":443", "x:44a", "u@x:443", "x y:443"] {
+            let raw = format!("CONNECT {bad} HTTP/1.1\r\nHost: x\r\n\r\n");
+            assert_eq!(err(&raw), RequestError::BadRequest, "{bad}");
+        }
+        // Authority-form is CONNECT's alone; CONNECT's origin form is refused as before.
+        assert_eq!(
+            err("POST x:443 HTTP/1.1\r\nHost: x\r\n\r\n"),
+            RequestError::BadRequest
+        );
+        assert_eq!(ok("CONNECT / HTTP/1.1\r\nHost: x\r\n\r\n").path, "/");
     }
 
     #[test]

@@ -5,9 +5,10 @@
 use super::date;
 
 /// Every status this server sends, stated once: the variant, the code, the reason phrase
-/// (RFC 9110 §15), and whether it has a built-in page. Adding a status is one line here.
+/// (RFC 9110 §15), whether it has a built-in page, and what that page says beyond its title
+/// when the RFC asks for more. Adding a status is one line here.
 macro_rules! statuses {
-    ($($name:ident $code:literal $reason:literal $page:ident,)*) => {
+    ($($name:ident $code:literal $reason:literal $page:ident $($why:literal)?,)*) => {
         /// The statuses this server sends.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum Status {
@@ -33,7 +34,7 @@ macro_rules! statuses {
             /// that carry none. Static bytes: nothing a client sends is reflected into a page.
             pub fn page(self) -> &'static [u8] {
                 match self {
-                    $(Status::$name => statuses!(@page $page $code $reason),)*
+                    $(Status::$name => statuses!(@page $page $code $reason $($why)?),)*
                 }
             }
         }
@@ -42,12 +43,15 @@ macro_rules! statuses {
         b""
     };
     (@page html $code:literal $reason:literal) => {
+        statuses!(@page html $code $reason "")
+    };
+    (@page html $code:literal $reason:literal $why:literal) => {
         concat!(
             "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>",
             stringify!($code), " ", $reason,
             "</title></head>\n<body><h1>",
             stringify!($code), " ", $reason,
-            "</h1><hr><p>muxserve</p></body></html>\n"
+            "</h1>", $why, "<hr><p>muxserve</p></body></html>\n"
         )
         .as_bytes()
     };
@@ -74,11 +78,15 @@ statuses! {
     UriTooLong 414 "URI Too Long" html,
     RangeNotSatisfiable 416 "Range Not Satisfiable" html,
     ExpectationFailed 417 "Expectation Failed" html,
+    MisdirectedRequest 421 "Misdirected Request" html,
     HeaderFieldsTooLarge 431 "Request Header Fields Too Large" html,
     InternalServerError 500 "Internal Server Error" html,
     NotImplemented 501 "Not Implemented" html,
     ServiceUnavailable 503 "Service Unavailable" html,
-    VersionNotSupported 505 "HTTP Version Not Supported" html,
+    // RFC 9110 §15.6.6 (SHOULD): say why, and which protocols are supported.
+    VersionNotSupported 505 "HTTP Version Not Supported" html
+        "<p>The request's major HTTP version is not one this server speaks: it supports \
+        HTTP/1.1 and HTTP/1.0 only.</p>",
 }
 
 impl Status {
@@ -109,6 +117,32 @@ pub fn server_owned(name: &str) -> bool {
         "last-modified",
     ];
     OWNED.iter().any(|o| name.eq_ignore_ascii_case(o))
+}
+
+/// Whether a header is one the server sends itself on some answers, where a configured line
+/// beside it would contradict it: a singleton (RFC 9110 §5.3: Content-Type §8.3, Location
+/// §10.2.2, Retry-After §10.2.3), a list that states what the server does (Allow §10.2.1,
+/// Accept-Ranges §14.3), or Age, which says a cache answered (RFC 9111 §5.1). A `_headers`
+/// block may set them: it replaces the server's line for the paths it matches. `--header`
+/// adds a line to every response beside the server's, so it may not.
+pub fn server_sent(name: &str) -> bool {
+    const SENT: [&str; 6] = [
+        "content-type",
+        "location",
+        "retry-after",
+        "allow",
+        "accept-ranges",
+        "age",
+    ];
+    SENT.iter().any(|o| name.eq_ignore_ascii_case(o))
+}
+
+/// Whether a response field is defined as a singleton (RFC 9110 §5.5, RFC 9111 §5), of which a
+/// sender MUST NOT generate two lines (RFC 9110 §5.3): those [`server_owned`] and
+/// [`server_sent`] do not already cover, which a configuration may send once.
+pub fn singleton(name: &str) -> bool {
+    const ONCE: [&str; 2] = ["expires", "content-location"];
+    ONCE.iter().any(|o| name.eq_ignore_ascii_case(o)) || server_sent(name) || server_owned(name)
 }
 
 /// Appends a response head to `out`, one header at a time; [`HeadWriter::finish`] ends it.
@@ -233,6 +267,8 @@ mod tests {
             );
         }
         assert_eq!(Status::NotModified.page(), b"");
+        let why = std::str::from_utf8(Status::VersionNotSupported.page()).unwrap();
+        assert!(why.contains("HTTP/1.1 and HTTP/1.0"), "{why}");
         assert_eq!(Status::NotFound.text(), "404 Not Found");
         assert_eq!(Status::HeaderFieldsTooLarge.code(), 431);
     }

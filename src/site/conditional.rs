@@ -1,9 +1,12 @@
 //! Preconditions (RFC 9110 §13.1) evaluated in the order of §13.2.2: If-Match, then
 //! If-Unmodified-Since, then If-None-Match, then If-Modified-Since. This module owns that order,
-//! entity-tag parsing and comparison (§8.8.3), and reading an HTTP-date into unix seconds; the
-//! fifth step of §13.2.2, If-Range, is `range::if_range_holds`, which the caller applies after
-//! [`evaluate`] says [`Outcome::Proceed`]. It is pure: it must never do I/O, allocate, or panic
-//! on anything a client sends; a field it cannot read is ignored or matches nothing, as the RFC
+//! entity-tag parsing and comparison (§8.8.3), and reading an HTTP-date into unix seconds (an
+//! RFC 850 date's two-digit year by the 50-year rule of §5.6.7); the fifth step of §13.2.2,
+//! If-Range, is `range::if_range_holds`, which the caller applies after [`evaluate`] says
+//! [`Outcome::Proceed`]. An answer without validators (a listing, a probe) is evaluated too,
+//! with [`Validators::NONE`] (§13.2.1). It is pure but for reading the current year when an
+//! RFC 850 date comes (from the per-thread `Date`): it must never do I/O, allocate, or panic on
+//! anything a client sends; a field it cannot read is ignored or matches nothing, as the RFC
 //! says for each.
 
 // Parses bytes a client chose: no indexing or arithmetic that input could make panic.
@@ -33,10 +36,20 @@ pub struct Preconditions<'a> {
 /// The selected representation's validators.
 #[derive(Clone, Copy, Debug)]
 pub struct Validators<'a> {
-    /// The strong entity-tag with its quotes, e.g. `"abc"`.
-    pub etag: &'a [u8],
-    /// Last modification time in unix seconds.
-    pub last_modified: u64,
+    /// The strong entity-tag with its quotes, e.g. `"abc"`; `None` when it has none.
+    pub etag: Option<&'a [u8]>,
+    /// Last modification time in unix seconds (the `Last-Modified` sent); `None` when it has
+    /// none.
+    pub last_modified: Option<u64>,
+}
+
+impl Validators<'static> {
+    /// A representation without validators: a directory listing, the probe's and the scrape's
+    /// answers. A tag never matches it and dates do not apply; `*` still does.
+    pub const NONE: Validators<'static> = Validators {
+        etag: None,
+        last_modified: None,
+    };
 }
 
 /// What the preconditions decide.
@@ -54,17 +67,21 @@ pub enum Outcome {
 /// methods a matching If-None-Match is 412, and If-Modified-Since does not apply).
 pub fn evaluate(p: &Preconditions<'_>, v: &Validators<'_>, method: Method) -> Outcome {
     let get_or_head = matches!(method, Method::Get | Method::Head);
-    let own = EntityTag::parse_whole(v.etag);
+    let own = v.etag.and_then(EntityTag::parse_whole);
     // §13.2.2 step 1: If-Match, strong comparison (§13.1.1). `*` matches because a selected
-    // representation exists whenever there are validators to compare.
+    // representation exists whenever we are asked: only for what would be a 2xx (§13.2.1).
     if !p.if_match.is_empty() {
         let matched = any_in_list(p.if_match, |tag| own.is_some_and(|own| own.strong_eq(tag)));
         if !matched {
             return Outcome::PreconditionFailed;
         }
-    } else if let Some(date) = p.if_unmodified_since.and_then(http_date_secs) {
-        // Step 2: only without If-Match; an invalid date is ignored (§13.1.4, MUST).
-        if v.last_modified > date {
+    } else if let (Some(date), Some(last_modified)) = (
+        p.if_unmodified_since.and_then(http_date_secs),
+        v.last_modified,
+    ) {
+        // Step 2: only without If-Match; an invalid date, or a representation without a
+        // modification date, is ignored (§13.1.4, MUST).
+        if last_modified > date {
             return Outcome::PreconditionFailed;
         }
     }
@@ -82,9 +99,12 @@ pub fn evaluate(p: &Preconditions<'_>, v: &Validators<'_>, method: Method) -> Ou
         }
     } else if get_or_head {
         // Step 4: If-Modified-Since only without If-None-Match and only for GET and HEAD; an
-        // invalid date (including a list of dates) is ignored (§13.1.3, MUST).
+        // invalid date (including a list of dates), or a representation without a
+        // modification date, is ignored (§13.1.3, MUST).
         let ims = p.if_modified_since.and_then(http_date_secs);
-        if ims.is_some_and(|date| v.last_modified <= date) {
+        if let (Some(date), Some(last_modified)) = (ims, v.last_modified)
+            && last_modified <= date
+        {
             return Outcome::NotModified;
         }
     }
@@ -194,9 +214,78 @@ fn at_member_end(s: &[u8]) -> bool {
 /// The value as unix seconds if it is a valid HTTP-date (IMF-fixdate, RFC 850 or asctime,
 /// RFC 9110 §5.6.7); `None` otherwise, including dates before 1970.
 pub(crate) fn http_date_secs(value: &[u8]) -> Option<u64> {
-    let text = std::str::from_utf8(trim_ows(value)).ok()?;
-    let time = httpdate::parse_http_date(text).ok()?;
+    let value = trim_ows(value);
+    // Only the obsolete RFC 850 form has a two-digit year, and only it needs today's year.
+    match rfc850_as_imf(value, crate::http::date::current_year) {
+        Some(imf) => parse_date(&imf),
+        None => parse_date(value),
+    }
+}
+
+/// `httpdate`'s reading of one date (it checks the day name against the date, too).
+fn parse_date(text: &[u8]) -> Option<u64> {
+    let time = httpdate::parse_http_date(std::str::from_utf8(text).ok()?).ok()?;
     Some(time.duration_since(UNIX_EPOCH).ok()?.as_secs())
+}
+
+/// An RFC 850 date (`Sunday, 06-Nov-94 08:49:37 GMT`) rewritten as the IMF-fixdate it stands
+/// for, its year read by RFC 9110 §5.6.7 (MUST): a two-digit year that would be more than 50
+/// years after `this_year()` is the latest past year with those digits. `httpdate` pivots at a
+/// fixed 70 instead. `None` when `value` is not in that form; the digits, month and day name
+/// are left to `httpdate` to check.
+fn rfc850_as_imf(value: &[u8], this_year: impl FnOnce() -> u16) -> Option<[u8; 29]> {
+    const DAYS: [&[u8]; 7] = [
+        b"Monday",
+        b"Tuesday",
+        b"Wednesday",
+        b"Thursday",
+        b"Friday",
+        b"Saturday",
+        b"Sunday",
+    ];
+    let comma = value.iter().position(|&b| b == b',')?;
+    let day_name = value.get(..comma)?;
+    if !DAYS.contains(&day_name) {
+        return None;
+    }
+    let (&[d1, d2, b'-', m1, m2, m3, b'-', y1, y2, b' ', ref time @ ..], Some(short)) =
+        (value.get(comma..)?.strip_prefix(b", ")?, day_name.get(..3))
+    else {
+        return None;
+    };
+    // `08:49:37 GMT`
+    if time.len() != 12 || !y1.is_ascii_digit() || !y2.is_ascii_digit() {
+        return None;
+    }
+    let yy = u16::from(y1.saturating_sub(b'0'))
+        .saturating_mul(10)
+        .saturating_add(u16::from(y2.saturating_sub(b'0')));
+    let now = this_year();
+    let mut year = now.saturating_sub(now % 100).saturating_add(yy);
+    if year > now.saturating_add(50) {
+        year = year.saturating_sub(100);
+    }
+    let mut num = itoa::Buffer::new();
+    // `Sun, 06 Nov 1994 08:49:37 GMT`: the same fields, in the fixed form's places.
+    let pieces: [&[u8]; 9] = [
+        short,
+        b", ",
+        &[d1, d2],
+        b" ",
+        &[m1, m2, m3],
+        b" ",
+        num.format(year).as_bytes(),
+        b" ",
+        time,
+    ];
+    let mut imf = [b' '; 29];
+    let mut at = 0usize;
+    for piece in pieces {
+        let end = at.checked_add(piece.len())?;
+        imf.get_mut(at..end)?.copy_from_slice(piece);
+        at = end;
+    }
+    Some(imf)
 }
 
 fn skip_while(s: &[u8], pred: impl Fn(u8) -> bool) -> &[u8] {
@@ -217,8 +306,8 @@ mod tests {
     const LATER: &[u8] = b"Sun, 06 Nov 1994 08:49:38 GMT";
 
     const V: Validators<'static> = Validators {
-        etag: b"\"abc\"",
-        last_modified: T,
+        etag: Some(b"\"abc\""),
+        last_modified: Some(T),
     };
 
     use Outcome::{NotModified as N304, PreconditionFailed as P412, Proceed as OK};
@@ -491,14 +580,100 @@ mod tests {
     }
 
     #[test]
+    fn without_validators() {
+        // A listing or a probe (RFC 9110 §13.2.1): `*` matches, a tag does not, dates are
+        // ignored for want of a modification date (§13.1.3, §13.1.4).
+        for (name, im, inm, ims, ius, get, post) in [
+            ("none", &[][..], &[][..], None, None, OK, OK),
+            (
+                "if-match tag",
+                &[&b"\"nope\""[..]][..],
+                &[][..],
+                None,
+                None,
+                P412,
+                P412,
+            ),
+            ("if-match star", &[&b"*"[..]], &[], None, None, OK, OK),
+            ("inm star", &[], &[&b"*"[..]], None, None, N304, P412),
+            ("inm tag", &[], &[&b"\"x\""[..]], None, None, OK, OK),
+            ("ims ignored", &[], &[], Some(LATER), None, OK, OK),
+            ("ius ignored", &[], &[], None, Some(EARLIER), OK, OK),
+            (
+                "if-match star, inm star",
+                &[&b"*"[..]],
+                &[&b"*"[..]],
+                None,
+                None,
+                N304,
+                P412,
+            ),
+        ] {
+            let p = Preconditions {
+                if_match: im,
+                if_none_match: inm,
+                if_modified_since: ims,
+                if_unmodified_since: ius,
+            };
+            assert_eq!(evaluate(&p, &Validators::NONE, GET), get, "{name} (GET)");
+            assert_eq!(evaluate(&p, &Validators::NONE, POST), post, "{name} (POST)");
+        }
+    }
+
+    #[test]
+    fn rfc_850_years_within_fifty_of_today() {
+        // 2070-01-01 and 1970-01-01 in unix seconds.
+        const Y2070: u64 = 3_155_760_000;
+        for (this_year, date, want) in [
+            // Within 50 years ahead: this century.
+            (2026, &b"Wednesday, 01-Jan-70 00:00:00 GMT"[..], Some(Y2070)),
+            (
+                2026,
+                b"Wednesday, 01-Jan-76 00:00:00 GMT",
+                Some(3_345_062_400),
+            ),
+            // More than 50 years ahead: the latest past year with those digits.
+            (2026, b"Saturday, 01-Jan-77 00:00:00 GMT", Some(220_924_800)),
+            (2026, b"Sunday, 06-Nov-94 08:49:37 GMT", Some(T)),
+            (
+                2026,
+                b"Thursday, 01-Jan-26 00:00:00 GMT",
+                Some(1_767_225_600),
+            ),
+            // Read as 1970 the day name would fit; as 2070 it does not: invalid.
+            (2026, b"Thursday, 01-Jan-70 00:00:00 GMT", None),
+            (1994, b"Thursday, 01-Jan-70 00:00:00 GMT", Some(0)),
+            (1994, b"Sunday, 06-Nov-94 08:49:37 GMT", Some(T)),
+            // Not the RFC 850 form, or a broken one: left to httpdate as before.
+            (2026, b"Sun, 06 Nov 1994 08:49:37 GMT", Some(T)),
+            (2026, b"Sun Nov  6 08:49:37 1994", Some(T)),
+            (2026, b"Someday, 06-Nov-94 08:49:37 GMT", None),
+            (2026, b"Sunday, 06-Nov-9x 08:49:37 GMT", None),
+            (2026, b"Sunday, 06-Nov-94 08:49:37 GMT junk", None),
+            (2026, b"Sunday, 6-Nov-94 08:49:37 GMT", None),
+        ] {
+            let got = match rfc850_as_imf(date, || this_year) {
+                Some(imf) => parse_date(&imf),
+                None => parse_date(date),
+            };
+            assert_eq!(
+                got,
+                want,
+                "{} in {this_year}",
+                String::from_utf8_lossy(date)
+            );
+        }
+    }
+
+    #[test]
     fn own_weak_or_malformed_tag() {
         let p = Preconditions {
             if_match: &[b"W/\"abc\""],
             ..Preconditions::default()
         };
         let weak = Validators {
-            etag: b"W/\"abc\"",
-            last_modified: T,
+            etag: Some(b"W/\"abc\""),
+            last_modified: Some(T),
         };
         assert_eq!(evaluate(&p, &weak, GET), P412);
         let star = Preconditions {
@@ -506,8 +681,8 @@ mod tests {
             ..Preconditions::default()
         };
         let junk = Validators {
-            etag: b"abc",
-            last_modified: T,
+            etag: Some(b"abc"),
+            last_modified: Some(T),
         };
         assert_eq!(evaluate(&star, &junk, GET), OK);
         let inm = Preconditions {

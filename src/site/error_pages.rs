@@ -16,8 +16,9 @@ use super::{Body, NOT_FOUND_PAGE, Reply, Site};
 use crate::http::response::Status;
 
 impl Site {
-    /// An error answered before a request could be read (400, 413, 414, 431, 501, 505), with
-    /// the site's page for it, as every error the pipeline answers.
+    /// An error answered before a request could be read (400, 413, 414, 431, 501, 505), or
+    /// before it reaches the site (421, which the connection decides), with the site's page for
+    /// it, as every error the pipeline answers.
     pub fn refusal(&self, status: Status) -> Reply<'_> {
         let mut reply = Reply::page(status);
         self.site_page(&mut reply);
@@ -34,7 +35,9 @@ impl Site {
         if reply.cache_control.is_none() {
             reply.cache_control = Some("no-store");
         }
-        let builtin = matches!(reply.body, Body::Static(b) if std::ptr::eq(b, status.page()));
+        // A 406's list of codings is built per resource, but is the built-in page all the same.
+        let builtin = matches!(reply.body, Body::Static(b) if std::ptr::eq(b, status.page()))
+            || status == Status::NotAcceptable;
         if !builtin || status == Status::NotFound {
             return;
         }

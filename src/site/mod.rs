@@ -2,7 +2,8 @@
 //! never touches the network: it opens, stats and reads files and decides, so the steps are tested
 //! below without a socket. [`Site::respond`] follows these steps, top-down, one function each:
 //!
-//! 0. The `--health-path`, if set: 200 `ok` (503 while draining), never touching the disk.
+//! 0. The `--health-path`, if set: 200 `ok` (503 while draining), never touching the disk; its
+//!    preconditions are evaluated as step 6 does, without validators (RFC 9110 §13.2.1).
 //! 1. Method: OPTIONS → 204 with `Allow` (a CORS preflight from an allowed origin gets the
 //!    allow headers too, below); methods other than GET and HEAD → 405 with `Allow`.
 //! 2. Normalise the path (`resolve`); refusals map to 400, 403, 404 without touching the disk.
@@ -11,19 +12,19 @@
 //!    its target.
 //! 3. Find: open beneath the root and fstat (never the rules files). A directory without a
 //!    trailing slash → 301 to the slashed URL (query kept); with it → the first `--index` file,
-//!    else a listing (`--dir-listing`; HTML, or JSON when Accept prefers it, `Vary: Accept`) or
-//!    403. A file with a canonical URL (`--canonical-urls`) → 308 there. Not found →
-//!    `NAME.html` for `NAME` (clean URLs, `--clean-urls`), else the first unforced
-//!    `_redirects` rule (Netlify's shadowing: only where no file answers; a directory without
-//!    an index file counts as none), else the `--fallback` file for extension-less paths, else
-//!    404 with the nearest `404.html`.
+//!    else a listing (`--dir-listing`; HTML, or JSON when Accept prefers it, `Vary: Accept`;
+//!    preconditions evaluated first, without validators: [`without_validators`]) or 403. A file
+//!    with a canonical URL (`--canonical-urls`) → 308 there. Not found → `NAME.html` for `NAME`
+//!    (clean URLs, `--clean-urls`), else the first unforced `_redirects` rule (Netlify's
+//!    shadowing: only where no file answers; a directory without an index file counts as none),
+//!    else the `--fallback` file for extension-less paths, else 404 with the nearest `404.html`.
 //! 4. Representation (RFC 9110 §12.5.3): a `.br` / `.zst` / `.gz` sidecar or an on-the-fly
-//!    compressed body when Accept-Encoding prefers it (br, zstd, gzip on equal weight); 406 when
-//!    nothing acceptable exists. `Vary: Accept-Encoding` when the type is compressible or the
-//!    client accepts a sidecar it has.
+//!    compressed body when Accept-Encoding prefers it (br, zstd, gzip on equal weight); 406,
+//!    listing the codings there are, when nothing acceptable exists. `Vary: Accept-Encoding`
+//!    when the type is compressible or the client accepts a sidecar it has.
 //! 5. Validators of the representation chosen: strong ETag (`file`; from a content digest with
-//!    `--etag content`, `content_tag`), Last-Modified. A rule's 404 page is answered here,
-//!    whole and without validators.
+//!    `--etag content`, `content_tag`), Last-Modified (never later than now, §8.8.2.1). A rule's
+//!    404 page is answered here, whole and without validators.
 //! 6. Preconditions (`conditional`, RFC 9110 §13.2.2): 412 or 304 — before ranges.
 //! 7. Range, GET only (`range`, RFC 9110 §14): If-Range decides whether it applies; one range →
 //!    206, several → 206 multipart/byteranges, none satisfiable → 416.
@@ -499,11 +500,15 @@ impl Site {
         {
             return Continue(());
         }
-        Break(if draining {
-            Reply::no_store_text(Status::ServiceUnavailable, b"draining\n")
-        } else {
-            Reply::no_store_text(Status::Ok, b"ok\n")
-        })
+        if draining {
+            // Not a 2xx: preconditions do not apply (RFC 9110 §13.2.1).
+            return Break(Reply::no_store_text(
+                Status::ServiceUnavailable,
+                b"draining\n",
+            ));
+        }
+        without_validators(req, Some("no-store"), Vary::default())?;
+        Break(Reply::no_store_text(Status::Ok, b"ok\n"))
     }
 
     /// `--basic-auth`: whether the request's credentials may see `rel`; 401 with the challenge
@@ -687,6 +692,13 @@ impl Site {
         if !rel.is_empty() {
             url.push(b'/');
         }
+        let vary = Vary {
+            accept: true,
+            ..Vary::default()
+        };
+        if let Break(reply) = without_validators(req, Some(reply::LISTING_CACHE_CONTROL), vary) {
+            return reply;
+        }
         let format = listing::Format::from_accept(req.fields.accept.lines());
         let withheld: &[&[u8]] = if rel.is_empty() { &rules::FILES } else { &[] };
         match listing::render(&url, dir, self.hidden, withheld, format) {
@@ -741,7 +753,7 @@ impl Site {
         let n = self.negotiate(&accept, content_type, target.meta.len, sidecars);
         let status = target.status;
         let Some(coding) = n.coding else {
-            return Break(Reply::not_acceptable(n.vary));
+            return Break(self.not_acceptable(rel, content_type, target.meta.len, n.vary));
         };
         let repr = match found {
             Some((c, (fd, meta))) if c == coding => Repr::File(fd, meta, Some(coding)),
@@ -759,6 +771,33 @@ impl Site {
         })
     }
 
+    /// 406 for the `ct` file of `len` bytes at `rel`, listing what it is available in: every
+    /// sidecar is looked up for it, those in codings the client refused too (cold: a client
+    /// that refuses identity is rare).
+    #[cold]
+    fn not_acceptable(
+        &self,
+        rel: &mut Vec<u8>,
+        ct: ContentType,
+        len: u64,
+        vary: bool,
+    ) -> Reply<'_> {
+        let sidecars = Available {
+            br: self.sidecar(rel, Coding::Br).is_some(),
+            zstd: self.sidecar(rel, Coding::Zstd).is_some(),
+            gzip: self.sidecar(rel, Coding::Gzip).is_some(),
+        };
+        Reply::not_acceptable(vary, sidecars, self.on_the_fly(ct, len))
+    }
+
+    /// Whether a `ct` file of `len` bytes is compressed on the fly when a client asks.
+    fn on_the_fly(&self, ct: ContentType, len: u64) -> bool {
+        self.compress.is_some()
+            && ct.compressible
+            && len >= self.compress_min_size
+            && len <= compress::MAX_INPUT
+    }
+
     /// The coding of a `ct` file of `len` bytes that `accept` prefers, given the `sidecars`
     /// beside it: the one rule of step 4, for the disk and the memory path alike.
     fn negotiate(
@@ -768,10 +807,7 @@ impl Site {
         len: u64,
         sidecars: Available,
     ) -> Negotiated {
-        let on_the_fly = self.compress.is_some()
-            && ct.compressible
-            && len >= self.compress_min_size
-            && len <= compress::MAX_INPUT;
+        let on_the_fly = self.on_the_fly(ct, len);
         // Only sidecars in codings the client accepts count, as the disk path looks up no others.
         let br = sidecars.br && accept.weight(Coding::Br) > 0;
         let zstd = sidecars.zstd && accept.weight(Coding::Zstd) > 0;
@@ -903,7 +939,8 @@ impl<'s> Chosen<'s> {
             described: Described {
                 content_type: self.content_type,
                 etag,
-                last_modified: meta.last_modified(),
+                // What is sent is what the preconditions and If-Range compare against.
+                last_modified: crate::http::date::not_after_now(meta.last_modified()),
                 cache_control: self.cache_control,
                 vary: self.vary,
                 encoding,
@@ -933,29 +970,55 @@ fn memory_key(key: &mut Vec<u8>, rel: &[u8], slash: bool) {
     }
 }
 
+/// The request's precondition fields; `None` when it has none, as most requests.
+fn preconditions_of<'a>(req: &'a RequestHead<'_>) -> Option<Preconditions<'a>> {
+    let f = &req.fields;
+    let pre = Preconditions {
+        if_match: f.if_match.lines(),
+        if_none_match: f.if_none_match.lines(),
+        if_modified_since: f.if_modified_since,
+        if_unmodified_since: f.if_unmodified_since,
+    };
+    (!pre.if_match.is_empty()
+        || !pre.if_none_match.is_empty()
+        || pre.if_modified_since.is_some()
+        || pre.if_unmodified_since.is_some())
+    .then_some(pre)
+}
+
 /// Step 6, preconditions, before any range (RFC 9110 §13.2.2): 304 or 412 answer.
 fn preconditions<'s>(req: &RequestHead<'_>, d: &Described<'s>) -> ControlFlow<Reply<'s>> {
-    let pre = Preconditions {
-        if_match: req.fields.if_match.lines(),
-        if_none_match: req.fields.if_none_match.lines(),
-        if_modified_since: req.fields.if_modified_since,
-        if_unmodified_since: req.fields.if_unmodified_since,
-    };
     // Most requests carry none: don't parse our own tag for nothing.
-    if pre.if_match.is_empty()
-        && pre.if_none_match.is_empty()
-        && pre.if_modified_since.is_none()
-        && pre.if_unmodified_since.is_none()
-    {
+    let Some(pre) = preconditions_of(req) else {
         return Continue(());
-    }
+    };
     let validators = Validators {
-        etag: d.etag.as_bytes(),
-        last_modified: d.last_modified,
+        etag: Some(d.etag.as_bytes()),
+        last_modified: Some(d.last_modified),
     };
     match conditional::evaluate(&pre, &validators, req.method) {
         Outcome::Proceed => Continue(()),
         Outcome::NotModified => Break(Reply::not_modified(d)),
+        Outcome::PreconditionFailed => Break(Reply::page(Status::PreconditionFailed)),
+    }
+}
+
+/// Step 6 for a 200 without validators: a directory listing, the probe's `ok`, a scrape.
+/// RFC 9110 §13.2.1 asks the same evaluation of every 2xx to GET and HEAD; with nothing to
+/// compare, `*` matches (there is a current representation), a tag does not, and the dates are
+/// ignored (§13.1.1–§13.1.4). A 304 carries the `cache_control` and `vary` of the 200 it
+/// stands for (§15.4.5); the 200 itself is built only after this says go on.
+pub(crate) fn without_validators<'s>(
+    req: &RequestHead<'_>,
+    cache_control: Option<&'s str>,
+    vary: Vary,
+) -> ControlFlow<Reply<'s>> {
+    let Some(pre) = preconditions_of(req) else {
+        return Continue(());
+    };
+    match conditional::evaluate(&pre, &Validators::NONE, req.method) {
+        Outcome::Proceed => Continue(()),
+        Outcome::NotModified => Break(Reply::bare_not_modified(cache_control, vary)),
         Outcome::PreconditionFailed => Break(Reply::page(Status::PreconditionFailed)),
     }
 }

@@ -1,6 +1,6 @@
 //! Range requests (RFC 9110 §14.1–14.4) and If-Range (§13.1.5): which bytes of a representation
 //! of known length a request asks for. This module owns reading the `Range` field into a
-//! [`RangeSpec`] (clipped to the length, sorted, coalesced) and deciding whether an `If-Range`
+//! [`RangeSpec`] (clipped to the length, coalesced, in the order asked) and deciding whether an `If-Range`
 //! lets it apply; the caller picks the status and writes the parts. It is pure: it must never do
 //! I/O or panic on anything a client sends, and it allocates only for a multi-range answer.
 
@@ -45,7 +45,7 @@ pub enum RangeSpec {
     Full,
     /// One satisfiable range, clipped to the length: 206.
     Single(ByteRange),
-    /// Two or more satisfiable ranges, sorted by start and coalesced where they overlap or touch: 206 multipart/byteranges.
+    /// Two or more satisfiable ranges, in the order asked, coalesced where they overlap or touch (a merged range where its first member was): 206 multipart/byteranges.
     Multi(Vec<ByteRange>),
     /// Valid syntax but no satisfiable range: 416 with `Content-Range: bytes */len`.
     Unsatisfiable,
@@ -151,25 +151,51 @@ fn number(digits: &[u8]) -> Option<u64> {
     })
 }
 
-/// Sorts `ranges` by start and merges those that overlap or touch, in place; returns the merged
-/// prefix. A server MAY coalesce ranges (§14.2); doing so means no byte is sent twice and a
-/// client cannot make the response larger than the representation by repeating ranges.
+/// Merges the ranges that overlap or touch, in place, keeping the order they were asked in
+/// (RFC 9110 §15.3.7.2, SHOULD): a merged range stands where the first of its members did.
+/// Returns the merged prefix. A server MAY coalesce ranges (§14.2); doing so means no byte is
+/// sent twice and a client cannot make the response larger than the representation by
+/// repeating ranges. Quadratic in the count, which [`MAX_RANGES`] bounds.
 fn coalesce(ranges: &mut [ByteRange]) -> &[ByteRange] {
-    ranges.sort_unstable_by_key(|r| r.start);
     let mut kept = 0usize;
     for i in 0..ranges.len() {
-        let Some(&next) = ranges.get(i) else { break };
-        match kept.checked_sub(1).and_then(|last| ranges.get_mut(last)) {
+        let Some(&(mut next)) = ranges.get(i) else {
+            break;
+        };
+        // The kept ranges never touch one another, so a range that touches the union of
+        // `next` and a kept one touches one of the two: one pass finds every range to absorb.
+        let mut first = None;
+        let mut j = 0usize;
+        while j < kept {
+            let Some(&k) = ranges.get(j) else { break };
             // Touching counts: 0-1 and 2-3 are 0-3. `end` < u64::MAX for any real length.
-            Some(last) if next.start <= last.end.saturating_add(1) => {
-                last.end = last.end.max(next.end);
+            let touches =
+                k.start <= next.end.saturating_add(1) && next.start <= k.end.saturating_add(1);
+            if !touches {
+                j = j.saturating_add(1);
+                continue;
             }
-            _ => {
-                if let Some(slot) = ranges.get_mut(kept) {
-                    *slot = next;
+            next = ByteRange {
+                start: next.start.min(k.start),
+                end: next.end.max(k.end),
+            };
+            if first.is_none() {
+                first = Some(j);
+                j = j.saturating_add(1);
+            } else {
+                // Absorbed into the earlier one: close the gap, keeping the others' order.
+                if let Some(tail) = ranges.get_mut(j..kept) {
+                    tail.rotate_left(1);
                 }
-                kept = kept.saturating_add(1);
+                kept = kept.saturating_sub(1);
             }
+        }
+        let at = first.unwrap_or(kept);
+        if let Some(slot) = ranges.get_mut(at) {
+            *slot = next;
+        }
+        if first.is_none() {
+            kept = kept.saturating_add(1);
         }
     }
     ranges.get(..kept).unwrap_or_default()
@@ -218,7 +244,23 @@ mod tests {
             ("bytes=0-1,4-5", 10, Multi(vec![r(0, 1), r(4, 5)])),
             ("bytes=0-5,3-8", 10, Single(r(0, 8))),
             ("bytes=0-1,2-3", 10, Single(r(0, 3))),
-            ("bytes=4-5,0-1", 10, Multi(vec![r(0, 1), r(4, 5)])),
+            // The order asked for is kept (RFC 9110 §15.3.7.2).
+            ("bytes=4-5,0-1", 10, Multi(vec![r(4, 5), r(0, 1)])),
+            (
+                "bytes=8-9,4-5,0-1",
+                10,
+                Multi(vec![r(8, 9), r(4, 5), r(0, 1)]),
+            ),
+            // A merged range stands where its first member was.
+            (
+                "bytes=8-9,0-1,5-6,2-2",
+                10,
+                Multi(vec![r(8, 9), r(0, 2), r(5, 6)]),
+            ),
+            // One range bridging two kept ones absorbs both, at the first one's place.
+            ("bytes=6-7,0-1,3-4,2-5", 10, Single(r(0, 7))),
+            ("bytes=8-9,0-1,4-5,2-3", 10, Multi(vec![r(8, 9), r(0, 5)])),
+            ("bytes=-1,0-0", 10, Multi(vec![r(9, 9), r(0, 0)])),
             ("bytes=0-1,20-30", 10, Single(r(0, 1))),
             ("bytes=20-30,-0", 10, Unsatisfiable),
             ("bytes=0-0,-1", 10, Multi(vec![r(0, 0), r(9, 9)])),
@@ -227,7 +269,7 @@ mod tests {
             (
                 "bytes=6-7,0-1,3-4",
                 10,
-                Multi(vec![r(0, 1), r(3, 4), r(6, 7)]),
+                Multi(vec![r(6, 7), r(0, 1), r(3, 4)]),
             ),
             ("bytes=0-1,,2-3", 10, Single(r(0, 3))),
             ("bytes=,0-1,", 10, Single(r(0, 1))),

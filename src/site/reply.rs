@@ -9,7 +9,7 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use super::cors::CorsLines;
-use super::encoding::Coding;
+use super::encoding::{Available, Coding};
 use super::file::Etag;
 use super::mime::{self, ContentType};
 use super::range::ByteRange;
@@ -202,6 +202,9 @@ pub(super) enum Content {
     Bytes(Arc<[u8]>),
 }
 
+/// A listing's `Cache-Control`, on its 200 and its 304.
+pub(super) const LISTING_CACHE_CONTROL: &str = "no-cache";
+
 /// The header values a representation's 200, 206 and 304 share.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Described<'s> {
@@ -301,13 +304,39 @@ impl<'s> Reply<'s> {
         }
     }
 
-    /// 406; `vary` still tells caches the answer depends on Accept-Encoding.
-    pub(super) fn not_acceptable(vary: bool) -> Self {
+    /// 406; `vary` still tells caches the answer depends on Accept-Encoding. The page lists the
+    /// codings the resource is available in (RFC 9110 §15.5.7, SHOULD): identity, the
+    /// `sidecars` found, and with `on_the_fly` every coding the server compresses into. They
+    /// are all at the request's own URL, chosen by Accept-Encoding. Built per request, but
+    /// only for this rare answer; a site's own `406.html` still replaces it.
+    pub(super) fn not_acceptable(vary: bool, sidecars: Available, on_the_fly: bool) -> Self {
+        let mut page = Vec::with_capacity(512);
+        let title = Status::NotAcceptable.text();
+        let _ = write!(
+            page,
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
+             <body><h1>{title}</h1><p>The request's Accept-Encoding accepts none of the content \
+             codings this resource is available in:</p>\n<ul><li>identity (as stored)</li>"
+        );
+        for (coding, stored) in [
+            (Coding::Br, sidecars.br),
+            (Coding::Zstd, sidecars.zstd),
+            (Coding::Gzip, sidecars.gzip),
+        ] {
+            let how = match (stored, on_the_fly) {
+                (true, _) => "precompressed",
+                (false, true) => "compressed when asked for",
+                (false, false) => continue,
+            };
+            let _ = write!(page, "<li>{} ({how})</li>", coding.token());
+        }
+        page.extend_from_slice(b"</ul>\n<hr><p>muxserve</p></body></html>\n");
         Reply {
             vary: Vary {
                 accept_encoding: vary,
                 ..Vary::default()
             },
+            body: Body::shared(page),
             ..Reply::page(Status::NotAcceptable)
         }
     }
@@ -326,7 +355,7 @@ impl<'s> Reply<'s> {
     pub(super) fn listing(content_type: ContentType, body: Vec<u8>) -> Self {
         Reply {
             content_type: Some(content_type),
-            cache_control: Some("no-cache"),
+            cache_control: Some(LISTING_CACHE_CONTROL),
             vary: Vary {
                 accept: true,
                 ..Vary::default()
@@ -352,6 +381,16 @@ impl<'s> Reply<'s> {
             encoding: None,
             accept_ranges: false,
             ..Reply::described(Status::NotModified, d, Body::Empty)
+        }
+    }
+
+    /// 304 for an answer without validators: Cache-Control and Vary as its 200 has them, and
+    /// nothing else (RFC 9110 §15.4.5).
+    pub(super) fn bare_not_modified(cache_control: Option<&'s str>, vary: Vary) -> Self {
+        Reply {
+            cache_control,
+            vary,
+            ..Reply::page(Status::NotModified)
         }
     }
 
@@ -514,6 +553,45 @@ mod tests {
             let expected = (!expected.is_empty()).then(|| expected.join(", "));
             assert_eq!(got, expected.as_deref(), "{vary:?}");
         }
+    }
+
+    #[test]
+    fn not_acceptable_lists_the_codings_available() {
+        let page = |sidecars, on_the_fly| {
+            let reply = Reply::not_acceptable(true, sidecars, on_the_fly);
+            assert_eq!(reply.status, Status::NotAcceptable);
+            match reply.body {
+                Body::Shared { bytes, start, end } => {
+                    String::from_utf8(bytes[start..end].to_vec()).unwrap()
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        let items = |html: &str| -> Vec<String> {
+            html.split("<li>")
+                .skip(1)
+                .map(|li| li.split("</li>").next().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            items(&page(Available::default(), false)),
+            ["identity (as stored)"]
+        );
+        let gz = Available::default().with(Coding::Gzip);
+        assert_eq!(
+            items(&page(gz, false)),
+            ["identity (as stored)", "gzip (precompressed)"]
+        );
+        assert_eq!(
+            items(&page(gz, true)),
+            [
+                "identity (as stored)",
+                "br (compressed when asked for)",
+                "zstd (compressed when asked for)",
+                "gzip (precompressed)"
+            ]
+        );
+        assert!(page(gz, false).contains("<title>406 Not Acceptable</title>"));
     }
 
     #[test]

@@ -473,3 +473,67 @@ fn replicas_with_copies_of_the_same_files_agree_on_validators() {
         );
     }
 }
+
+/// Unix seconds of an IMF-fixdate header value.
+fn secs_of(date: Option<&str>) -> u64 {
+    let date = date.expect("a date header");
+    httpdate::parse_http_date(date)
+        .unwrap_or_else(|e| panic!("{date:?}: {e}"))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn a_future_mtime_is_sent_as_the_date_and_compared_as_sent() {
+    // RFC 9110 §8.8.2.1 (MUST): no Last-Modified later than the message's origination; a
+    // modification time in the future is replaced by that date.
+    let s = TestServer::build()
+        .site(|site| {
+            let path = site.root().join("future.txt");
+            fs::write(&path, b"written in 2099\n").unwrap();
+            // 2099-01-01T00:00:00Z
+            set_mtime(&path, unix_time(4_070_908_800));
+        })
+        .start();
+    let resp = s.get("/future.txt");
+    assert_eq!(resp.status, 200, "{resp}");
+    let (date, last_modified) = (
+        secs_of(resp.header("Date")),
+        secs_of(resp.header("Last-Modified")),
+    );
+    assert!(
+        last_modified <= date && date - last_modified <= 1,
+        "Last-Modified must be the Date, not the 2099 mtime: {resp}"
+    );
+    // The tag still names the file's version, so it validates as before.
+    let etag = strong_etag(&resp);
+    let again = s.get_with("/future.txt", &[("If-None-Match", &etag)]);
+    assert_eq!(again.status, 304, "{again}");
+    // The dates are compared with the Last-Modified sent (today), not with 2099.
+    let year_2050 = "Sat, 01 Jan 2050 00:00:00 GMT";
+    let ius = s.get_with("/future.txt", &[("If-Unmodified-Since", year_2050)]);
+    assert_eq!(ius.status, 200, "{ius}");
+    let ims = s.get_with("/future.txt", &[("If-Modified-Since", year_2050)]);
+    assert_eq!(ims.status, 304, "{ims}");
+}
+
+#[test]
+fn rfc_850_two_digit_years_more_than_50_years_ahead_are_past() {
+    // RFC 9110 §5.6.7 (MUST). `70` is 2070 (within 50 years of today), a Wednesday: an
+    // If-Modified-Since then covers the 2021 mtime, 304. Read with a fixed pivot it was 1970,
+    // whose 1 January was a Thursday: an invalid date, ignored, 200.
+    let s = server();
+    let ims = "Wednesday, 01-Jan-70 00:00:00 GMT";
+    let resp = s.get_with("/style.css", &[("If-Modified-Since", ims)]);
+    assert_eq!(resp.status, 304, "If-Modified-Since: {ims}: {resp}");
+    // `94` is more than 50 years ahead as 2094: it is 1994, before the mtime.
+    let ims = "Sunday, 06-Nov-94 08:49:37 GMT";
+    let resp = s.get_with("/style.css", &[("If-Modified-Since", ims)]);
+    assert_eq!(resp.status, 200, "If-Modified-Since: {ims}: {resp}");
+    let resp = s.get_with("/style.css", &[("If-Modified-Since", MTIME_RFC850)]);
+    assert_eq!(
+        resp.status, 304,
+        "If-Modified-Since: {MTIME_RFC850}: {resp}"
+    );
+}

@@ -226,3 +226,65 @@ fn configured_headers_on_every_kind_of_response() {
         );
     }
 }
+
+#[test]
+fn command_line_refuses_singletons_the_server_sends_or_that_would_repeat() {
+    // RFC 9110 §5.3 (MUST NOT): no second line of a field that is not a list. `--header` adds
+    // its line to every response, beside the server's own Content-Type, Location, Allow, …;
+    // a `_headers` block replaces the server's line instead, and may set them.
+    let site = TempSite::new();
+    let refuse = |args: &[&str], says: &str| {
+        let out = Binary::serving(site.root())
+            .args(args)
+            .run(std::time::Duration::from_secs(10));
+        assert!(!out.status.success(), "{args:?} must be refused");
+        let lines: Vec<&str> = out.stderr.trim().lines().collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("--header") && l.contains(says)),
+            "{args:?}: one line naming the option and the field: {:?}",
+            out.stderr
+        );
+    };
+    for field in [
+        "Content-Type: text/plain",
+        "Location: /x",
+        "Retry-After: 5",
+        "Allow: GET, POST",
+        "Accept-Ranges: none",
+        "Age: 0",
+    ] {
+        let name = field.split(':').next().unwrap();
+        refuse(
+            &["--header", field],
+            &format!("header {name} is sent by the server"),
+        );
+    }
+    // Expires is the operator's to send, once.
+    refuse(
+        &["--header", "Expires: 0", "--header", "Expires: 1"],
+        "Expires is given twice",
+    );
+    let srv = Binary::serving(site.root())
+        .args([
+            "--header",
+            "Expires: 0",
+            "--header",
+            "Link: </a>",
+            "--header",
+            "Link: </b>",
+        ])
+        .spawn();
+    let resp = srv.request(&get_request("/dir"));
+    assert_eq!(resp.status, 301, "{resp}");
+    assert_once(&resp, "Expires", "0", "GET /dir");
+    assert_once(
+        &resp,
+        "Content-Type",
+        "text/html; charset=utf-8",
+        "GET /dir",
+    );
+    assert_once(&resp, "Location", "/dir/", "GET /dir");
+    assert_eq!(resp.header_all("Link"), ["</a>", "</b>"], "{resp}");
+}

@@ -273,3 +273,50 @@ fn listings_off_answer_403_in_any_format() {
         assert!(resp.header("Vary").is_none(), "{resp}");
     }
 }
+
+/// RFC 9110 §13.2.1 (MUST): a listing's preconditions are evaluated as a file's, with no
+/// validators to compare: a tag never matches, `*` does (a listing exists), dates are ignored.
+#[test]
+fn preconditions_apply_to_a_listing_without_validators() {
+    let s = listing_server(false);
+    for (method, field, value, status) in [
+        ("GET", "If-Match", "\"nope\"", 412),
+        ("HEAD", "If-Match", "\"nope\"", 412),
+        ("GET", "If-Match", "*", 200),
+        ("GET", "If-None-Match", "*", 304),
+        ("HEAD", "If-None-Match", "*", 304),
+        ("GET", "If-None-Match", "\"nope\"", 200),
+        (
+            "GET",
+            "If-Modified-Since",
+            "Sat, 01 Jan 2050 00:00:00 GMT",
+            200,
+        ),
+        (
+            "GET",
+            "If-Unmodified-Since",
+            "Thu, 01 Jan 1970 00:00:00 GMT",
+            200,
+        ),
+    ] {
+        let resp = s.method_with(method, "/tree/", &[(field, value)]);
+        assert_eq!(
+            resp.status, status,
+            "{method} /tree/ with {field}: {value}: {resp}"
+        );
+        match status {
+            304 => {
+                // What the 200 would have said of caching and variance, and nothing else.
+                assert_eq!(resp.header("Cache-Control"), Some("no-cache"), "{resp}");
+                assert_eq!(resp.header("Vary"), Some("Accept"), "{resp}");
+                assert_eq!(resp.header("Content-Type"), None, "{resp}");
+                assert!(resp.body.is_empty(), "{resp}");
+            }
+            412 => assert!(!resp.body_str().contains("a b.txt"), "{resp}"),
+            _ => {}
+        }
+    }
+    // Both preconditions at once: If-Match passes, If-None-Match then matches (§13.2.2).
+    let both = s.get_with("/tree/", &[("If-Match", "*"), ("If-None-Match", "*")]);
+    assert_eq!(both.status, 304, "{both}");
+}

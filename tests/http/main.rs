@@ -13,6 +13,7 @@ mod auth;
 mod cache_control;
 mod compression;
 mod conditional;
+mod conformance;
 mod cors;
 mod errors;
 mod etag;

@@ -460,3 +460,39 @@ fn idle_connections_are_open_but_not_active() {
     }
     drop(idle);
 }
+
+/// RFC 9110 §13.2.1 (MUST): the probe's and the scrape's 200s have no validators, and their
+/// preconditions are evaluated all the same: a tag fails `If-Match`, `*` matches.
+#[test]
+fn preconditions_apply_to_the_probe_and_the_scrape() {
+    let s = TestServer::build()
+        .config(|c| {
+            c.metrics.path = Some("/metrics".into());
+            c.site.health_path = Some("/healthz".into());
+        })
+        .start();
+    for path in ["/healthz", "/metrics"] {
+        for (field, value, status) in [
+            ("If-Match", "\"nope\"", 412),
+            ("If-Match", "*", 200),
+            ("If-None-Match", "*", 304),
+            ("If-None-Match", "\"nope\"", 200),
+            // No modification date: both dates are ignored (RFC 9110 §13.1.3, §13.1.4).
+            ("If-Modified-Since", "Sat, 01 Jan 2050 00:00:00 GMT", 200),
+            ("If-Unmodified-Since", "Thu, 01 Jan 1970 00:00:00 GMT", 200),
+        ] {
+            let resp = s.get_with(path, &[(field, value)]);
+            assert_eq!(
+                resp.status, status,
+                "GET {path} with {field}: {value}: {resp}"
+            );
+            assert_eq!(resp.header("Cache-Control"), Some("no-store"), "{resp}");
+            if status == 304 {
+                assert!(
+                    resp.body.is_empty() && resp.header("Content-Type").is_none(),
+                    "{resp}"
+                );
+            }
+        }
+    }
+}

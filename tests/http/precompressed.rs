@@ -313,3 +313,64 @@ fn q_value_syntax_variants() {
         assert_eq!(resp.body, expected, "Accept-Encoding: {ae}");
     }
 }
+
+/// The `<li>` items of a page.
+fn list_items(body: &str) -> Vec<String> {
+    body.split("<li>")
+        .skip(1)
+        .map(|li| li.split("</li>").next().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn a_406_lists_the_codings_the_file_is_available_in() {
+    // RFC 9110 §15.5.7 (SHOULD): the 406 lists the available representations.
+    let s = site();
+    let resp = s
+        .server
+        .get_with("/pre.txt", &[("Accept-Encoding", "identity;q=0, zstd")]);
+    assert_eq!(resp.status, 406, "{resp}");
+    assert_eq!(
+        resp.header("Content-Type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(resp.content_length(), Some(resp.body.len() as u64));
+    assert!(resp.has_token("Vary", "Accept-Encoding"), "{resp}");
+    assert_eq!(
+        list_items(&resp.body_str()),
+        [
+            "identity (as stored)",
+            "br (precompressed)",
+            "gzip (precompressed)"
+        ],
+        "{resp}"
+    );
+    let resp = s
+        .server
+        .get_with("/style.css", &[("Accept-Encoding", "*;q=0")]);
+    assert_eq!(resp.status, 406, "{resp}");
+    assert_eq!(
+        list_items(&resp.body_str()),
+        ["identity (as stored)"],
+        "{resp}"
+    );
+    // With on-the-fly compression, the codings the server compresses into are available too.
+    let s = site_with(|c| {
+        c.site.compress = true;
+        c.site.compress_min_size = 0;
+    });
+    let resp = s
+        .server
+        .get_with("/only.txt", &[("Accept-Encoding", "*;q=0")]);
+    assert_eq!(resp.status, 406, "{resp}");
+    assert_eq!(
+        list_items(&resp.body_str()),
+        [
+            "identity (as stored)",
+            "br (compressed when asked for)",
+            "zstd (compressed when asked for)",
+            "gzip (precompressed)"
+        ],
+        "{resp}"
+    );
+}

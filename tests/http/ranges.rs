@@ -201,6 +201,17 @@ fn multiple_ranges_are_multipart_byteranges() {
             "bytes=0-0, 5000-5009, -3",
             vec![(0, 0), (5000, 5009), (9997, 9999)],
         ),
+        // In the order asked (RFC 9110 §15.3.7.2, SHOULD), not sorted by offset.
+        ("bytes=20-29,0-9", vec![(20, 29), (0, 9)]),
+        (
+            "bytes=-3, 5000-5009, 0-0",
+            vec![(9997, 9999), (5000, 5009), (0, 0)],
+        ),
+        // Coalesced ranges stand where the first of them was asked.
+        (
+            "bytes=5000-5009,0-4,20-29,5-9",
+            vec![(5000, 5009), (0, 9), (20, 29)],
+        ),
     ] {
         let resp = range(&s, spec);
         assert_eq!(resp.status, 206, "Range: {spec}: {resp}");
