@@ -22,6 +22,7 @@ SCEN = {
     "c": ("big-10m", "keep-alive, 10 MiB, -c8"),
     "d": ("close-small", "Connection: close, 100 B, -c64"),
     "e": ("c1000-small", "keep-alive, 100 B, -c1000"),
+    "f": ("site-mix", "keep-alive, a site's mix (304s, ranges, 404s), -c256"),
 }
 ERR_COLS = ("connect_err", "read_err", "write_err", "timeout_err", "non2xx")
 

@@ -8,7 +8,7 @@
 #   --repeat N        interleaved rounds (default 3); the report shows medians
 #   --duration S      seconds of wrk per run (default 10)
 #   --pin             server on CPU 1, wrk on CPU 0;  --both-modes: unpinned, then pinned
-#   --scenarios LIST  of a,b,c,d,e (default all; see BENCHMARKS.md)
+#   --scenarios LIST  of a,b,c,d,e,f (default all; see BENCHMARKS.md)
 #   --out DIR         default bench/out/<timestamp>
 #   --servers LIST    default nginx,lighttpd,h2o,ceiling1,muxserve (+ sws if installed: SWS_BIN,
 #                     /opt/sws/bin, PATH or ~/.cargo/bin, e.g. after cargo install static-web-server)
@@ -35,7 +35,7 @@ PY=/usr/bin/python3
 REPEAT=3
 DURATION=10
 MODE_ARGS=()
-SCENARIOS=a,b,c,d,e
+SCENARIOS=a,b,c,d,e,f
 OUT=""
 SERVERS=""
 INSTALL=1
