@@ -46,7 +46,7 @@ pub struct Config {
     /// Number of worker threads.
     pub workers: usize,
     /// Open connections at most; beyond it new ones wait in the kernel backlog.
-    pub max_connections: usize,
+    pub max_connections: MaxConnections,
     /// Access-log format.
     pub access_log: AccessLog,
     /// Sizes a request may have: larger heads get 431, targets 414, declared bodies 413.
@@ -412,13 +412,37 @@ pub(crate) fn check_header_value(v: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `--max-connections`, and whether it was asked for: start-up lowers either to what the
+/// open-file limit holds (`descriptors::connection_budget`), with a warning only for a number
+/// someone set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaxConnections {
+    /// Set by the flag, the environment or the config file.
+    Given(usize),
+    /// Not set: [`MaxConnections::DEFAULT`], or fewer where the open-file limit holds fewer.
+    Default,
+}
+
+impl MaxConnections {
+    /// The limit when none is set and the open-file limit allows it.
+    pub const DEFAULT: usize = 10_000;
+
+    /// The number asked for, before the open-file limit is considered.
+    pub fn asked(self) -> usize {
+        match self {
+            MaxConnections::Given(n) => n,
+            MaxConnections::Default => Self::DEFAULT,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
             root: PathBuf::from("./public"),
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             workers: default_workers(),
-            max_connections: 10_000,
+            max_connections: MaxConnections::Default,
             access_log: AccessLog::Common,
             limits: Limits {
                 max_head: 16 * 1024,
@@ -532,10 +556,11 @@ pub struct ServeArgs {
     #[arg(long, env = "MUXSERVE_WORKERS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     workers: Option<u16>,
 
-    /// Open connections at most; beyond it new ones wait in the kernel backlog
-    #[arg(long, env = "MUXSERVE_MAX_CONNECTIONS", default_value_t = 10_000, value_name = "N",
+    /// Open connections at most; beyond it new ones wait in the kernel backlog [default: 10000,
+    /// or what the open-file limit holds]
+    #[arg(long, env = "MUXSERVE_MAX_CONNECTIONS", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    max_connections: u32,
+    max_connections: Option<u32>,
 
     /// Time for a client to send a whole request head
     #[arg(long, env = "MUXSERVE_HEADER_TIMEOUT", default_value = "15s", value_name = "DUR", value_parser = parse_timeout)]
@@ -956,7 +981,9 @@ impl ServeArgs {
             root: self.root,
             listen,
             workers,
-            max_connections: self.max_connections as usize,
+            max_connections: self.max_connections.map_or(MaxConnections::Default, |n| {
+                MaxConnections::Given(n as usize)
+            }),
             access_log: self.access_log,
             limits: Limits {
                 max_head: self.max_head_size as usize,
@@ -1121,7 +1148,9 @@ mod tests {
         ("root = \"ROOT\"", |c| c.root.is_absolute()),
         ("listen = \"127.0.0.1:9999\"", |c| c.listen.port() == 9999),
         ("workers = 3", |c| c.workers == 3),
-        ("max-connections = 77", |c| c.max_connections == 77),
+        ("max-connections = 77", |c| {
+            c.max_connections == MaxConnections::Given(77)
+        }),
         ("header-timeout = \"1500ms\"", |c| {
             c.timeouts.header == Duration::from_millis(1500)
         }),

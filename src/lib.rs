@@ -34,7 +34,7 @@ pub mod shutdown;
 pub mod site;
 pub(crate) mod worker;
 
-pub use config::{AccessLog, Cli, Command, Config};
+pub use config::{AccessLog, Cli, Command, Config, MaxConnections};
 pub use reactor::Outcome;
 pub use reload::{ConfigSource, ReloadHandle};
 pub use server::{Running, Server};

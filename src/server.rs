@@ -13,7 +13,7 @@ use arc_swap::ArcSwap;
 use crossbeam_channel::bounded;
 use polling::Poller;
 
-use crate::config::Config;
+use crate::config::{Config, MaxConnections};
 use crate::conn::Listening;
 use crate::descriptors::{self, Budget};
 use crate::log::{self, AccessLogger};
@@ -221,22 +221,30 @@ impl Running {
     }
 }
 
-/// `--max-connections`, lowered with one warning line where the open-file limit could not hold
-/// that many connections each sending a file: beyond it, clients wait in the backlog rather than
-/// running the process out of descriptors (EMFILE) for everybody.
+/// `--max-connections`, lowered where the open-file limit could not hold that many connections
+/// each sending a file: beyond it, clients wait in the backlog rather than running the process
+/// out of descriptors (EMFILE) for everybody. A number someone set is lowered with a warning;
+/// the default with an information line.
 fn connections_within_descriptors(config: &Config) -> usize {
-    let budget = descriptors::connection_budget(config.max_connections, config.workers);
+    let asked = config.max_connections;
+    let budget = descriptors::connection_budget(asked.asked(), config.workers);
     if let Budget::Lowered {
-        asked,
+        asked: n,
         allowed,
         nofile,
     } = budget
     {
-        log::warn(format_args!(
-            "--max-connections {asked} lowered to {allowed}: the open-file limit is {nofile} \
-             and a connection sending a file holds two descriptors; raise the limit \
-             (ulimit -n, docker run --ulimit nofile=N:N) to allow more"
-        ));
+        match asked {
+            MaxConnections::Given(_) => log::warn(format_args!(
+                "--max-connections {n} lowered to {allowed}: the open-file limit is {nofile} \
+                 and a connection sending a file holds two descriptors; raise the limit \
+                 (ulimit -n, docker run --ulimit nofile=N:N) to allow more"
+            )),
+            MaxConnections::Default => log::info(format_args!(
+                "at most {allowed} connections (not {n}): the open-file limit is {nofile} and \
+                 a connection sending a file holds two descriptors"
+            )),
+        }
     }
     budget.connections()
 }

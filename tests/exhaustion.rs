@@ -393,3 +393,33 @@ fn a_stalled_reader_makes_the_kernel_queue_little_for_it() {
     drop(readers);
     assert_eq!(server.request(&get_request("/index.html")).status, 200);
 }
+
+/// The default connection limit fits the open-file limit too, but nobody asked for it, so it is
+/// said as information, not as a warning (a container runtime's default limit would otherwise
+/// warn at every start); a number someone set gets the warning.
+#[test]
+fn the_default_limit_is_lowered_without_a_warning_and_a_given_one_with() {
+    let site = TempSite::new();
+    let server = Binary::serving(site.root())
+        .args(["--workers", "2"])
+        .limit_nofile(256)
+        .spawn();
+    let stderr = server.stderr();
+    assert!(
+        stderr
+            .contains("muxserve: at most 110 connections (not 10000): the open-file limit is 256"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("warning"), "{stderr}");
+    assert_eq!(server.request(&get_request("/index.html")).status, 200);
+    let given = Binary::serving(site.root())
+        .args(["--workers", "2"])
+        .env("MUXSERVE_MAX_CONNECTIONS", "500")
+        .limit_nofile(256)
+        .spawn();
+    let stderr = given.stderr();
+    assert!(
+        stderr.contains("muxserve: warning: --max-connections 500 lowered to 110"),
+        "{stderr}"
+    );
+}
