@@ -82,19 +82,31 @@ impl Site {
     /// 404 for `rel`, with the nearest [`NOT_FOUND_PAGE`] up the tree from its directory
     /// (`docs/x` → `docs/404.html`, then `404.html`), as Cloudflare Pages answers.
     pub(super) fn not_found(&self, rel: &[u8]) -> Reply<'_> {
+        // Each candidate's path is written on the stack for the depths sites have (the heap
+        // only past that), so a 404 allocates nothing.
+        let mut stack = [0u8; 512];
+        let mut heap = Vec::new();
         let mut dir = rel;
         loop {
             dir = match dir.iter().rposition(|&b| b == b'/') {
                 Some(i) => &dir[..i],
                 None => &dir[..0],
             };
-            let mut page = Vec::with_capacity(dir.len() + 1 + NOT_FOUND_PAGE.len());
-            if !dir.is_empty() {
-                page.extend_from_slice(dir);
-                page.push(b'/');
+            let sep = usize::from(!dir.is_empty());
+            let len = dir.len() + sep + NOT_FOUND_PAGE.len();
+            let page: &mut [u8] = if len <= stack.len() {
+                &mut stack[..len]
+            } else {
+                heap.resize(len, 0);
+                &mut heap[..len]
+            };
+            let (head, name) = page.split_at_mut(dir.len() + sep);
+            head[..dir.len()].copy_from_slice(dir);
+            if sep == 1 {
+                head[dir.len()] = b'/';
             }
-            page.extend_from_slice(NOT_FOUND_PAGE);
-            if let Ok(Found::File(fd, st)) = self.root.find(&page) {
+            name.copy_from_slice(NOT_FOUND_PAGE);
+            if let Ok(Found::File(fd, st)) = self.root.find(page) {
                 return Reply::custom_page(Status::NotFound, fd, FileMeta::from_stat(&st).len);
             }
             if dir.is_empty() {

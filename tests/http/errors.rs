@@ -234,3 +234,30 @@ fn without_site_pages_errors_keep_the_built_in_page_and_are_not_stored() {
         Some("no-cache")
     );
 }
+
+/// The nearest 404.html is found however deep the path: a candidate longer than the stack
+/// buffer `not_found` writes it in (512 bytes) goes to the heap, and shorter ones up the same
+/// tree are found as before.
+#[test]
+fn the_nearest_404_page_is_found_past_the_stack_buffer() {
+    let deep = ["a".repeat(200), "b".repeat(200), "c".repeat(200)].join("/");
+    let s = TestServer::build()
+        .site(|site| {
+            let root = site.root();
+            std::fs::create_dir_all(root.join(&deep)).unwrap();
+            std::fs::write(root.join(&deep).join("404.html"), b"DEEP-404\n").unwrap();
+            std::fs::write(root.join("a".repeat(200)).join("404.html"), b"A-404\n").unwrap();
+        })
+        .start();
+    let r = s.get(&format!("/{deep}/missing.html"));
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (404, &b"DEEP-404\n"[..]),
+        "{r}"
+    );
+    // Under the second level, which has no page: the first level's.
+    let r = s.get(&format!("/{}/{}/missing", "a".repeat(200), "b".repeat(200)));
+    assert_eq!((r.status, r.body.as_slice()), (404, &b"A-404\n"[..]), "{r}");
+    let r = s.get("/missing");
+    assert_eq!((r.status, r.body), (404, fixture("404.html")));
+}
