@@ -190,9 +190,7 @@ impl Metrics {
         draining: bool,
         site: &Site,
     ) -> Reply<'static> {
-        if let Break(mut reply) = site::without_validators(req, Some("no-store"), Vary::default()) {
-            // Outside the site's pipeline, which marks its errors so.
-            reply.cache_control = Some("no-store");
+        if let Break(reply) = site::without_validators(req, Some("no-store"), Vary::default()) {
             return reply;
         }
         let page = self.render(draining, site);

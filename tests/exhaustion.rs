@@ -31,6 +31,26 @@ fn open_idle(addr: std::net::SocketAddr, n: usize) -> Vec<TcpStream> {
         .collect()
 }
 
+/// A 64 MiB sparse `big.bin` in `site`: larger than the memory cache takes and than a stalled
+/// socket buffers, so every connection answered holds the file open as well as its socket.
+fn big_file(site: &TempSite) {
+    std::fs::File::create(site.root().join("big.bin"))
+        .and_then(|f| f.set_len(64 << 20))
+        .unwrap();
+}
+
+/// `n` clients that each ask `addr` for `/big.bin` and read nothing.
+fn stalled_downloads(addr: std::net::SocketAddr, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|i| {
+            let mut c = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+                .unwrap_or_else(|e| panic!("client #{i}: {e}"));
+            c.write_all(get_request("/big.bin").as_bytes()).unwrap();
+            c
+        })
+        .collect()
+}
+
 /// GET / on a fresh connection, retried until `limit`: Ok(time to the
 /// response) or Err(the last failure).
 fn get_within(addr: std::net::SocketAddr, limit: Duration) -> Result<(Duration, Response), String> {
@@ -181,11 +201,7 @@ fn accepted_connections_alone_never_run_the_server_out_of_descriptors() {
         "the test's own RLIMIT_NOFILE ({own})"
     );
     let site = TempSite::new();
-    // Larger than the memory cache takes and than a stalled socket buffers: every connection
-    // answered holds the file open as well as its socket.
-    std::fs::File::create(site.root().join("big.bin"))
-        .and_then(|f| f.set_len(64 << 20))
-        .unwrap();
+    big_file(&site);
     let server = Binary::serving(site.root())
         .args(["--max-connections", "10000", "--workers", "2"])
         .limit_nofile(SERVER_NOFILE)
@@ -201,15 +217,7 @@ fn accepted_connections_alone_never_run_the_server_out_of_descriptors() {
     );
     let baseline_fds = proc_fd_count(pid);
 
-    // Each client asks for the big file and reads nothing.
-    let downloads: Vec<TcpStream> = (0..CLIENTS)
-        .map(|i| {
-            let mut c = TcpStream::connect_timeout(&server.addr, Duration::from_secs(5))
-                .unwrap_or_else(|e| panic!("client #{i}: {e}"));
-            c.write_all(get_request("/big.bin").as_bytes()).unwrap();
-            c
-        })
-        .collect();
+    let downloads = stalled_downloads(server.addr, CLIENTS);
     // The server takes what its budget allows; wait until its table stops growing.
     let settle = Instant::now();
     let mut fds = proc_fd_count(pid);
@@ -359,18 +367,9 @@ fn a_stalled_reader_makes_the_kernel_queue_little_for_it() {
     const READERS: usize = 8;
     const BOUND: u64 = 1024 * 1024;
     let site = TempSite::new();
-    std::fs::File::create(site.root().join("big.bin"))
-        .and_then(|f| f.set_len(64 << 20))
-        .unwrap();
+    big_file(&site);
     let server = Binary::serving(site.root()).spawn();
-    let readers: Vec<TcpStream> = (0..READERS)
-        .map(|i| {
-            let mut c = TcpStream::connect_timeout(&server.addr, Duration::from_secs(5))
-                .unwrap_or_else(|e| panic!("reader #{i}: {e}"));
-            c.write_all(get_request("/big.bin").as_bytes()).unwrap();
-            c
-        })
-        .collect();
+    let readers = stalled_downloads(server.addr, READERS);
     // The queues fill within milliseconds; autotuning needs a moment more to grow them.
     let start = Instant::now();
     let mut queues;

@@ -163,7 +163,8 @@ impl Reactor {
         }
     }
 
-    /// Counts connections accepted while the listener stays open in the drain.
+    /// Counts connections accepted while the listener stays open in the drain (nothing while
+    /// running, or at the signal's own accept, which comes before the phase changes).
     pub(super) fn accepted_while_draining(&mut self, n: usize) {
         if let Phase::Draining { open, .. } = &mut self.phase {
             open.late += n;

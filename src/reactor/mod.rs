@@ -219,9 +219,7 @@ impl Reactor {
                 .map(|key| fresh.push(key))
                 .is_some()
         });
-        if self.phase.is_draining() {
-            self.accepted_while_draining(fresh.len());
-        }
+        self.accepted_while_draining(fresh.len());
         for key in fresh.drain(..) {
             if let Some(conn) = self.slots.take(key) {
                 self.dispatch(key, conn, Intent::Drive);

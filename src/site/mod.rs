@@ -686,18 +686,16 @@ impl Site {
         if !self.dir_listing {
             return Reply::page(Status::Forbidden);
         }
+        if let Break(reply) =
+            without_validators(req, Some(reply::LISTING_CACHE_CONTROL), reply::LISTING_VARY)
+        {
+            return reply;
+        }
         let mut url = Vec::with_capacity(rel.len() + 2);
         url.push(b'/');
         url.extend_from_slice(rel);
         if !rel.is_empty() {
             url.push(b'/');
-        }
-        let vary = Vary {
-            accept: true,
-            ..Vary::default()
-        };
-        if let Break(reply) = without_validators(req, Some(reply::LISTING_CACHE_CONTROL), vary) {
-            return reply;
         }
         let format = listing::Format::from_accept(req.fields.accept.lines());
         let withheld: &[&[u8]] = if rel.is_empty() { &rules::FILES } else { &[] };
@@ -1019,7 +1017,12 @@ pub(crate) fn without_validators<'s>(
     match conditional::evaluate(&pre, &Validators::NONE, req.method) {
         Outcome::Proceed => Continue(()),
         Outcome::NotModified => Break(Reply::bare_not_modified(cache_control, vary)),
-        Outcome::PreconditionFailed => Break(Reply::page(Status::PreconditionFailed)),
+        // `no-store` as every error: the scrape's answer does not pass the site's error pages,
+        // which mark the others so.
+        Outcome::PreconditionFailed => Break(Reply {
+            cache_control: Some("no-store"),
+            ..Reply::page(Status::PreconditionFailed)
+        }),
     }
 }
 

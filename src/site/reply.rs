@@ -202,8 +202,15 @@ pub(super) enum Content {
     Bytes(Arc<[u8]>),
 }
 
-/// A listing's `Cache-Control`, on its 200 and its 304.
+/// A listing's `Cache-Control` and `Vary`, on its 200 and its 304: `no-cache`, as it changes
+/// whenever the directory does, and `Accept`, which chose its format.
 pub(super) const LISTING_CACHE_CONTROL: &str = "no-cache";
+pub(super) const LISTING_VARY: Vary = Vary {
+    accept_encoding: false,
+    accept: true,
+    origin: false,
+    request_method: false,
+};
 
 /// The header values a representation's 200, 206 and 304 share.
 #[derive(Clone, Copy, Debug)]
@@ -350,16 +357,12 @@ impl<'s> Reply<'s> {
         }
     }
 
-    /// 200 with a directory listing in the format Accept chose (`Vary: Accept`); `no-cache`, as
-    /// it changes whenever the directory does.
+    /// 200 with a directory listing in the format Accept chose.
     pub(super) fn listing(content_type: ContentType, body: Vec<u8>) -> Self {
         Reply {
             content_type: Some(content_type),
             cache_control: Some(LISTING_CACHE_CONTROL),
-            vary: Vary {
-                accept: true,
-                ..Vary::default()
-            },
+            vary: LISTING_VARY,
             body: Body::shared(body),
             ..Reply::page(Status::Ok)
         }
