@@ -28,6 +28,7 @@ pub mod log;
 pub mod metrics;
 pub(crate) mod pace;
 pub(crate) mod reactor;
+pub(crate) mod readiness;
 pub mod reload;
 pub mod server;
 pub mod shutdown;

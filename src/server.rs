@@ -20,9 +20,10 @@ use crate::log::{self, AccessLogger};
 use crate::metrics::Metrics;
 use crate::pace::Pace;
 use crate::reactor::{Channels, Outcome, Reactor, ReactorConfig};
+use crate::readiness::Board;
 use crate::reload::{self, ConfigSource, ReloadHandle};
 use crate::shutdown::{self, Draining, ShutdownHandle};
-use crate::worker::{self, Context};
+use crate::worker::{self, Context, Links};
 
 /// Backlog of the listening socket: room for bursts of connections the reactor has not
 /// accepted yet (the kernel caps it at net.core.somaxconn).
@@ -59,6 +60,11 @@ impl Server {
             metrics: Metrics::new(&config.metrics, config.workers),
         });
         let poller = Arc::new(Poller::new().context("cannot create the poller")?);
+        // Connections are registered edge-triggered, once (`readiness.rs`); every backend of
+        // the systems we build for (epoll, kqueue) can, only polling's poll(2) fallback cannot.
+        if !poller.supports_edge() {
+            anyhow::bail!("this system's poller cannot report edge-triggered readiness");
+        }
         // Bounded by the connection limit, which no number of connections in flight can exceed,
         // so a send never blocks; and unlike an unbounded channel, it allocates nothing after
         // start-up.
@@ -67,8 +73,17 @@ impl Server {
         let (jobs_tx, jobs_rx) = bounded(capacity);
         let (returns_tx, returns_rx) = bounded(capacity);
         let pace = Arc::new(Pace::default());
-        let workers = worker::spawn(config.workers, &ctx, &jobs_rx, &returns_tx, &poller, &pace)
+        let board = Arc::new(Board::new(max_connections));
+        let links = Links {
+            jobs: jobs_rx,
+            returns: returns_tx,
+            poller: poller.clone(),
+            pace: pace.clone(),
+            board: board.clone(),
+        };
+        let workers = worker::spawn(config.workers, &ctx, &links)
             .context("cannot start the worker threads")?;
+        drop(links);
         let (handle, shutdown_rx) =
             shutdown::channel().context("cannot create the shutdown pipe")?;
         let channels = Channels {
@@ -76,6 +91,7 @@ impl Server {
             jobs: jobs_tx,
             returns: returns_rx,
             pace,
+            board,
             shutdown: shutdown_rx,
             draining,
             metrics: ctx.metrics.clone(),

@@ -1,11 +1,12 @@
-//! The worker pool and what its workers share ([`Context`]). Each worker takes a connection
-//! from the job channel, drives it until it would block (or, for a connection whose deadline
-//! passed, lets it decide how to end), re-arms its interest with `Poller::modify`, and sends it
-//! back with what it waits for next; only a connection it closed wakes the reactor
-//! (`Poller::notify`), and taking the last queued job signals a reactor that waits for the queue
-//! to drain. A panic while driving closes that one connection and the worker goes on. Workers
-//! never add poller sources, delete only the connection they close, and never block on anything
-//! but the channel.
+//! The worker pool and what its workers share ([`Context`], [`Links`]). Each worker takes a
+//! connection from the job channel, drives it until it would block (or, for a connection whose
+//! deadline passed, lets it decide how to end), registers it in the poller the first time it has
+//! to wait ([`crate::readiness::Registration`]), and lets it go on the [`Board`], driving it again at once if
+//! readiness came meanwhile; then it sends it back. Only a connection it closed, or one that is
+//! to be driven again behind the others, wakes the reactor (`Poller::notify`), and taking the last
+//! queued job signals a reactor that waits for the queue to drain. A panic while driving closes
+//! that one connection and the worker goes on. Workers touch the poller only for the connection
+//! they hold, and never block on anything but the channel.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use std::thread::JoinHandle;
 
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender};
-use polling::{Event, Poller};
+use polling::Poller;
 
 use crate::conn::{Conn, Next, Scratch};
 use crate::http::forwarded::TrustedProxies;
@@ -21,6 +22,7 @@ use crate::http::request::Limits;
 use crate::log::AccessLogger;
 use crate::metrics::Metrics;
 use crate::pace::Pace;
+use crate::readiness::{Board, Release};
 use crate::shutdown::Draining;
 use crate::site::Site;
 
@@ -60,45 +62,51 @@ pub(crate) struct Job {
 /// What a worker hands back to the reactor.
 #[derive(Debug)]
 pub(crate) enum Returned {
-    /// Re-armed (oneshot) for what it waits for next; the reactor parks it.
-    Parked { key: usize, conn: Box<Conn> },
-    /// Deleted from the poller and closed by the worker; the reactor frees the slot.
+    /// Registered for what it waits for next; the reactor parks it, or with `again` hands it to
+    /// a worker once more (it could go on, and no edge will come to say so).
+    Parked {
+        key: usize,
+        conn: Box<Conn>,
+        again: bool,
+    },
+    /// Taken out of the poller and closed by the worker; the reactor frees the slot.
     Closed { key: usize },
+}
+
+/// A worker's ends of what it shares with the reactor.
+#[derive(Clone, Debug)]
+pub(crate) struct Links {
+    pub(crate) jobs: Receiver<Job>,
+    pub(crate) returns: Sender<Returned>,
+    pub(crate) poller: Arc<Poller>,
+    pub(crate) pace: Arc<Pace>,
+    pub(crate) board: Arc<Board>,
 }
 
 /// Starts `n` workers.
 pub(crate) fn spawn(
     n: usize,
     ctx: &Arc<Context>,
-    jobs: &Receiver<Job>,
-    returns: &Sender<Returned>,
-    poller: &Arc<Poller>,
-    pace: &Arc<Pace>,
+    links: &Links,
 ) -> std::io::Result<Vec<JoinHandle<()>>> {
     (0..n)
         .map(|i| {
-            let (ctx, jobs, returns, poller, pace) = (
-                ctx.clone(),
-                jobs.clone(),
-                returns.clone(),
-                poller.clone(),
-                pace.clone(),
-            );
+            let (ctx, links) = (ctx.clone(), links.clone());
             std::thread::Builder::new()
                 .name(format!("worker-{i}"))
-                .spawn(move || work(i, &ctx, &jobs, &returns, &poller, &pace))
+                .spawn(move || work(i, &ctx, &links))
         })
         .collect()
 }
 
-fn work(
-    index: usize,
-    ctx: &Context,
-    jobs: &Receiver<Job>,
-    returns: &Sender<Returned>,
-    poller: &Poller,
-    pace: &Pace,
-) {
+fn work(index: usize, ctx: &Context, links: &Links) {
+    let Links {
+        jobs,
+        returns,
+        poller,
+        pace,
+        board,
+    } = links;
     let mut scratch = Scratch::new(&ctx.limits, index);
     // The site as this worker last saw it: a drive checks it with one atomic load and takes a
     // reference only after a reload swapped another in. It keeps the site it holds alive until
@@ -107,53 +115,88 @@ fn work(
     for Job {
         key,
         mut conn,
-        intent,
+        mut intent,
     } in jobs
     {
         if jobs.is_empty() {
             pace.drained();
         }
-        let turn = || match intent {
-            Intent::Drive => conn.drive(&mut scratch, ctx, site.load(), || !jobs.is_empty()),
-            Intent::End => conn.end(&mut scratch, ctx),
-        };
-        let next = match catch_unwind(AssertUnwindSafe(turn)) {
-            Ok(next) => next,
-            Err(_) => {
-                // The panic hook has printed the message; the buffers may be half-written.
-                crate::log::error(format_args!("a worker panicked; closing that connection"));
-                scratch = Scratch::new(&ctx.limits, index);
-                Next::Close
+        let returned = loop {
+            let turn = || match intent {
+                Intent::Drive => conn.drive(&mut scratch, ctx, site.load(), || !jobs.is_empty()),
+                Intent::End => conn.end(&mut scratch, ctx),
+            };
+            let next = match catch_unwind(AssertUnwindSafe(turn)) {
+                Ok(next) => next,
+                Err(_) => {
+                    // The panic hook has printed the message; the buffers may be half-written.
+                    crate::log::error(format_args!("a worker panicked; closing that connection"));
+                    scratch = Scratch::new(&ctx.limits, index);
+                    Next::Close
+                }
+            };
+            match next {
+                Next::Read | Next::Write => {
+                    let (registration, stream) = conn.registration();
+                    if registration
+                        .arm(poller, stream, key, next == Next::Write)
+                        .is_err()
+                    {
+                        break close(poller, key, conn);
+                    }
+                    match board.release(key) {
+                        Release::Parked => {
+                            break Returned::Parked {
+                                key,
+                                conn,
+                                again: false,
+                            };
+                        }
+                        // An edge came while it was driven, and will not come again: drive it
+                        // now, unless others wait, whom it then goes behind.
+                        Release::Again if jobs.is_empty() => intent = Intent::Drive,
+                        Release::Again => {
+                            board.let_go(key);
+                            break Returned::Parked {
+                                key,
+                                conn,
+                                again: true,
+                            };
+                        }
+                    }
+                }
+                // Edges while it holds its answer are not driven: its deadline drives it, and
+                // that drive reads whatever came.
+                Next::Hold | Next::Yield => {
+                    board.let_go(key);
+                    break Returned::Parked {
+                        key,
+                        conn,
+                        again: next == Next::Yield,
+                    };
+                }
+                Next::Close => break close(poller, key, conn),
             }
         };
-        // Re-arming here (oneshot interest, so the reactor saw no event while we drove it)
-        // saves the reactor a wake-up and a syscall per request. The connection still moves
-        // back by value; an event that fires before it arrives makes the reactor wait for it.
-        let interest = match next {
-            Next::Read => Some(Event::readable(key)),
-            Next::Write => Some(Event::writable(key)),
-            // No interest at all: the deadline, not the socket, wakes it.
-            Next::Hold => Some(Event::none(key)),
-            Next::Close => None,
-        };
-        let returned = if interest.is_some_and(|ev| poller.modify(conn.stream(), ev).is_ok()) {
-            Returned::Parked { key, conn }
-        } else {
-            // Closing here keeps the costliest syscalls of a short connection (the FIN goes
-            // out inside close) off the one reactor thread. Deleted first: the poller must
-            // not keep a source that is gone.
-            let _ = poller.delete(conn.stream());
-            drop(conn);
-            Returned::Closed { key }
-        };
-        let closed = matches!(returned, Returned::Closed { .. });
+        // A freed slot can matter now (the connection limit, a drain that waits for the last
+        // one), and a connection to drive again must not wait for the next wake-up: wake the
+        // reactor. Parked connections it takes back at its next wake-up.
+        let wake = !matches!(returned, Returned::Parked { again: false, .. });
         if returns.send(returned).is_err() {
             return;
         }
-        // A freed slot can matter now (the connection limit, a drain that waits for the last
-        // one): wake the reactor. Parked connections it takes back at its next wake-up.
-        if closed {
+        if wake {
             let _ = poller.notify();
         }
     }
+}
+
+/// Closes a connection on the worker: the costliest syscalls of a short connection (the FIN
+/// goes out inside close) stay off the one reactor thread. Out of the poller first: it must not
+/// keep a source that is gone.
+fn close(poller: &Poller, key: usize, mut conn: Box<Conn>) -> Returned {
+    let (registration, stream) = conn.registration();
+    registration.forget(poller, stream);
+    drop(conn);
+    Returned::Closed { key }
 }

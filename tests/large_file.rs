@@ -50,6 +50,31 @@ fn two_concurrent_slow_downloads_arrive_intact() {
     }
 }
 
+/// Three downloads at full speed on one worker: a file's turn ends whenever another connection
+/// waits, and the one that yielded goes on after it (no event announces a socket that still has
+/// room), so all of them finish, interleaved.
+#[test]
+fn fast_downloads_sharing_one_worker_take_turns_and_all_finish() {
+    let (s, sha) = big_server(1);
+    let addr = s.addr();
+    let handles: Vec<_> = (0..3)
+        .map(|_| {
+            thread::spawn(move || {
+                let mut r = ResponseReader::new(connect_to(addr));
+                r.set_read_timeout(Duration::from_secs(10));
+                r.send(get_request("/big.bin"));
+                r.read_response()
+            })
+        })
+        .collect();
+    for h in handles {
+        let resp = h.join().unwrap();
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.body.len(), BIG);
+        assert_eq!(sha256_hex(&resp.body), sha);
+    }
+}
+
 #[test]
 fn head_of_large_file_reports_length_without_body() {
     let (s, _) = big_server(2);

@@ -31,12 +31,13 @@ use crate::http::proxy_protocol::{self, Parsed};
 use crate::http::request::{Method, Version};
 use crate::http::response::Status;
 use crate::log::{AccessLogger, Addrs, Line};
+use crate::readiness::Registration;
 use crate::site::{Reply, Site};
 use crate::worker::Context;
 use head::{Exchange, write_head};
 pub use scratch::Scratch;
 use scratch::{BATCH, WriteBuf};
-use send::Sending;
+use send::{Flushed, Sending};
 
 /// Bytes read and thrown away while lingering before the connection is closed anyway.
 const LINGER_MAX: usize = 1024 * 1024;
@@ -61,6 +62,9 @@ pub enum Next {
     /// Nothing from the socket: it holds an answer back until its deadline
     /// (`--auth-failure-delay`), which then drives it again.
     Hold,
+    /// Nothing from the socket: a file's turn ended while other connections wait for a worker,
+    /// and it goes on after them.
+    Yield,
     /// Nothing: close it.
     Close,
 }
@@ -115,7 +119,10 @@ enum Phase {
 }
 
 enum Fill {
-    Data,
+    /// Bytes came; `short` if fewer than there was room for, so the socket held no more.
+    Data {
+        short: bool,
+    },
     Eof,
     Blocked,
 }
@@ -143,6 +150,9 @@ pub struct Conn {
     deferred: Duration,
     phase: Phase,
     peer_eof: bool,
+    /// What the socket is registered in the poller for; only the worker holding the connection
+    /// changes it.
+    registration: Registration,
 }
 
 impl Conn {
@@ -170,12 +180,13 @@ impl Conn {
                 Phase::Framing(Framer::accepted(accepted))
             },
             peer_eof: false,
+            registration: Registration::None,
         }
     }
 
-    /// The socket, for registration with the poller.
-    pub fn stream(&self) -> &TcpStream {
-        &self.stream
+    /// The socket, and what it is registered in the poller for, to change that.
+    pub(crate) fn registration(&mut self) -> (&mut Registration, &TcpStream) {
+        (&mut self.registration, &self.stream)
     }
 
     /// What the connection waits for while parked.
@@ -201,7 +212,9 @@ impl Conn {
     }
 
     /// Reads, answers from `site` and writes until the socket would block; says what to wait
-    /// for next. Every request of the drive is answered from the one `site`, so a batch never
+    /// for next. It waits for readability only after a read in this drive found the socket
+    /// empty, and for writability only after a send found it full: its registration is
+    /// edge-triggered (`crate::readiness`), so no edge comes for bytes that were there already. Every request of the drive is answered from the one `site`, so a batch never
     /// mixes two trees; a response still being sent owns its descriptors, so it finishes from the
     /// tree it began in whatever site the next drive gets.
     /// `others_wait` says whether another connection is queued for a worker: a large body
@@ -289,6 +302,9 @@ impl Conn {
         }
         let draining = ctx.draining.is_set();
         let mut answered = false;
+        // A read in this drive came back short: every byte that arrives from now on brings an
+        // edge of its own.
+        let mut emptied = false;
         loop {
             let need_input = self.answer_buffered(s, ctx, site, draining, &mut answered);
             if let Some(until) = self.held {
@@ -298,8 +314,10 @@ impl Conn {
                 }
                 self.held = None;
             }
-            if !send::flush(&self.stream, &mut s.out, &mut self.sending, &others_wait)? {
-                return Ok(Next::Write);
+            match send::flush(&self.stream, &mut s.out, &mut self.sending, &others_wait)? {
+                Flushed::All => {}
+                Flushed::Full => return Ok(Next::Write),
+                Flushed::Yielded => return Ok(Next::Yield),
             }
             finish_lines(&mut s.lines, &ctx.log);
             if let Phase::Framing(Framer::Done { linger }) = self.phase {
@@ -309,16 +327,16 @@ impl Conn {
                 continue;
             }
             // Skip the read that would almost surely find nothing: after a response the client
-            // has not seen it yet. Level-triggered re-arming reports bytes that did arrive.
+            // has not seen it yet. Bytes that came after the last short read bring an edge.
             let idle = matches!(self.phase, Phase::Framing(Framer::Head { .. }));
-            if answered && idle && s.read.is_empty() && !self.peer_eof {
+            if answered && emptied && idle && s.read.is_empty() && !self.peer_eof {
                 return Ok(Next::Read);
             }
             if self.peer_eof {
                 return Ok(Next::Close);
             }
             match self.fill(s)? {
-                Fill::Data => {}
+                Fill::Data { short } => emptied |= short,
                 Fill::Eof => self.peer_eof = true,
                 Fill::Blocked => {
                     self.count_deferral(s);
@@ -362,7 +380,7 @@ impl Conn {
                 Parsed::Invalid => return Ok(Some(Next::Close)),
                 Parsed::NeedMore if self.peer_eof => return Ok(Some(Next::Close)),
                 Parsed::NeedMore => match self.fill(s)? {
-                    Fill::Data => {}
+                    Fill::Data { .. } => {}
                     Fill::Eof => self.peer_eof = true,
                     Fill::Blocked => {
                         self.count_deferral(s);
@@ -577,8 +595,9 @@ impl Conn {
                     if let Phase::Framing(framer) = &mut self.phase {
                         framer.bytes_arrived(Instant::now);
                     }
+                    let short = n < space.len();
                     s.read.filled(n);
-                    return Ok(Fill::Data);
+                    return Ok(Fill::Data { short });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Fill::Blocked),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

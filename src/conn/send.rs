@@ -95,15 +95,27 @@ pub(crate) fn plan(out: &mut Vec<u8>, body: Body) -> Option<Sending> {
     }
 }
 
-/// Writes the gathered bytes, then the body being sent; false if the socket filled (or the
-/// turn ended while `others_wait`) first. An error means the response cannot be completed: the
+/// How far [`flush`] got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flushed {
+    /// Everything queued went to the kernel.
+    All,
+    /// The socket filled: a writable edge comes when it has room again.
+    Full,
+    /// A file's turn ended while others wait for a worker; the socket may still have room, so
+    /// no edge will come for it.
+    Yielded,
+}
+
+/// Writes the gathered bytes, then the body being sent, until all is sent, the socket fills,
+/// or a turn ends while `others_wait`. An error means the response cannot be completed: the
 /// connection closes.
 pub(crate) fn flush(
     stream: &TcpStream,
     out: &mut WriteBuf,
     sending: &mut Option<Sending>,
     others_wait: &impl Fn() -> bool,
-) -> io::Result<bool> {
+) -> io::Result<Flushed> {
     // A head and a shared body leave in one sendmsg: the one case where both are in memory
     // and a second send would cost a second segment.
     if let Some(Sending::Shared { bytes, pos, end }) = sending {
@@ -116,7 +128,7 @@ pub(crate) fn flush(
                     out.sent(in_head);
                     *pos += n - in_head;
                 }
-                None => return Ok(false),
+                None => return Ok(Flushed::Full),
             }
         }
     }
@@ -126,18 +138,18 @@ pub(crate) fn flush(
             // MSG_MORE: let the kernel put the head in the same segment as the body's start.
             match send(stream, out.unsent(), sending.is_some())? {
                 Some(n) => out.sent(n),
-                None => return Ok(false),
+                None => return Ok(Flushed::Full),
             }
         }
         let Some(body) = sending else {
-            return Ok(true);
+            return Ok(Flushed::All);
         };
         match body {
             Sending::Shared { bytes, pos, end } => {
                 while *pos < *end {
                     match send(stream, &bytes[*pos..*end], false)? {
                         Some(n) => *pos += n,
-                        None => return Ok(false),
+                        None => return Ok(Flushed::Full),
                     }
                 }
             }
@@ -150,10 +162,10 @@ pub(crate) fn flush(
             } => {
                 while *offset < *end {
                     if turn == 0 {
-                        // Nobody waits for a worker: another turn costs less than the re-arm,
-                        // reactor pass and hand-off that yielding would.
+                        // Nobody waits for a worker: another turn costs less than the reactor
+                        // pass and hand-off that yielding would.
                         if others_wait() {
-                            return Ok(false);
+                            return Ok(Flushed::Yielded);
                         }
                         turn = FILE_TURN;
                     }
@@ -163,7 +175,7 @@ pub(crate) fn flush(
                         // completed, and only closing tells the client so.
                         Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                         Ok(n) => turn = turn.saturating_sub(n as u64),
-                        Err(Errno::AGAIN) => return Ok(false),
+                        Err(Errno::AGAIN) => return Ok(Flushed::Full),
                         Err(Errno::INTR) => {}
                         Err(e) => return Err(e.into()),
                     }

@@ -49,8 +49,7 @@ impl Acceptor {
         })
     }
 
-    /// Accepts up to `room` connections (and at most a batch), handing each to `register`,
-    /// which says whether it took it.
+    /// Accepts up to `room` connections (and at most a batch), handing each to `take`.
     /// Out of room, the listener stays disarmed: new connections wait in the backlog until
     /// [`Acceptor::rearm`] finds room.
     pub(super) fn accept_batch(
@@ -58,7 +57,7 @@ impl Acceptor {
         poller: &Poller,
         now: Instant,
         mut room: usize,
-        mut register: impl FnMut(TcpStream, SocketAddr) -> bool,
+        mut take: impl FnMut(TcpStream, SocketAddr),
     ) {
         self.armed = false;
         let Some(listener) = &self.listener else {
@@ -78,9 +77,8 @@ impl Acceptor {
                     let peer = peer
                         .and_then(|p| SocketAddr::try_from(p).ok())
                         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
-                    if register(TcpStream::from(fd), peer) {
-                        room -= 1;
-                    }
+                    take(TcpStream::from(fd), peer);
+                    room -= 1;
                 }
                 Err(Errno::AGAIN) => break,
                 Err(e @ (Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM)) => {

@@ -1,14 +1,16 @@
 //! The multiplexing loop: one thread that owns the listener ([`accept`]), every parked
 //! connection and its deadline ([`slots`], [`deadlines`]), and the shutdown phase ([`drain`]).
 //! Each turn it lets the workers empty the job queue (see [`crate::pace`]), waits on the
-//! poller, takes back the connections workers return (already re-armed by them, oneshot),
-//! accepts until the listener would block, hands ready connections to the workers, hands
-//! connections whose deadline passed to a worker to be ended, and advances shutdown.
+//! poller, takes back the connections workers return (registered by them, edge-triggered),
+//! accepts until the listener would block, hands ready connections to the workers (an edge for
+//! one a worker holds is marked on the [`Board`] for that worker), hands connections whose
+//! deadline passed to a worker to be ended, and advances shutdown.
 //!
 //! A connection has exactly one owner: parked here in the slab, or moved into a job for one
-//! worker. The reactor registers every source in the poller (workers re-arm the one they hold,
-//! or delete and close it) and deletes a socket before dropping it. It never reads, writes or
-//! shuts down a connection's socket: deciding how a connection ends is the worker's.
+//! worker. Workers register a connection's socket in the poller (the reactor registers only the
+//! listener and the shutdown pipe); whoever drops a connection takes it out of the poller first.
+//! It never reads, writes or shuts down a connection's socket: deciding how a connection ends
+//! is the worker's.
 
 mod accept;
 mod deadlines;
@@ -25,9 +27,9 @@ use crossbeam_channel::{Receiver, Sender};
 use polling::{Event, Events, Poller};
 
 use crate::conn::{Conn, Listening, Wait};
-use crate::log;
 use crate::metrics::Metrics;
 use crate::pace::Pace;
+use crate::readiness::Board;
 use crate::shutdown::Draining;
 use crate::worker::{Intent, Job, Returned};
 use accept::{Acceptor, LISTENER};
@@ -35,11 +37,11 @@ pub use deadlines::Timeouts;
 use deadlines::deadline_for;
 pub use drain::Outcome;
 use drain::Phase;
-use slots::Slots;
+use slots::{Seen, Slots};
 
 /// Poller key of the shutdown pipe.
 const SHUTDOWN: usize = usize::MAX - 2;
-/// The longest the loop sleeps: re-armed connections returned without a wake-up get their
+/// The longest the loop sleeps: connections returned without a wake-up get their
 /// deadlines at most this late.
 const TICK: Duration = Duration::from_millis(250);
 /// The longest the loop waits for the workers to empty the job queue before it polls anyway.
@@ -52,6 +54,8 @@ pub(crate) struct Channels {
     pub(crate) jobs: Sender<Job>,
     pub(crate) returns: Receiver<Returned>,
     pub(crate) pace: Arc<Pace>,
+    /// Who owes a connection on a worker another drive.
+    pub(crate) board: Arc<Board>,
     /// The reading end of the shutdown pipe.
     pub(crate) shutdown: UnixStream,
     /// Set when the drain begins, for the workers.
@@ -121,7 +125,7 @@ impl Reactor {
             events.clear();
             self.ch.poller.wait(&mut events, timeout)?;
             let now = Instant::now();
-            // Returns first: a connection a worker re-armed may already have an event here.
+            // Returns first: a connection a worker let go may already have an event here.
             while let Ok(returned) = self.ch.returns.try_recv() {
                 self.on_return(returned, now);
             }
@@ -151,7 +155,7 @@ impl Reactor {
     }
 
     fn next_timeout(&self, now: Instant) -> Option<Duration> {
-        // Workers return re-armed connections without waking us, so their deadlines enter the
+        // Workers return connections without waking us, so their deadlines enter the
         // heap at the next wake-up: never sleep longer than TICK.
         [
             self.slots.next_deadline(),
@@ -165,16 +169,22 @@ impl Reactor {
         .map(|at| at.saturating_duration_since(now))
     }
 
-    /// Readiness of a connection. A connection still marked busy was re-armed by its worker,
-    /// which hands it back right after: wait for that, then dispatch. This, pacing and the
-    /// poller's wait are the only blocking calls on this thread; the wait is short because
-    /// the worker re-arms just before it sends.
+    /// Readiness of a connection. A parked one is handed to a worker, unless it holds its
+    /// answer back (its deadline drives it). One on a worker is marked on the board, and that
+    /// worker drives it again; if the worker has let it go already, it is on its way back: wait
+    /// for it, then dispatch. This, pacing and the poller's wait are the only blocking calls on
+    /// this thread; the wait is short because the worker lets go just before it sends.
     fn on_ready(&mut self, key: usize, now: Instant) {
-        while self.slots.is_busy(key) {
-            match self.ch.returns.recv_timeout(TICK) {
-                Ok(returned) => self.on_return(returned, now),
-                // A worker that never returns it has died; the event is dropped with it.
-                Err(_) => return,
+        loop {
+            match self.slots.seen(key) {
+                Seen::Gone | Seen::Held => return,
+                Seen::Parked => break,
+                Seen::Busy if self.ch.board.owe(key) => return,
+                Seen::Busy => match self.ch.returns.recv_timeout(TICK) {
+                    Ok(returned) => self.on_return(returned, now),
+                    // A worker that never returns it has died; the event is dropped with it.
+                    Err(_) => return,
+                },
             }
         }
         if let Some(conn) = self.slots.take(key) {
@@ -183,6 +193,7 @@ impl Reactor {
     }
 
     fn dispatch(&mut self, key: usize, conn: Box<Conn>, intent: Intent) {
+        self.ch.board.dispatched(key);
         if let Err(crossbeam_channel::SendError(job)) = self.ch.jobs.send(Job { key, conn, intent })
         {
             // No worker is left to take it: put it back, to be closed here.
@@ -200,10 +211,11 @@ impl Reactor {
     }
 
     /// Takes connections from the backlog while there is room, and hands each to a worker at
-    /// once: a client sends its request as soon as it has connected, so it is usually there
-    /// already, and waiting for readiness would cost another turn of the loop and an event per
-    /// connection. One whose request has not arrived costs its worker one read that finds
-    /// nothing before it is armed for readability.
+    /// once, unregistered: a client sends its request as soon as it has connected, so it is
+    /// usually there already, and waiting for readiness would cost another turn of the loop and
+    /// an event per connection; one answered and closed in that drive never enters the poller.
+    /// One whose request has not arrived costs its worker one read that finds nothing before it
+    /// registers it.
     fn accept(&mut self, now: Instant) {
         let room = self.room();
         let mut fresh = std::mem::take(&mut self.fresh);
@@ -215,9 +227,7 @@ impl Reactor {
             ..
         } = self;
         acceptor.accept_batch(&ch.poller, now, room, |stream, peer| {
-            register(slots, &ch.poller, config, stream, peer, now)
-                .map(|key| fresh.push(key))
-                .is_some()
+            fresh.push(admit(slots, config, stream, peer, now));
         });
         self.accepted_while_draining(fresh.len());
         for key in fresh.drain(..) {
@@ -229,7 +239,7 @@ impl Reactor {
     }
 
     fn on_return(&mut self, returned: Returned, now: Instant) {
-        let (key, conn) = match returned {
+        let (key, conn, again) = match returned {
             Returned::Closed { key } => {
                 if self.slots.free(key) {
                     let room = self.has_room();
@@ -237,12 +247,16 @@ impl Reactor {
                 }
                 return;
             }
-            Returned::Parked { key, conn } => (key, conn),
+            Returned::Parked { key, conn, again } => (key, conn, again),
         };
         if let Phase::Cutting { cut, .. } = &mut self.phase {
             *cut += 1;
             let _ = self.slots.park(key, conn, now);
             return self.close(key);
+        }
+        if again {
+            // It could go on: behind whatever is queued now, with the deadline it has.
+            return self.dispatch(key, conn, Intent::Drive);
         }
         let draining = self.phase.is_draining();
         let deadline = deadline_for(
@@ -252,9 +266,10 @@ impl Reactor {
             &self.config.timeouts,
             draining,
         );
-        if let Err(conn) = self.slots.park(key, conn, deadline) {
+        if let Err(mut conn) = self.slots.park(key, conn, deadline) {
             // Cannot happen while one owner holds each connection; be safe anyway.
-            let _ = self.ch.poller.delete(conn.stream());
+            let (registration, stream) = conn.registration();
+            registration.forget(&self.ch.poller, stream);
         }
     }
 
@@ -293,30 +308,20 @@ impl Drop for Reactor {
     }
 }
 
-/// Parks a newly accepted connection under the key it is registered with, and returns that key;
-/// `None` if the poller refused it (the stream is then dropped, closing it).
-fn register(
+/// Parks a newly accepted connection and returns its key; it enters the poller only when a
+/// worker finds it has to wait.
+fn admit(
     slots: &mut Slots,
-    poller: &Poller,
     config: &ReactorConfig,
     stream: TcpStream,
     peer: SocketAddr,
     now: Instant,
-) -> Option<usize> {
+) -> usize {
     // Linux accepted sockets inherit TCP_NODELAY from the listener (server.rs); other systems
     // need it set on each.
     #[cfg(not(target_os = "linux"))]
     let _ = stream.set_nodelay(true);
-    let key = slots.vacant_key();
-    // SAFETY: polling requires a source to be deleted before it is dropped. The stream is owned
-    // by the Conn stored in this slot, and every path that drops a Conn deletes it first
-    // (`Slots::close` here, or the worker that closes it). No interest yet: the worker it is
-    // dispatched to arms what it waits for.
-    if let Err(e) = unsafe { poller.add(&stream, Event::none(key)) } {
-        log::error(format_args!("registering a connection: {e}"));
-        return None;
-    }
     let deadline = now + config.timeouts.header;
     let conn = Conn::new(stream, peer, now, config.listening);
-    Some(slots.insert(Box::new(conn), deadline))
+    slots.insert(Box::new(conn), deadline)
 }

@@ -2,8 +2,8 @@
 //! on a worker, with its generation (so a stale heap entry or a late return never touches a
 //! later connection in the same slot) and its deadline, kept in the heap with at most one live
 //! entry per slot. [`Slots::close`] is the one way a parked connection is closed on the reactor
-//! thread: deleted from the poller first, as polling requires, then dropped. It never reads,
-//! writes or shuts down a socket.
+//! thread: taken out of the poller first (if a worker registered it), as polling requires, then
+//! dropped. It never reads, writes or shuts down a socket.
 
 use std::time::Instant;
 
@@ -11,7 +11,7 @@ use polling::Poller;
 use slab::Slab;
 
 use super::deadlines::Deadlines;
-use crate::conn::Conn;
+use crate::conn::{Conn, Wait};
 
 #[derive(Debug)]
 enum State {
@@ -29,6 +29,19 @@ struct Slot {
     deadline: Instant,
     /// The deadline this slot has in the heap, if any.
     queued: Option<Instant>,
+}
+
+/// What the reactor finds under a key when an edge comes for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Seen {
+    /// No connection: it closed after the edge was reported.
+    Gone,
+    /// Parked, and may be driven.
+    Parked,
+    /// Parked, holding its answer back until its deadline.
+    Held,
+    /// On a worker.
+    Busy,
 }
 
 /// Every open connection, by poller key.
@@ -56,11 +69,6 @@ impl Slots {
         self.slab.is_empty()
     }
 
-    /// The key the next [`Slots::insert`] will use, to register the socket under it first.
-    pub(super) fn vacant_key(&self) -> usize {
-        self.slab.vacant_key()
-    }
-
     /// Parks a new connection due at `deadline`.
     pub(super) fn insert(&mut self, conn: Box<Conn>, deadline: Instant) -> usize {
         self.generation += 1;
@@ -74,15 +82,14 @@ impl Slots {
         key
     }
 
-    /// Whether `key` is a connection on a worker.
-    pub(super) fn is_busy(&self, key: usize) -> bool {
-        matches!(
-            self.slab.get(key),
-            Some(Slot {
-                state: State::Busy,
-                ..
-            })
-        )
+    /// What is under `key`.
+    pub(super) fn seen(&self, key: usize) -> Seen {
+        match self.slab.get(key).map(|slot| &slot.state) {
+            None => Seen::Gone,
+            Some(State::Busy) => Seen::Busy,
+            Some(State::Parked(conn)) if matches!(conn.wait(), Wait::Held { .. }) => Seen::Held,
+            Some(State::Parked(_)) => Seen::Parked,
+        }
     }
 
     /// Takes a parked connection to hand it to a worker; the slot stays, busy.
@@ -125,14 +132,15 @@ impl Slots {
     }
 
     /// Closes a parked connection (or frees a busy one's slot, whose worker then finds it
-    /// gone): deleted from the poller first, as polling requires, then dropped.
+    /// gone): out of the poller first, as polling requires, then dropped.
     pub(super) fn close(&mut self, key: usize, poller: &Poller) {
         if let Some(Slot {
-            state: State::Parked(conn),
+            state: State::Parked(mut conn),
             ..
         }) = self.remove(key)
         {
-            let _ = poller.delete(conn.stream());
+            let (registration, stream) = conn.registration();
+            registration.forget(poller, stream);
         }
     }
 

@@ -678,3 +678,29 @@ fn a_held_answer_goes_out_when_the_server_drains() {
     );
     stopper.join().unwrap().unwrap();
 }
+
+/// A request that arrives while an answer is held is read when the hold ends: its bytes came
+/// while nothing was driving the connection, and no later event announces them.
+#[test]
+fn a_request_sent_during_a_hold_is_answered_after_it() {
+    use std::io::Write;
+    let delay = Duration::from_millis(600);
+    let s = server(|c| c.site.auth.failure_delay = delay);
+    let mut held = s.connect();
+    let wrong = basic("alice", "not-it");
+    let raw =
+        format!("GET /private/secret.txt HTTP/1.1\r\nHost: t\r\nAuthorization: {wrong}\r\n\r\n");
+    held.write_all(raw.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    held.write_all(get_request("/image.png").as_bytes())
+        .unwrap();
+    held.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut reader = ResponseReader::new(held);
+    assert_refused(&reader.read_response(), "wrong password");
+    let after = reader.read_response();
+    assert_eq!(
+        after.status, 200,
+        "the request sent during the hold: {after}"
+    );
+    assert_eq!(after.body, fixture("image.png"));
+}

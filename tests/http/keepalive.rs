@@ -61,6 +61,36 @@ fn twenty_pipelined_requests_in_one_write() {
     }
 }
 
+/// Requests pipelined in one write, sized so that every full read of the server's 16 KiB buffer
+/// ends exactly between two of them: after answering a buffer's worth, nothing is left over to
+/// say more is coming, yet the socket still holds the rest, and no new event will announce it.
+#[test]
+fn pipelined_requests_that_fill_the_read_buffer_exactly_are_all_answered() {
+    use std::io::Write;
+    const SIZE: usize = 64;
+    const COUNT: usize = 2048;
+    let base = "GET /empty.txt HTTP/1.1\r\nHost: x\r\nX-Pad: \r\n\r\n";
+    let request = base.replace(
+        "X-Pad: ",
+        &format!("X-Pad: {}", "p".repeat(SIZE - base.len())),
+    );
+    assert_eq!(request.len(), SIZE);
+    assert_eq!(16 * 1024 % SIZE, 0);
+    let s = TestServer::start();
+    let stream = s.connect();
+    let mut writer = stream.try_clone().unwrap();
+    let all = request.repeat(COUNT);
+    let sender = std::thread::spawn(move || writer.write_all(all.as_bytes()));
+    let mut r = ResponseReader::new(stream);
+    r.set_read_timeout(std::time::Duration::from_secs(5));
+    for i in 0..COUNT {
+        let resp = r.read_response();
+        assert_eq!(resp.status, 200, "pipelined #{i}: {resp}");
+        assert!(resp.body.is_empty(), "pipelined #{i}");
+    }
+    sender.join().unwrap().unwrap();
+}
+
 #[test]
 fn pipelined_mix_of_get_head_404_and_options() {
     let s = TestServer::start();
