@@ -12,6 +12,10 @@
 //! finds the mark and drives it again. It holds three states a key and nothing else; it never
 //! touches a socket, and the poller only through [`Registration::arm`] and
 //! [`Registration::forget`].
+//!
+//! polling's `poll(2)` backend (other systems, and `bench/scaling.sh`'s comparison build) cannot
+//! report edges: there a connection is armed oneshot for each wait instead, one `modify` a wait,
+//! and the board works the same, since an event then comes only after that arming.
 
 use std::io;
 use std::net::TcpStream;
@@ -96,7 +100,8 @@ impl Board {
     }
 }
 
-/// What a connection's socket is registered in the poller for, always edge-triggered.
+/// What a connection's socket is registered in the poller for, edge-triggered (with the
+/// `poll(2)` backend: what it was last armed for, oneshot).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Registration {
     /// Not in the poller: it has not had to wait yet.
@@ -130,6 +135,22 @@ impl Registration {
             Registration::ReadWrite => Event::all(key),
             _ => Event::readable(key),
         };
+        if !poller.supports_edge() {
+            // Level-triggered and oneshot: armed for exactly what it waits for, every time.
+            let event = if write {
+                Event::writable(key)
+            } else {
+                Event::readable(key)
+            };
+            if *self == Registration::None {
+                // SAFETY: as below.
+                unsafe { poller.add_with_mode(stream, event, PollMode::Oneshot)? };
+            } else {
+                poller.modify_with_mode(stream, event, PollMode::Oneshot)?;
+            }
+            *self = wanted;
+            return Ok(());
+        }
         match (*self, wanted) {
             (Registration::None, _) => {
                 // SAFETY: polling requires a source to be deleted before it is dropped. The

@@ -60,11 +60,6 @@ impl Server {
             metrics: Metrics::new(&config.metrics, config.workers),
         });
         let poller = Arc::new(Poller::new().context("cannot create the poller")?);
-        // Connections are registered edge-triggered, once (`readiness.rs`); every backend of
-        // the systems we build for (epoll, kqueue) can, only polling's poll(2) fallback cannot.
-        if !poller.supports_edge() {
-            anyhow::bail!("this system's poller cannot report edge-triggered readiness");
-        }
         // Bounded by the connection limit, which no number of connections in flight can exceed,
         // so a send never blocks; and unlike an unbounded channel, it allocates nothing after
         // start-up.

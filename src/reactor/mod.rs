@@ -123,7 +123,13 @@ impl Reactor {
             }
             let timeout = self.next_timeout(Instant::now());
             events.clear();
-            self.ch.poller.wait(&mut events, timeout)?;
+            match self.ch.poller.wait(&mut events, timeout) {
+                Ok(_) => {}
+                // polling's poll(2) backend can find its own wake-up descriptor drained by an
+                // earlier pass and say EAGAIN: a wake-up, not a failure of the loop.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
             let now = Instant::now();
             // Returns first: a connection a worker let go may already have an event here.
             while let Ok(returned) = self.ch.returns.try_recv() {
