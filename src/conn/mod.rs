@@ -62,8 +62,8 @@ pub enum Next {
     /// Nothing from the socket: it holds an answer back until its deadline
     /// (`--auth-failure-delay`), which then drives it again.
     Hold,
-    /// Nothing from the socket: a file's turn ended while other connections wait for a worker,
-    /// and it goes on after them.
+    /// Nothing from the socket: a file's turn or a batch of pipelined answers ended while other
+    /// connections wait for a worker, and it goes on after them.
     Yield,
     /// Nothing: close it.
     Close,
@@ -218,7 +218,7 @@ impl Conn {
     /// mixes two trees; a response still being sent owns its descriptors, so it finishes from the
     /// tree it began in whatever site the next drive gets.
     /// `others_wait` says whether another connection is queued for a worker: a large body
-    /// yields the worker after each turn only then.
+    /// yields the worker after each turn, and a pipelining client after each batch, only then.
     pub fn drive(
         &mut self,
         s: &mut Scratch,
@@ -323,7 +323,13 @@ impl Conn {
             if let Phase::Framing(Framer::Done { linger }) = self.phase {
                 return self.close(s, linger, draining);
             }
+            // A client that keeps pipelining could keep this drive going for ever: when
+            // another connection waits for a worker, it goes on after it. (Nothing buffered:
+            // the next step finds that it needs input, and usually returns.)
             if !need_input {
+                if !s.read.is_empty() && others_wait() {
+                    return Ok(Next::Yield);
+                }
                 continue;
             }
             // Skip the read that would almost surely find nothing: after a response the client
@@ -334,6 +340,9 @@ impl Conn {
             }
             if self.peer_eof {
                 return Ok(Next::Close);
+            }
+            if answered && others_wait() {
+                return Ok(Next::Yield);
             }
             match self.fill(s)? {
                 Fill::Data { short } => emptied |= short,

@@ -249,3 +249,68 @@ fn a_queue_longer_than_the_pool_loses_no_request() {
         c.join().expect("a client failed");
     }
 }
+
+/// One worker, and a client that never stops pipelining: bytes keep arriving while the worker
+/// holds its connection, so one drive could go on for ever, and a worker drives a connection
+/// again at once after an edge; both only while nobody else waits. Another client's requests
+/// are answered at once all the same.
+#[test]
+fn a_client_that_never_stops_pipelining_does_not_hold_the_only_worker() {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let s = TestServer::build().config(|c| c.workers = 1).start();
+    let greedy = s.connect();
+    let control = greedy.try_clone().unwrap();
+    let mut writer = greedy.try_clone().unwrap();
+    let mut reader = greedy;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_writing = stop.clone();
+    let batch = get_request("/image.png").repeat(64);
+    let feeder = std::thread::spawn(move || {
+        while !stop_writing.load(Ordering::SeqCst) {
+            if writer.write_all(batch.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    let stop_reading = stop.clone();
+    let drainer = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut total = 0u64;
+        reader
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        while !stop_reading.load(Ordering::SeqCst) {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => total += n as u64,
+                Err(_) => {}
+            }
+        }
+        total
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let mut r = s.reader();
+    r.set_read_timeout(Duration::from_secs(5));
+    let started = Instant::now();
+    for i in 0..20 {
+        r.send(get_request("/style.css"));
+        let resp = r.read_response();
+        assert_eq!(resp.body, fixture("style.css"), "request #{i}");
+    }
+    // About a millisecond each when the pipelining drive yields after each batch; about 200 ms
+    // each when one drive went on while the client kept sending.
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "20 requests took {:?} behind the pipelining client",
+        started.elapsed()
+    );
+    stop.store(true, Ordering::SeqCst);
+    // A writer blocked on a full socket would never see the flag.
+    let _ = control.shutdown(std::net::Shutdown::Both);
+    let received = drainer.join().unwrap();
+    feeder.join().unwrap();
+    assert!(received > 0, "the pipelining client was never answered");
+}
