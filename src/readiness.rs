@@ -126,21 +126,17 @@ impl Registration {
         key: usize,
         write: bool,
     ) -> io::Result<()> {
-        let wanted = if write {
-            Registration::ReadWrite
+        let (wanted, interest) = if write {
+            (Registration::ReadWrite, Event::all(key))
         } else {
-            Registration::Read
-        };
-        let interest = |r: Registration| match r {
-            Registration::ReadWrite => Event::all(key),
-            _ => Event::readable(key),
+            (Registration::Read, Event::readable(key))
         };
         if !poller.supports_edge() {
             // Level-triggered and oneshot: armed for exactly what it waits for, every time.
             let event = if write {
                 Event::writable(key)
             } else {
-                Event::readable(key)
+                interest
             };
             if *self == Registration::None {
                 // SAFETY: as below.
@@ -156,10 +152,10 @@ impl Registration {
                 // SAFETY: polling requires a source to be deleted before it is dropped. The
                 // stream is owned by the Conn this registration belongs to, and every path that
                 // drops a registered Conn deletes it first (`Registration::forget`).
-                unsafe { poller.add_with_mode(stream, interest(wanted), PollMode::Edge)? };
+                unsafe { poller.add_with_mode(stream, interest, PollMode::Edge)? };
             }
             (Registration::Read, Registration::ReadWrite) => {
-                poller.modify_with_mode(stream, interest(wanted), PollMode::Edge)?;
+                poller.modify_with_mode(stream, interest, PollMode::Edge)?;
             }
             _ => return Ok(()),
         }

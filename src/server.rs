@@ -78,7 +78,6 @@ impl Server {
         };
         let workers = worker::spawn(config.workers, &ctx, &links)
             .context("cannot start the worker threads")?;
-        drop(links);
         let (handle, shutdown_rx) =
             shutdown::channel().context("cannot create the shutdown pipe")?;
         let channels = Channels {

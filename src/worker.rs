@@ -135,7 +135,9 @@ fn work(index: usize, ctx: &Context, links: &Links) {
                     Next::Close
                 }
             };
-            match next {
+            // Whether it goes back to be driven again at once, behind whatever is queued.
+            let again = match next {
+                Next::Close => break close(poller, key, conn),
                 Next::Read | Next::Write => {
                     let (registration, stream) = conn.registration();
                     if registration
@@ -154,29 +156,20 @@ fn work(index: usize, ctx: &Context, links: &Links) {
                         }
                         // An edge came while it was driven, and will not come again: drive it
                         // now, unless others wait, whom it then goes behind.
-                        Release::Again if jobs.is_empty() => intent = Intent::Drive,
-                        Release::Again => {
-                            board.let_go(key);
-                            break Returned::Parked {
-                                key,
-                                conn,
-                                again: true,
-                            };
+                        Release::Again if jobs.is_empty() => {
+                            intent = Intent::Drive;
+                            continue;
                         }
+                        Release::Again => true,
                     }
                 }
                 // Edges while it holds its answer are not driven: its deadline drives it, and
                 // that drive reads whatever came.
-                Next::Hold | Next::Yield => {
-                    board.let_go(key);
-                    break Returned::Parked {
-                        key,
-                        conn,
-                        again: next == Next::Yield,
-                    };
-                }
-                Next::Close => break close(poller, key, conn),
-            }
+                Next::Hold => false,
+                Next::Yield => true,
+            };
+            board.let_go(key);
+            break Returned::Parked { key, conn, again };
         };
         // A freed slot can matter now (the connection limit, a drain that waits for the last
         // one), and a connection to drive again must not wait for the next wake-up: wake the

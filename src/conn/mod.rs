@@ -214,8 +214,9 @@ impl Conn {
     /// Reads, answers from `site` and writes until the socket would block; says what to wait
     /// for next. It waits for readability only after a read in this drive found the socket
     /// empty, and for writability only after a send found it full: its registration is
-    /// edge-triggered (`crate::readiness`), so no edge comes for bytes that were there already. Every request of the drive is answered from the one `site`, so a batch never
-    /// mixes two trees; a response still being sent owns its descriptors, so it finishes from the
+    /// edge-triggered (`crate::readiness`), so no edge comes for bytes that were there already.
+    /// Every request of the drive is answered from the one `site`, so a batch never mixes two
+    /// trees; a response still being sent owns its descriptors, so it finishes from the
     /// tree it began in whatever site the next drive gets.
     /// `others_wait` says whether another connection is queued for a worker: a large body
     /// yields the worker after each turn, and a pipelining client after each batch, only then.

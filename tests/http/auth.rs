@@ -652,16 +652,22 @@ fn a_wrong_passwords_answer_is_held_back_and_nobody_else_waits() {
     assert!(quick.elapsed() < delay, "took {:?}", quick.elapsed());
 }
 
-/// A shutdown does not wait out a hold: the held answer goes out as the drain begins.
-#[test]
-fn a_held_answer_goes_out_when_the_server_drains() {
+/// A new connection that has sent a request for the protected file with a wrong password.
+fn send_a_wrong_password(s: &TestServer) -> std::net::TcpStream {
     use std::io::Write;
-    let mut s = server(|c| c.site.auth.failure_delay = Duration::from_secs(30));
     let mut held = s.connect();
     let wrong = basic("alice", "not-it");
     let raw =
         format!("GET /private/secret.txt HTTP/1.1\r\nHost: t\r\nAuthorization: {wrong}\r\n\r\n");
     held.write_all(raw.as_bytes()).unwrap();
+    held
+}
+
+/// A shutdown does not wait out a hold: the held answer goes out as the drain begins.
+#[test]
+fn a_held_answer_goes_out_when_the_server_drains() {
+    let mut s = server(|c| c.site.auth.failure_delay = Duration::from_secs(30));
+    let held = send_a_wrong_password(&s);
     // Let the worker queue and hold it.
     std::thread::sleep(Duration::from_millis(300));
     let started = std::time::Instant::now();
@@ -686,11 +692,7 @@ fn a_request_sent_during_a_hold_is_answered_after_it() {
     use std::io::Write;
     let delay = Duration::from_millis(600);
     let s = server(|c| c.site.auth.failure_delay = delay);
-    let mut held = s.connect();
-    let wrong = basic("alice", "not-it");
-    let raw =
-        format!("GET /private/secret.txt HTTP/1.1\r\nHost: t\r\nAuthorization: {wrong}\r\n\r\n");
-    held.write_all(raw.as_bytes()).unwrap();
+    let mut held = send_a_wrong_password(&s);
     std::thread::sleep(Duration::from_millis(200));
     held.write_all(get_request("/image.png").as_bytes())
         .unwrap();
