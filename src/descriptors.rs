@@ -1,15 +1,20 @@
 //! The process's open-file limit and what it allows: [`raise_soft_limit`] lifts the soft
 //! `RLIMIT_NOFILE` to the hard one at start-up, and [`connection_budget`] says how many
 //! connections fit beneath it, so that accepted connections alone can never run the process out
-//! of descriptors. It decides numbers only; it never opens, accepts or closes anything.
+//! of descriptors, and [`cached_files`] how many the file cache may keep open. It decides
+//! numbers only; it never opens, accepts or closes anything.
 //!
 //! A connection holds its socket, and while it sends a file from disk that file too: two
 //! descriptors. The rest of the process holds a fixed few (stdio, the listener, the poller and
 //! its wake-up, the shutdown and reload pipes, the site's root, an old root during a reload) and
 //! each worker at most a couple for a moment (a directory being listed, an error page, a file
-//! being hashed), which [`RESERVED`] and [`PER_WORKER`] cover with room to spare.
+//! being hashed), which [`RESERVED`] and [`PER_WORKER`] cover with room to spare. The file
+//! cache's descriptors are counted twice: during a reload the old site's cache lives until the
+//! last drive answering from it ends.
 
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+
+use crate::site::file_cache::MAX_OPEN;
 
 /// Descriptors kept for the process itself, whatever its connections hold.
 const RESERVED: u64 = 32;
@@ -30,6 +35,18 @@ pub fn raise_soft_limit() {
         limit.current = Some(hard);
         let _ = setrlimit(Resource::Nofile, limit);
     }
+}
+
+/// Descriptors the file cache may keep open: [`MAX_OPEN`], or a sixteenth of the soft limit when
+/// that is less, so that a low limit still leaves most descriptors to connections.
+pub fn cached_files() -> usize {
+    cached_under(getrlimit(Resource::Nofile))
+}
+
+fn cached_under(limit: Rlimit) -> usize {
+    limit.current.map_or(MAX_OPEN, |nofile| {
+        usize::try_from(nofile / 16).map_or(MAX_OPEN, |n| n.min(MAX_OPEN))
+    })
 }
 
 /// How `--max-connections` fits the open-file limit.
@@ -65,7 +82,10 @@ fn budget(asked: usize, workers: usize, limit: Rlimit) -> Budget {
     let Some(nofile) = limit.current else {
         return Budget::Fits(asked);
     };
-    let kept = RESERVED.saturating_add(PER_WORKER.saturating_mul(workers as u64));
+    let cached = 2 * cached_under(limit) as u64;
+    let kept = RESERVED
+        .saturating_add(PER_WORKER.saturating_mul(workers as u64))
+        .saturating_add(cached);
     let fit = nofile.saturating_sub(kept) / PER_CONNECTION;
     // At least one connection, or a tiny limit would leave a server that can answer no one;
     // that one still fits unless the limit is absurd, and then EMFILE has its own answers.
@@ -98,26 +118,26 @@ mod tests {
             // (asked, workers, soft limit, expected)
             (10_000, 2, None, Budget::Fits(10_000)),
             (10_000, 2, Some(1_048_576), Budget::Fits(10_000)),
-            // (20000 - 32 - 4) / 2 = 9982
+            // (20000 - 32 - 4 - 2 * 1024) / 2 = 8958
             (
                 10_000,
                 2,
                 Some(20_000),
                 Budget::Lowered {
                     asked: 10_000,
-                    allowed: 9_982,
+                    allowed: 8_958,
                     nofile: 20_000,
                 },
             ),
-            (9_982, 2, Some(20_000), Budget::Fits(9_982)),
-            // (1024 - 32 - 16) / 2 = 488
+            (8_958, 2, Some(20_000), Budget::Fits(8_958)),
+            // (1024 - 32 - 16 - 2 * 64) / 2 = 424
             (
                 10_000,
                 8,
                 Some(1024),
                 Budget::Lowered {
                     asked: 10_000,
-                    allowed: 488,
+                    allowed: 424,
                     nofile: 1024,
                 },
             ),
@@ -138,5 +158,13 @@ mod tests {
             assert_eq!(got, want, "asked {asked}, {workers} workers, soft {soft:?}");
             assert!(got.connections() <= asked);
         }
+    }
+
+    #[test]
+    fn the_file_cache_keeps_a_sixteenth_of_a_low_limit() {
+        assert_eq!(cached_under(limit(None)), MAX_OPEN);
+        assert_eq!(cached_under(limit(Some(1_048_576))), MAX_OPEN);
+        assert_eq!(cached_under(limit(Some(1024))), 64);
+        assert_eq!(cached_under(limit(Some(8))), 0);
     }
 }

@@ -57,6 +57,8 @@ pub(crate) struct Counters {
     micros: AtomicU64,
     /// Memory-cache lookups, by [`USES`].
     memory: [AtomicU64; USES.len()],
+    /// Lookups among the descriptors kept open, by [`USES`].
+    open: [AtomicU64; USES.len()],
     /// Compression-cache lookups, by [`USES`].
     compressed: [AtomicU64; USES.len()],
     /// `--basic-auth` refusals, by [`FAILURES`].
@@ -97,6 +99,9 @@ impl Counters {
         };
         if let Some(u) = tally.memory {
             bump(&self.memory[used(u)], 1);
+        }
+        if let Some(u) = tally.open {
+            bump(&self.open[used(u)], 1);
         }
         if let Some(u) = tally.compressed {
             bump(&self.compressed[used(u)], 1);
@@ -305,17 +310,26 @@ impl Metrics {
             self.reloads_failed.load(Relaxed)
         );
         let sizes = site.cache_sizes();
-        for (name, counts, held, help) in [
+        for (name, counts, held, unit, help) in [
             (
                 "memory_cache",
                 (|c: &Counters| &c.memory) as fn(&Counters) -> &[AtomicU64; 2],
                 sizes.memory,
+                "bytes",
                 "small files kept in memory (--file-cache-size)",
+            ),
+            (
+                "open_file_cache",
+                |c: &Counters| &c.open,
+                sizes.open,
+                "descriptors",
+                "larger files kept open (--file-cache-size)",
             ),
             (
                 "compression_cache",
                 |c: &Counters| &c.compressed,
                 sizes.compressed,
+                "bytes",
                 "bodies compressed on the fly (--compress)",
             ),
         ] {
@@ -330,14 +344,13 @@ impl Metrics {
                 let n = sum(&|c| &counts(c)[i]);
                 let _ = writeln!(out, "{total}{{outcome=\"{outcome}\"}} {n}");
             }
-            let bytes = format!("muxserve_{name}_bytes");
-            family(
-                &mut out,
-                &bytes,
-                "gauge",
-                &format!("Bytes the cache of {help} holds, with its bookkeeping."),
-            );
-            let _ = writeln!(out, "{bytes} {held}");
+            let gauge = format!("muxserve_{name}_{unit}");
+            let what = match unit {
+                "bytes" => "Bytes the cache of {help} holds, with its bookkeeping.",
+                _ => "Descriptors the cache of {help} holds open.",
+            };
+            family(&mut out, &gauge, "gauge", &what.replace("{help}", help));
+            let _ = writeln!(out, "{gauge} {held}");
         }
         family(
             &mut out,
@@ -434,6 +447,7 @@ mod tests {
             (
                 Tally {
                     memory: Some(CacheUse::Miss),
+                    open: Some(CacheUse::Hit),
                     compressed: Some(CacheUse::Miss),
                     ..Tally::default()
                 },
@@ -466,6 +480,7 @@ mod tests {
             assert_eq!(load(&c.compressed), compressed, "{tally:?}");
             assert_eq!(load(&c.auth), auth, "{tally:?}");
         }
+        assert_eq!(load(&c.open), [1, 0]);
     }
 
     #[test]

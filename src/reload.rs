@@ -3,7 +3,8 @@
 //! configuration again; each second it compares what the root path leads to now (a deploy that
 //! swapped a symlink) and the identity of the root's `_redirects` and `_headers` with what the
 //! served site was built from. Either way it opens a new [`Site`] and stores it in the workers'
-//! `Context`, so the next drive answers from it, whole. A reload that fails keeps the running
+//! `Context`, so the next drive answers from it, whole. Every 30 s it also lets the served site's
+//! file cache drop what went unused. A reload that fails keeps the running
 //! site and says why in one line. This module never touches a connection, the listener or the
 //! poller, and never makes a worker wait: a drive loads the site once and keeps what it loaded.
 
@@ -26,6 +27,9 @@ use crate::worker::Context;
 
 /// How often the root and the rules files are looked at.
 const TICK: Duration = Duration::from_secs(1);
+/// Ticks between sweeps of the site's file cache: a file no request used for 30 to 60 s is
+/// dropped from it, and a deleted one's descriptor closed.
+const SWEEP_TICKS: u32 = 30;
 
 /// The rules files a site reads from the top of its root (when `site_rules` is on).
 const RULES_FILES: [&str; 2] = ["_redirects", "_headers"];
@@ -222,6 +226,7 @@ impl Pending {
             serving: self.serving,
             failed: None,
             stop: stop.clone(),
+            unswept: 0,
         };
         let rx = self.rx;
         let thread = std::thread::Builder::new()
@@ -272,6 +277,8 @@ struct Watch {
     /// What the disk showed when a rebuild last failed: not tried again until it changes.
     failed: Option<Identity>,
     stop: Arc<AtomicBool>,
+    /// Ticks since the file cache was last swept.
+    unswept: u32,
 }
 
 impl Watch {
@@ -311,6 +318,11 @@ impl Watch {
     /// Rebuilds when the root or a rules file is no longer what the served site was built from,
     /// unless the last rebuild failed on exactly what the disk shows now.
     fn tick(&mut self) {
+        self.unswept += 1;
+        if self.unswept >= SWEEP_TICKS {
+            self.unswept = 0;
+            self.ctx.site.load().sweep_caches();
+        }
         let seen = observe_config(&self.current);
         if seen != self.serving && self.failed.as_ref() != Some(&seen) {
             self.reload(Cause::Changed);

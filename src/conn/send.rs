@@ -7,14 +7,14 @@
 
 use std::io;
 use std::net::TcpStream;
-use std::os::fd::OwnedFd;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use rustix::io::Errno;
 use rustix::net::SendFlags;
 
 use super::scratch::WriteBuf;
-use crate::site::{Body, Part};
+use crate::site::{Body, OpenFile, Part};
 
 /// Run-time bodies up to this size are copied into the output buffer and sent with the head;
 /// larger ones leave beside the head in one `sendmsg` without the copy. At 16 KiB the copy of
@@ -37,7 +37,7 @@ const MORE: SendFlags = SendFlags::empty();
 pub(crate) enum Sending {
     /// File ranges: the current one, then more parts (each with its head), then a tail.
     File {
-        fd: OwnedFd,
+        fd: OpenFile,
         offset: u64,
         end: u64,
         /// Kept in reverse, so that each next part is a cheap pop.
@@ -170,7 +170,7 @@ pub(crate) fn flush(
                         turn = FILE_TURN;
                     }
                     let count = (*end - *offset).min(turn) as usize;
-                    match send_file(stream, fd, offset, count) {
+                    match send_file(stream, &*fd, offset, count) {
                         // The file shrank after its length was sent: the response cannot be
                         // completed, and only closing tells the client so.
                         Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
@@ -230,7 +230,7 @@ fn send(stream: &TcpStream, buf: &[u8], more: bool) -> io::Result<Option<usize>>
 #[cfg(target_os = "linux")]
 fn send_file(
     stream: &TcpStream,
-    file: &OwnedFd,
+    file: impl AsFd,
     offset: &mut u64,
     count: usize,
 ) -> Result<usize, Errno> {
@@ -243,7 +243,7 @@ fn send_file(
 #[cfg(not(target_os = "linux"))]
 fn send_file(
     stream: &TcpStream,
-    file: &OwnedFd,
+    file: impl AsFd,
     offset: &mut u64,
     count: usize,
 ) -> Result<usize, Errno> {

@@ -68,6 +68,16 @@ impl Available {
             Coding::Identity => self,
         }
     }
+
+    /// Whether `coding` is among these (identity always is).
+    pub fn has(self, coding: Coding) -> bool {
+        match coding {
+            Coding::Br => self.br,
+            Coding::Zstd => self.zstd,
+            Coding::Gzip => self.gzip,
+            Coding::Identity => true,
+        }
+    }
 }
 
 /// The codings besides identity, in order of preference on equal weight, which RFC 9110 §12.5.3

@@ -12,7 +12,7 @@ use rustix::io::Errno;
 use super::file::FileMeta;
 use super::mime;
 use super::resolve::Found;
-use super::{Body, NOT_FOUND_PAGE, Reply, Site};
+use super::{Body, NOT_FOUND_PAGE, OpenFile, Reply, Site};
 use crate::http::response::Status;
 
 impl Site {
@@ -51,7 +51,7 @@ impl Site {
         if let Ok(Found::File(fd, st)) = self.root.find(name) {
             reply.content_type = Some(mime::HTML);
             reply.body = Body::File {
-                fd,
+                fd: OpenFile::Own(fd.into()),
                 start: 0,
                 len: FileMeta::from_stat(&st).len,
             };

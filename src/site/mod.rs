@@ -37,9 +37,10 @@
 //! (and for OPTIONS, `Access-Control-Request-Method`): a 304 and a 206 the 200's, an error
 //! too, so a page can read the status.
 //!
-//! The memory cache (`memory`) is a layer over steps 3 and 4: a small file it holds as the disk
-//! has it now, when negotiation picks the original, goes from step 2 straight to step 5; step 4
-//! fills it. Rewritten targets never enter it under the request's path.
+//! The file cache (`file_cache`) is a layer over steps 3 and 4: a file it holds as the disk has
+//! it now (a small one's bytes, a larger one's open descriptor) goes from step 2 straight to
+//! step 5 when negotiation picks the original, or for a kept descriptor a body compressed on the
+//! fly from it; step 4 fills it. Rewritten targets never enter it under the request's path.
 
 pub mod auth;
 pub mod cache_control;
@@ -50,9 +51,9 @@ pub mod cors;
 pub mod encoding;
 mod error_pages;
 pub mod file;
+pub mod file_cache;
 mod htpasswd;
 pub mod listing;
-pub mod memory;
 pub mod mime;
 pub mod range;
 mod reply;
@@ -62,7 +63,7 @@ pub mod rules;
 pub mod tally;
 mod urls;
 
-pub use reply::{AuthHeader, Body, ContentRange, Part, Reply, Vary};
+pub use reply::{AuthHeader, Body, ContentRange, OpenFile, Part, Reply, Vary};
 
 use std::fs::File;
 use std::io::Write;
@@ -87,7 +88,7 @@ use content_tag::Tagger;
 use cors::CorsPolicy;
 use encoding::{AcceptEncoding, Available, Coding};
 use file::{Etag, FileMeta};
-use memory::{Entry, FileCache};
+use file_cache::{Entry, FileCache};
 use mime::ContentType;
 use range::RangeSpec;
 use reply::{Content, Described};
@@ -133,12 +134,14 @@ struct Target {
 }
 
 /// The bytes of the representation step 4 chose: a file (the original, or a sidecar in some
-/// coding), bytes compressed on the fly from the original (with the original's tag), or the
-/// original from memory (with its tag).
+/// coding), bytes compressed on the fly from the original (with the original's tag), the
+/// original from memory (with its tag), or the original from a descriptor the file cache keeps
+/// open (with its tag).
 enum Repr {
-    File(OwnedFd, FileMeta, Option<Coding>),
+    File(OpenFile, FileMeta, Option<Coding>),
     Bytes(Arc<[u8]>, FileMeta, Etag, Coding),
     Memory(Arc<[u8]>, FileMeta, Etag),
+    Open(Arc<File>, FileMeta, Etag),
 }
 
 /// Whose path step 3 looks up: the request's, where unforced rules apply when no file
@@ -189,7 +192,8 @@ pub struct Site {
     cache_control: CacheControl,
     extra_headers: Vec<u8>,
     health_path: Option<String>,
-    files: Option<FileCache>,
+    files: Option<FileCache<Arc<[u8]>>>,
+    open_files: Option<FileCache<Arc<File>>>,
     rules: Rules,
     tags: Tagger,
     cors: Option<CorsPolicy>,
@@ -283,6 +287,8 @@ impl Site {
             files: (config.file_cache_size > 0).then(|| {
                 FileCache::new(usize::try_from(config.file_cache_size).unwrap_or(usize::MAX))
             }),
+            open_files: (config.file_cache_size > 0)
+                .then(|| FileCache::new(crate::descriptors::cached_files())),
             rules,
             tags: Tagger::new(config.etag),
             cors,
@@ -331,11 +337,23 @@ impl Site {
         .then_some(delay)
     }
 
-    /// Bytes the memory and compression caches hold now (0 for one that is off).
+    /// What the file and compression caches hold now (0 for one that is off).
     pub fn cache_sizes(&self) -> CacheSizes {
         CacheSizes {
             memory: self.files.as_ref().map_or(0, FileCache::used),
+            open: self.open_files.as_ref().map_or(0, FileCache::used),
             compressed: self.compress.as_ref().map_or(0, CompressCache::size),
+        }
+    }
+
+    /// Lets the file cache drop what no request used since the last call (`reload`'s watcher
+    /// calls it now and then), so a file deleted from the disk is not held open for long.
+    pub fn sweep_caches(&self) {
+        if let Some(files) = &self.files {
+            files.sweep();
+        }
+        if let Some(open) = &self.open_files {
+            open.sweep();
         }
     }
 
@@ -455,7 +473,7 @@ impl Site {
                 memory_key(key, rel, slash);
                 // Only files no rule protects are kept in memory (`guard_target`), so a hit
                 // needs no second check.
-                match self.remembered(req, key, tally) {
+                match self.remembered(req, rel, key, tally) {
                     Some(chosen) => chosen,
                     None => {
                         let target = self.find(req, rel, slash, creds)?; // 3.
@@ -556,27 +574,54 @@ impl Site {
         }
     }
 
-    /// Steps 3 and 4 from the memory cache: when it holds the file `key` names as the disk has
-    /// it now, and negotiation picks the original. Anything else goes the long way.
+    /// Steps 3 and 4 from the file cache: when it holds the file `key` names as the disk has it
+    /// now, and negotiation picks the original (or, for a descriptor kept open, a body
+    /// compressed on the fly from it). A sidecar, a 406 and anything else go the long way.
+    /// `rel` names the file served when this answers, and is left as it was when not.
     fn remembered(
         &self,
         req: &RequestHead<'_>,
+        rel: &mut Vec<u8>,
         key: &[u8],
         tally: &mut Tally,
     ) -> Option<Chosen<'_>> {
         let files = self.files.as_ref()?;
         tally.memory = Some(CacheUse::Miss);
-        let hit = files.lookup(&self.root, key)?;
-        let content_type = mime::for_extension(extension(&hit.rel));
         let accept = AcceptEncoding::parse(req.fields.accept_encoding.lines());
-        let n = self.negotiate(&accept, content_type, hit.meta.len, hit.sidecars);
-        if n.coding != Some(Coding::Identity) {
-            return None;
+        if let Some(hit) = files.lookup(&self.root, key) {
+            let content_type = mime::for_extension(extension(&hit.rel));
+            let n = self.negotiate(&accept, content_type, hit.meta.len, hit.sidecars);
+            if n.coding != Some(Coding::Identity) {
+                return None;
+            }
+            tally.memory = Some(CacheUse::Hit);
+            return Some(Chosen {
+                status: Status::Ok,
+                repr: Repr::Memory(hit.held.clone(), hit.meta, hit.etag),
+                content_type,
+                cache_control: self.cache_control.for_path(&hit.rel),
+                vary: n.vary,
+            });
         }
-        tally.memory = Some(CacheUse::Hit);
+        let open = self.open_files.as_ref()?;
+        tally.open = Some(CacheUse::Miss);
+        let hit = open.lookup(&self.root, key)?;
+        let content_type = mime::for_extension(extension(&hit.rel));
+        let n = self.negotiate(&accept, content_type, hit.meta.len, hit.sidecars);
+        let repr = match n.coding? {
+            Coding::Identity => Repr::Open(hit.held.clone(), hit.meta, hit.etag),
+            // The disk path serves a sidecar in the coding chosen whenever there is one.
+            c if hit.sidecars.has(c) => return None,
+            c => {
+                rel.clear();
+                rel.extend_from_slice(&hit.rel);
+                self.compressed(rel, OpenFile::Shared(hit.held.clone()), hit.meta, c, tally)
+            }
+        };
+        tally.open = Some(CacheUse::Hit);
         Some(Chosen {
             status: Status::Ok,
-            repr: Repr::Memory(hit.bytes.clone(), hit.meta, hit.etag),
+            repr,
             content_type,
             cache_control: self.cache_control.for_path(&hit.rel),
             vary: n.vary,
@@ -753,12 +798,17 @@ impl Site {
         let Some(coding) = n.coding else {
             return Break(self.not_acceptable(rel, content_type, target.meta.len, n.vary));
         };
+        let key = target.cacheable.then_some(key);
         let repr = match found {
-            Some((c, (fd, meta))) if c == coding => Repr::File(fd, meta, Some(coding)),
-            _ if coding == Coding::Identity => {
-                self.identity(rel, target.cacheable.then_some(key), target)
+            Some((c, (fd, meta))) if c == coding => {
+                Repr::File(OpenFile::Own(fd.into()), meta, Some(coding))
             }
-            _ => self.compressed(rel, target, coding, tally),
+            _ if coding == Coding::Identity => self.identity(rel, key, target),
+            _ => {
+                let meta = target.meta;
+                let file = self.opened(rel, key, target.fd, meta);
+                self.compressed(rel, file, meta, coding, tally)
+            }
         };
         Continue(Chosen {
             status,
@@ -780,12 +830,7 @@ impl Site {
         len: u64,
         vary: bool,
     ) -> Reply<'_> {
-        let sidecars = Available {
-            br: self.sidecar(rel, Coding::Br).is_some(),
-            zstd: self.sidecar(rel, Coding::Zstd).is_some(),
-            gzip: self.sidecar(rel, Coding::Gzip).is_some(),
-        };
-        Reply::not_acceptable(vary, sidecars, self.on_the_fly(ct, len))
+        Reply::not_acceptable(vary, self.sidecars(rel), self.on_the_fly(ct, len))
     }
 
     /// Whether a `ct` file of `len` bytes is compressed on the fly when a client asks.
@@ -820,6 +865,16 @@ impl Site {
         }
     }
 
+    /// Which of the `.br`, `.zst` and `.gz` files beside `rel` exist (none when sidecars are
+    /// not served): a lookup each.
+    fn sidecars(&self, rel: &mut Vec<u8>) -> Available {
+        Available {
+            br: self.sidecar(rel, Coding::Br).is_some(),
+            zstd: self.sidecar(rel, Coding::Zstd).is_some(),
+            gzip: self.sidecar(rel, Coding::Gzip).is_some(),
+        }
+    }
+
     /// The `.br` / `.zst` / `.gz` file beside `rel`, when sidecars are served and it exists.
     fn sidecar(&self, rel: &mut Vec<u8>, coding: Coding) -> Option<(OwnedFd, FileMeta)> {
         if !self.precompressed {
@@ -835,72 +890,81 @@ impl Site {
         }
     }
 
-    /// The original file as the representation. A small one with a `key` is read into memory and
-    /// kept there, with the sidecars beside it so the memory path negotiates as this one does.
+    /// The original file as the representation. One with a `key` is kept by the file cache: a
+    /// small one's bytes, with the sidecars beside it so the memory path negotiates as this one
+    /// does, or a larger one's open descriptor.
     fn identity(&self, rel: &mut Vec<u8>, key: Option<&[u8]>, target: Target) -> Repr {
         let Target { fd, meta, .. } = target;
         let (Some(files), Some(key)) = (&self.files, key) else {
-            return Repr::File(fd, meta, None);
+            return Repr::File(OpenFile::Own(fd.into()), meta, None);
         };
-        if meta.len > memory::MAX_FILE {
-            return Repr::File(fd, meta, None);
+        if meta.len > file_cache::MAX_FILE {
+            return Repr::File(self.opened(rel, Some(key), fd, meta), meta, None);
         }
         let file = File::from(fd);
         let mut bytes = vec![0; usize::try_from(meta.len).unwrap_or(0)];
         if file.read_exact_at(&mut bytes, 0).is_err() {
-            return Repr::File(file.into(), meta, None);
+            return Repr::File(OpenFile::Own(file), meta, None);
         }
         let bytes: Arc<[u8]> = bytes.into();
         let etag = self.tags.of_bytes(&bytes, &meta);
-        let sidecars = Available {
-            br: self.sidecar(rel, Coding::Br).is_some(),
-            zstd: self.sidecar(rel, Coding::Zstd).is_some(),
-            gzip: self.sidecar(rel, Coding::Gzip).is_some(),
-        };
-        files.fill(
-            key,
-            Entry {
-                rel: rel[..].into(),
-                bytes: bytes.clone(),
-                meta,
-                etag,
-                sidecars,
-            },
-        );
+        let sidecars = self.sidecars(rel);
+        files.fill(key, Entry::new(rel, bytes.clone(), meta, etag, sidecars));
         Repr::Memory(bytes, meta, etag)
     }
 
-    /// The file compressed on the fly (cached), or the file itself if that does not pay.
+    /// `fd`, the file at `rel`, as a response's file: kept open by the file cache under `key`
+    /// when it is larger than memory keeps and the cache is on, else this response's own.
+    fn opened(
+        &self,
+        rel: &mut Vec<u8>,
+        key: Option<&[u8]>,
+        fd: OwnedFd,
+        meta: FileMeta,
+    ) -> OpenFile {
+        let file = File::from(fd);
+        match (&self.open_files, key) {
+            (Some(open), Some(key)) if meta.len > file_cache::MAX_FILE => {
+                let etag = self.tags.of_file(&file, &meta);
+                let sidecars = self.sidecars(rel);
+                let entry = open.fill(key, Entry::new(rel, Arc::new(file), meta, etag, sidecars));
+                OpenFile::Shared(entry.held.clone())
+            }
+            _ => OpenFile::Own(file),
+        }
+    }
+
+    /// `file` (version `meta`) compressed on the fly (cached), or the file itself if that does
+    /// not pay.
     fn compressed(
         &self,
         rel: &mut Vec<u8>,
-        target: Target,
+        file: OpenFile,
+        meta: FileMeta,
         coding: Coding,
         tally: &mut Tally,
     ) -> Repr {
-        let Target { fd, meta, .. } = target;
         let Some(cache) = &self.compress else {
-            return Repr::File(fd, meta, None);
+            return Repr::File(file, meta, None);
         };
-        let file = File::from(fd);
         // The key names one version of one file: path and strong ETag.
         let etag = self.tags.of_file(&file, &meta);
         let len = rel.len();
         rel.push(0);
         rel.extend_from_slice(etag.as_bytes());
-        let got = cache.get(rel, coding, &file, meta.len);
+        let got = cache.get(rel, coding, file.file(), meta.len);
         rel.truncate(len);
         match got {
             Ok(got) => {
                 tally.compressed = Some(got.from);
                 match got.data {
                     Some(bytes) => Repr::Bytes(bytes, meta, etag, coding),
-                    None => Repr::File(file.into(), meta, None),
+                    None => Repr::File(file, meta, None),
                 }
             }
             Err(e) => {
                 crate::log::error(format_args!("compressing a file failed: {e}"));
-                Repr::File(file.into(), meta, None)
+                Repr::File(file, meta, None)
             }
         }
     }
@@ -931,6 +995,7 @@ impl<'s> Chosen<'s> {
                 let len = b.len() as u64;
                 (Content::Bytes(b), m, etag, None, len)
             }
+            Repr::Open(f, m, etag) => (Content::File(OpenFile::Shared(f)), m, etag, None, m.len),
         };
         Validated {
             status: self.status,
@@ -1224,12 +1289,85 @@ mod tests {
             let key = &path.as_bytes()[1..];
             let mut tally = Tally::default();
             let from_memory = with_head(&raw, |head| {
-                site.remembered(head, key, &mut tally).map(|c| c.vary)
+                site.remembered(head, &mut Vec::new(), key, &mut tally)
+                    .map(|c| c.vary)
             });
             assert_eq!(tally.memory, Some(CacheUse::Hit), "{raw:?}");
             assert_eq!(from_disk.encoding, None, "{raw:?}: {from_disk:?}");
             let vary = from_disk.vary.accept_encoding;
             assert_eq!(from_memory, Some(vary), "{raw:?}: {from_disk:?}");
         }
+    }
+
+    /// What a client can see of a reply: all but where its bytes come from.
+    fn seen(reply: &Reply<'_>) -> String {
+        format!(
+            "{:?} {:?} {:?} {:?} {:?} {:?} {}",
+            reply.status,
+            reply.validators,
+            reply.encoding,
+            reply.vary,
+            reply.cache_control,
+            reply.content_range,
+            reply.body.len()
+        )
+    }
+
+    #[test]
+    fn kept_descriptors_answer_as_the_disk() {
+        let big = vec![b'x'; 40 * 1024];
+        let (dir, site) = site(|c| c.compress = true);
+        for name in ["big.js", "big.bin", "side.js", "side.js.br"] {
+            std::fs::write(dir.path().join(name), &big).expect("write");
+        }
+        let config = SiteOptions {
+            dir_listing: true,
+            compress: true,
+            file_cache_size: 0,
+            ..SiteOptions::default()
+        };
+        let disk = Site::open(dir.path(), &config).expect("open the site");
+        let host = "Host: x\r\n";
+        let mut filled = std::collections::HashSet::new();
+        for (path, accept, kept) in [
+            ("/big.bin", "", true),
+            ("/big.js", "", true),
+            ("/big.js", "Accept-Encoding: gzip\r\n", true),
+            (
+                "/big.js",
+                "Accept-Encoding: gzip\r\nRange: bytes=0-9\r\n",
+                true,
+            ),
+            ("/big.bin", "Range: bytes=0-9,20-29\r\n", true),
+            // A sidecar in the coding chosen is the disk path's to serve.
+            ("/side.js", "Accept-Encoding: br\r\n", false),
+            ("/side.js", "Accept-Encoding: zstd\r\n", true),
+        ] {
+            let raw = format!("GET {path} HTTP/1.1\r\n{host}{accept}\r\n");
+            let want = seen(&ask(&disk, &raw));
+            for round in 0..2 {
+                let mut s = Scratch::default();
+                let got = with_head(&raw, |head| seen(&site.respond(head, &mut s, false)));
+                assert_eq!(got, want, "{raw:?}, round {round}");
+                let open = if filled.contains(path) {
+                    CacheUse::Hit
+                } else {
+                    CacheUse::Miss
+                };
+                assert_eq!(s.tally.open, Some(open), "{raw:?}, round {round}");
+                if kept {
+                    filled.insert(path);
+                }
+            }
+        }
+        assert!(site.cache_sizes().open >= 3, "{:?}", site.cache_sizes());
+        // Changed on disk: the next request sees it, and the entry is refilled.
+        std::fs::write(dir.path().join("big.bin"), b"short now").expect("write");
+        let reply = ask(&site, &format!("GET /big.bin HTTP/1.1\r\n{host}\r\n"));
+        assert_eq!(reply.body.len(), 9);
+        let before = site.cache_sizes().open;
+        site.sweep_caches();
+        site.sweep_caches();
+        assert!(site.cache_sizes().open < before, "unused entries swept");
     }
 }

@@ -4,8 +4,9 @@
 //! multipart framing (RFC 9110 §14.6); it must never decide which answer a request gets, open a
 //! file, or write to a connection.
 
+use std::fs::File;
 use std::io::Write;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
 use super::cors::CorsLines;
@@ -24,6 +25,33 @@ pub struct Part {
     pub start: u64,
     /// One past the last byte.
     pub end: u64,
+}
+
+/// The open file a body is sent from: opened for this response alone, or kept open by the file
+/// cache and shared by the responses sending from it. `sendfile` and reads name their offset,
+/// so sharing moves no cursor.
+#[derive(Debug)]
+pub enum OpenFile {
+    /// Closed when the response is done.
+    Own(File),
+    /// Closed when the cache has dropped it and the last response sending from it is done.
+    Shared(Arc<File>),
+}
+
+impl OpenFile {
+    /// The file.
+    pub fn file(&self) -> &File {
+        match self {
+            OpenFile::Own(f) => f,
+            OpenFile::Shared(f) => f,
+        }
+    }
+}
+
+impl AsFd for OpenFile {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file().as_fd()
+    }
 }
 
 /// A response body.
@@ -45,7 +73,7 @@ pub enum Body {
     /// `len` bytes of an open file from `start`.
     File {
         /// The open file.
-        fd: OwnedFd,
+        fd: OpenFile,
         /// First byte sent.
         start: u64,
         /// Bytes sent.
@@ -54,7 +82,7 @@ pub enum Body {
     /// A `multipart/byteranges` body over an open file.
     Parts {
         /// The open file.
-        fd: OwnedFd,
+        fd: OpenFile,
         /// The parts, in order.
         parts: Vec<Part>,
         /// The closing delimiter.
@@ -198,7 +226,7 @@ pub struct Reply<'s> {
 
 /// What a representation's body is cut from: an open file, or bytes already in memory.
 pub(super) enum Content {
-    File(OwnedFd),
+    File(OpenFile),
     Bytes(Arc<[u8]>),
 }
 
@@ -352,7 +380,11 @@ impl<'s> Reply<'s> {
     pub(super) fn custom_page(status: Status, fd: OwnedFd, len: u64) -> Self {
         Reply {
             content_type: Some(mime::HTML),
-            body: Body::File { fd, start: 0, len },
+            body: Body::File {
+                fd: OpenFile::Own(fd.into()),
+                start: 0,
+                len,
+            },
             ..Reply::page(status)
         }
     }

@@ -29,6 +29,8 @@ pub enum AuthFailure {
 pub struct Tally {
     /// The memory cache of small files (`--file-cache-size`), when it was consulted.
     pub memory: Option<CacheUse>,
+    /// The descriptors of larger files kept open (`--file-cache-size`), when consulted.
+    pub open: Option<CacheUse>,
     /// The on-the-fly compression cache (`--compress`), when a body was compressed or taken
     /// from it.
     pub compressed: Option<CacheUse>,
@@ -41,6 +43,8 @@ pub struct Tally {
 pub struct CacheSizes {
     /// The memory cache, keys and bookkeeping included.
     pub memory: usize,
+    /// Descriptors of larger files held open.
+    pub open: usize,
     /// The compression cache, keys and bookkeeping included.
     pub compressed: usize,
 }

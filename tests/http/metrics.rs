@@ -396,6 +396,25 @@ fn cache_lookups_and_sizes_are_counted() {
 }
 
 #[test]
+fn kept_descriptors_are_counted() {
+    let s = TestServer::build()
+        .site(|site| std::fs::write(site.root().join("big.bin"), vec![7u8; 64 * 1024]).unwrap())
+        .config(|c| c.metrics.path = Some("/metrics".into()))
+        .start();
+    let open = |o: &str| format!("muxserve_open_file_cache_lookups_total{{outcome=\"{o}\"}}");
+    let before = scrape(&s);
+    assert_eq!(before["muxserve_open_file_cache_descriptors"], 0.0);
+    // Above the memory cache's bound: the first opens and keeps it, the next two use it.
+    for _ in 0..3 {
+        assert_eq!(s.get("/big.bin").body.len(), 64 * 1024);
+    }
+    let after = scrape(&s);
+    assert_eq!(delta(&before, &after, &open("miss")), 1.0, "{after:?}");
+    assert_eq!(delta(&before, &after, &open("hit")), 2.0, "{after:?}");
+    assert_eq!(after["muxserve_open_file_cache_descriptors"], 1.0);
+}
+
+#[test]
 fn auth_failures_are_counted_by_reason() {
     use base64::Engine as _;
     let file = fixtures_dir().join("auth/bcrypt.htpasswd");
