@@ -259,6 +259,50 @@ fn accepted_connections_alone_never_run_the_server_out_of_descriptors() {
     eprintln!("budget: service resumed {took:?} after the downloads closed");
 }
 
+/// A file served while its sidecars could not be looked up (no descriptor left for them) is
+/// served, but not cached with "no sidecars": once descriptors are free, a client that takes
+/// gzip gets the `.gz` beside it.
+#[test]
+fn a_file_whose_sidecars_could_not_be_looked_up_is_not_cached_without_them() {
+    let site = TempSite::new();
+    let large = "body { color: red }\n".repeat(4000);
+    for (name, body) in [("small.css", "a { }\n".to_string()), ("large.css", large)] {
+        std::fs::write(site.root().join(name), &body).unwrap();
+        std::fs::write(
+            site.root().join(format!("{name}.gz")),
+            gzip(body.as_bytes()),
+        )
+        .unwrap();
+    }
+    let server = Binary::serving(site.root())
+        .args(["--workers", "1"])
+        .spawn();
+    let pid = server.pid();
+    let mut r = ResponseReader::new(server.connect());
+    // Accepted only once it sends (TCP_DEFER_ACCEPT): its socket must not take the last slot.
+    r.send(get_request("/missing"));
+    assert_eq!(r.read_response().status, 404);
+    for name in ["small.css", "large.css"] {
+        let path = format!("/{name}");
+        // One descriptor left: the file opens, its sidecars' lookups meet EMFILE.
+        let before = set_soft_nofile_of(pid, lowest_free_fd(pid) + 1);
+        r.send(get_request(&path));
+        let resp = r.read_response();
+        set_soft_nofile_of(pid, before);
+        assert_eq!(resp.status, 200, "{path} with one descriptor left: {resp}");
+        assert_eq!(resp.header("content-encoding"), None, "{resp}");
+        r.send(format!(
+            "GET {path} HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n"
+        ));
+        let resp = r.read_response();
+        assert_eq!(
+            (resp.status, resp.header("content-encoding")),
+            (200, Some("gzip")),
+            "{path} once descriptors are free: {resp}"
+        );
+    }
+}
+
 #[test]
 fn a_file_that_cannot_be_opened_for_want_of_descriptors_gets_503_with_retry_after() {
     let site = TempSite::new();

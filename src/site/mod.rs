@@ -830,7 +830,8 @@ impl Site {
         len: u64,
         vary: bool,
     ) -> Reply<'_> {
-        Reply::not_acceptable(vary, self.sidecars(rel), self.on_the_fly(ct, len))
+        let sidecars = self.sidecars(rel).unwrap_or_default();
+        Reply::not_acceptable(vary, sidecars, self.on_the_fly(ct, len))
     }
 
     /// Whether a `ct` file of `len` bytes is compressed on the fly when a client asks.
@@ -866,13 +867,26 @@ impl Site {
     }
 
     /// Which of the `.br`, `.zst` and `.gz` files beside `rel` exist (none when sidecars are
-    /// not served): a lookup each.
-    fn sidecars(&self, rel: &mut Vec<u8>) -> Available {
-        Available {
-            br: self.sidecar(rel, Coding::Br).is_some(),
-            zstd: self.sidecar(rel, Coding::Zstd).is_some(),
-            gzip: self.sidecar(rel, Coding::Gzip).is_some(),
+    /// not served): a lookup each. `None` when one could not be looked up for another reason
+    /// than its absence (out of descriptors, say): the file cache must not remember a wrong
+    /// answer until the file changes.
+    fn sidecars(&self, rel: &mut Vec<u8>) -> Option<Available> {
+        let mut found = Available::default();
+        if !self.precompressed {
+            return Some(found);
         }
+        for coding in [Coding::Br, Coding::Zstd, Coding::Gzip] {
+            let len = rel.len();
+            rel.extend_from_slice(coding.suffix().as_bytes());
+            let looked = self.root.find(rel);
+            rel.truncate(len);
+            match looked {
+                Ok(Found::File(..)) => found = found.with(coding),
+                Ok(Found::Dir(_)) | Err(Errno::NOENT | Errno::NOTDIR) => {}
+                Err(_) => return None,
+            }
+        }
+        Some(found)
     }
 
     /// The `.br` / `.zst` / `.gz` file beside `rel`, when sidecars are served and it exists.
@@ -908,8 +922,9 @@ impl Site {
         }
         let bytes: Arc<[u8]> = bytes.into();
         let etag = self.tags.of_bytes(&bytes, &meta);
-        let sidecars = self.sidecars(rel);
-        files.fill(key, Entry::new(rel, bytes.clone(), meta, etag, sidecars));
+        if let Some(sidecars) = self.sidecars(rel) {
+            files.fill(key, Entry::new(rel, bytes.clone(), meta, etag, sidecars));
+        }
         Repr::Memory(bytes, meta, etag)
     }
 
@@ -925,8 +940,10 @@ impl Site {
         let file = File::from(fd);
         match (&self.open_files, key) {
             (Some(open), Some(key)) if meta.len > file_cache::MAX_FILE => {
+                let Some(sidecars) = self.sidecars(rel) else {
+                    return OpenFile::Own(file);
+                };
                 let etag = self.tags.of_file(&file, &meta);
-                let sidecars = self.sidecars(rel);
                 let entry = open.fill(key, Entry::new(rel, Arc::new(file), meta, etag, sidecars));
                 OpenFile::Shared(entry.held.clone())
             }
