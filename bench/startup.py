@@ -71,7 +71,8 @@ def in_container(image):
     cmd = ["podman", "run", "-d", "--rm", "--runtime", "runc", "--no-healthcheck", "--read-only",
            "--network", "host",
            "--ulimit", f"nofile={limit(resource.RLIMIT_NOFILE)}",
-           "--ulimit", f"nproc={limit(resource.RLIMIT_NPROC)}", "-e", f"MUXSERVE_LISTEN=127.0.0.1:{port}", image]
+           "--ulimit", f"nproc={limit(resource.RLIMIT_NPROC)}",
+           "-e", f"MUXSERVE_LISTEN=127.0.0.1:{port}", image]
     began = time.monotonic()
     ran = subprocess.run(cmd, capture_output=True, text=True)
     if ran.returncode != 0:

@@ -876,11 +876,7 @@ impl Site {
             return Some(found);
         }
         for coding in [Coding::Br, Coding::Zstd, Coding::Gzip] {
-            let len = rel.len();
-            rel.extend_from_slice(coding.suffix().as_bytes());
-            let looked = self.root.find(rel);
-            rel.truncate(len);
-            match looked {
+            match self.beside(rel, coding) {
                 Ok(Found::File(..)) => found = found.with(coding),
                 Ok(Found::Dir(_)) | Err(Errno::NOENT | Errno::NOTDIR) => {}
                 Err(_) => return None,
@@ -894,14 +890,19 @@ impl Site {
         if !self.precompressed {
             return None;
         }
+        match self.beside(rel, coding) {
+            Ok(Found::File(fd, st)) => Some((fd, FileMeta::from_stat(&st))),
+            _ => None,
+        }
+    }
+
+    /// Looks up `rel` with `coding`'s suffix, leaving `rel` as it was.
+    fn beside(&self, rel: &mut Vec<u8>, coding: Coding) -> Result<Found, Errno> {
         let len = rel.len();
         rel.extend_from_slice(coding.suffix().as_bytes());
         let found = self.root.find(rel);
         rel.truncate(len);
-        match found {
-            Ok(Found::File(fd, st)) => Some((fd, FileMeta::from_stat(&st))),
-            _ => None,
-        }
+        found
     }
 
     /// The original file as the representation. One with a `key` is kept by the file cache: a
