@@ -378,3 +378,27 @@ fn targets_and_values_take_placeholders_as_cloudflare_writes_them() {
         "{resp}"
     );
 }
+
+#[test]
+fn a_value_captured_from_the_path_cannot_add_query_parameters() {
+    // Cloudflare's documented example. A path's `%26` decodes to `&`: written back raw into the
+    // target's query it would split one value into two parameters.
+    let s = with_rules(
+        "/products/:code/:name /products?code=:code&name=:name 301\n\
+         /go/* /to?path=:splat 302\n\
+         /store id=:id /items/:id 301\n",
+        "",
+    );
+    let resp = s.get("/products/a%26b/c%3Dd+e");
+    assert_eq!(
+        resp.header("Location"),
+        Some("/products?code=a%26b&name=c%3Dd%2Be"),
+        "{resp}"
+    );
+    // A splat keeps its slashes in a query as in a path; `#` cannot start a fragment.
+    let resp = s.get("/go/x/y%23z");
+    assert_eq!(resp.header("Location"), Some("/to?path=x/y%23z"), "{resp}");
+    // A query value moved into the path cannot add a segment or start a query.
+    let resp = s.get("/store?id=a/b?c");
+    assert_eq!(resp.header("Location"), Some("/items/a%2Fb%3Fc"), "{resp}");
+}

@@ -5,7 +5,7 @@
 //! change neither a URL's shape nor a header's: it must never write a byte the escape set lets
 //! through unencoded, or decide what a rule does.
 
-use percent_encoding::{AsciiSet, CONTROLS, percent_encode};
+use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, percent_encode};
 
 use super::pattern::{Captures, Span, find_param};
 use crate::site::resolve::{PATH, SEGMENT};
@@ -30,8 +30,10 @@ pub struct Template {
 /// Where a filled-in template goes, which decides how captured values are escaped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Into {
-    /// A URL (a `Location`): captured path bytes percent-encoded as a path segment would be
-    /// (`/` too, inside a placeholder), captured query bytes as a query would be.
+    /// A URL (a `Location`). In its path, captured path bytes are percent-encoded as a path
+    /// segment would be (`/` too, inside a placeholder); in its query (after the template's
+    /// first `?`), as a query parameter's value, so a captured `&`, `=` or `+` cannot add a
+    /// parameter or change one. Captured query bytes keep their own `%XX`.
     Url,
     /// A header value: controls and non-ASCII bytes percent-encoded (RFC 9110 §5.5).
     Header,
@@ -43,6 +45,30 @@ pub const QUERY: &AsciiSet = &PATH.remove(b'%').remove(b'?');
 
 /// Header values keep printable ASCII; the rest is escaped.
 const HEADER: &AsciiSet = CONTROLS;
+
+/// What a decoded placeholder value keeps in a URL's query: only RFC 3986 §2.3's unreserved
+/// characters, as a form encoder would, since `&`, `=`, `+` and `;` delimit or mean something
+/// there to the application reading it.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A decoded splat in a URL's query keeps its slashes, as it does in a path.
+const QUERY_SPLAT: &AsciiSet = &QUERY_VALUE.remove(b'/');
+
+/// A raw query value moved into a URL's path: its `%XX` stay, and neither `?` nor (for one
+/// placeholder) `/` may change the path's shape.
+const RAW_IN_SEGMENT: &AsciiSet = &SEGMENT.remove(b'%');
+
+/// Which part of its output a template is writing, which decides the escape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    Path,
+    Query,
+    Header,
+}
 
 impl Template {
     /// Compiles `text`; `names` are the placeholders the pattern binds (by number), `splat`
@@ -115,16 +141,25 @@ impl Template {
         query: Option<&str>,
         into: Into,
     ) {
+        let mut place = match into {
+            Into::Url => Place::Path,
+            Into::Header => Place::Header,
+        };
         for piece in &self.pieces {
             let (span, one) = match piece {
                 Piece::Literal(l) => {
                     out.extend_from_slice(l);
+                    // RFC 3986 §3.4: the query starts at the first `?`; a fragment after it is
+                    // escaped as strictly.
+                    if place == Place::Path && l.iter().any(|&b| b == b'?' || b == b'#') {
+                        place = Place::Query;
+                    }
                     continue;
                 }
                 Piece::Param(n) => (caps.params.get(*n).copied().unwrap_or_default(), true),
                 Piece::Splat => (caps.splat, false),
             };
-            write_value(out, span, rel, query, one, into);
+            write_value(out, span, rel, query, one, place);
         }
     }
 }
@@ -135,22 +170,26 @@ fn write_value(
     rel: &[u8],
     query: Option<&str>,
     one: bool,
-    into: Into,
+    place: Place,
 ) {
     let (bytes, set) = if span.query {
         let value = query
             .and_then(|q| q.get(span.start..span.end))
             .unwrap_or_default();
-        (
-            value.as_bytes(),
-            if into == Into::Url { QUERY } else { HEADER },
-        )
+        let set = match place {
+            Place::Path => RAW_IN_SEGMENT,
+            Place::Query => QUERY,
+            Place::Header => HEADER,
+        };
+        (value.as_bytes(), set)
     } else {
         let value = rel.get(span.start..span.end).unwrap_or_default();
-        let set = match (into, one) {
-            (Into::Url, true) => SEGMENT,
-            (Into::Url, false) => PATH,
-            (Into::Header, _) => HEADER,
+        let set = match (place, one) {
+            (Place::Path, true) => SEGMENT,
+            (Place::Path, false) => PATH,
+            (Place::Query, true) => QUERY_VALUE,
+            (Place::Query, false) => QUERY_SPLAT,
+            (Place::Header, _) => HEADER,
         };
         (value, set)
     };
@@ -209,6 +248,35 @@ mod tests {
         let mut url = Vec::new();
         q.write(&mut url, &caps, b"", Some("q=\u{e9}\"<b>"), Into::Url);
         assert_eq!(url, b"?v=%C3%A9%22%3Cb%3E");
+    }
+
+    #[test]
+    fn path_captures_in_a_query_are_escaped_as_parameter_values() {
+        let t = Template::parse("/p/:x?a=:x&s=:splat#:x", &names(&["x"]), true);
+        let rel = b"a&b=c+d/e";
+        let mut caps = Captures::default();
+        caps.params[0] = Span {
+            start: 0,
+            end: rel.len(),
+            query: false,
+        };
+        caps.splat = caps.params[0];
+        let mut url = Vec::new();
+        t.write(&mut url, &caps, rel, None, Into::Url);
+        assert_eq!(
+            url,
+            &b"/p/a&b=c+d%2Fe?a=a%26b%3Dc%2Bd%2Fe&s=a%26b%3Dc%2Bd/e#a%26b%3Dc%2Bd%2Fe"[..]
+        );
+        // A query capture moved into the path keeps its escapes, and `/` and `?` are escaped.
+        let t = Template::parse("/i/:q", &names(&["q"]), false);
+        caps.params[0] = Span {
+            start: 2,
+            end: 9,
+            query: true,
+        };
+        let mut url = Vec::new();
+        t.write(&mut url, &caps, b"", Some("q=a/b?%41"), Into::Url);
+        assert_eq!(url, b"/i/a%2Fb%3F%41");
     }
 
     #[test]
