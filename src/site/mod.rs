@@ -15,7 +15,7 @@
 //!    else a listing (`--dir-listing`; HTML, or JSON when Accept prefers it, `Vary: Accept`;
 //!    preconditions evaluated first, without validators: [`without_validators`]) or 403. A file
 //!    with a canonical URL (`--canonical-urls`) → 308 there. Not found → `NAME.html` for `NAME`
-//!    (clean URLs, `--clean-urls`), else the first unforced `_redirects` rule (Netlify's
+//!    (clean URLs, `--clean-urls`; `NAME/` → 301 to `NAME` when that answers so), else the first unforced `_redirects` rule (Netlify's
 //!    shadowing: only where no file answers; a directory without an index file counts as none),
 //!    else the `--fallback` file for extension-less paths, else 404 with the nearest `404.html`.
 //! 4. Representation (RFC 9110 §12.5.3): a `.br` / `.zst` / `.gz` sidecar or an on-the-fly
@@ -666,6 +666,9 @@ impl Site {
             Err(e @ (Errno::NOENT | Errno::NOTDIR)) => {
                 if let Some(target) = self.clean_url(rel, slash) {
                     return Continue(target);
+                }
+                if slash && let Some(url) = self.unslashed_clean_url(rel, req.query) {
+                    return Break(Reply::redirect(url));
                 }
                 // Netlify's shadowing: a rule that is not forced applies only where no file
                 // answers, and before the single-page-app fallback.

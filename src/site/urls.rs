@@ -1,5 +1,6 @@
-//! URL forms of static hosts: clean URLs (`/about` answered with `about.html`) and canonical
-//! URLs (`/about.html` and `/about/index.html` redirected to the clean form). Both open files
+//! URL forms of static hosts: clean URLs (`/about` answered with `about.html`, `/about/`
+//! redirected to `/about`) and canonical URLs (`/about.html` and `/about/index.html` redirected
+//! to the clean form). Both open files
 //! only beneath the root, after the path was normalised; a redirect's `Location` is always a
 //! path on this server.
 
@@ -32,6 +33,23 @@ impl Site {
                 rel.truncate(len);
                 None
             }
+        }
+    }
+
+    /// With clean URLs, where `/about/` names no file or directory but `/about` would answer
+    /// with `about.html`: the URL to redirect to, `/about` with the query kept, as Cloudflare
+    /// Pages does. The mirror of a directory's slash redirect: the page answers at one URL, and
+    /// a link written with a slash reaches it instead of a 404.
+    pub(super) fn unslashed_clean_url(&self, rel: &[u8], query: Option<&str>) -> Option<String> {
+        if !self.clean_urls || rel.is_empty() || rel.ends_with(b".html") {
+            return None;
+        }
+        let mut html = Vec::with_capacity(rel.len().saturating_add(5));
+        html.extend_from_slice(rel);
+        html.extend_from_slice(b".html");
+        match self.root.find(&html) {
+            Ok(Found::File(..)) => Some(resolve::path_url(rel, false, query)),
+            _ => None,
         }
     }
 

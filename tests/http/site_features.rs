@@ -475,10 +475,10 @@ fn clean_urls_serve_name_html_when_nothing_else_matches() {
             status: 200,
             body: b"SHADOW-FILE\n",
         },
-        // With a slash it is a directory request: no about/ here.
+        // With a slash it names a directory, and there is no about/: the redirect below.
         Case {
             path: "/about/",
-            status: 404,
+            status: 301,
             body: b"",
         },
         // NAME.html.html is never tried, nor anything for names that do not exist at all.
@@ -504,6 +504,18 @@ fn clean_urls_serve_name_html_when_nothing_else_matches() {
             assert_eq!(r.header("Content-Type"), Some(HTML), "{}", c.path);
         }
     }
+    // A slashed clean URL goes to the page, query kept, as Cloudflare Pages sends it; a file
+    // asked for with a slash is not found.
+    for (path, location) in [
+        ("/about/", "/about"),
+        ("/docs/guide/?x=1", "/docs/guide?x=1"),
+    ] {
+        let r = s.get(path);
+        assert_eq!(r.status, 301, "{path}: {r}");
+        assert_eq!(r.header("Location"), Some(location), "{path}");
+    }
+    assert_eq!(s.get("/shadow/").status, 404);
+    assert_eq!(s.get("/about.html/").status, 404);
     // A directory of that name is still a directory: the redirect to its slash, then its index.
     let r = s.get("/team");
     assert_eq!(r.status, 301, "{r}");
@@ -524,6 +536,7 @@ fn clean_urls_off_leave_a_missing_name_missing() {
         .config(|c| c.site.clean_urls = false)
         .start();
     assert_eq!(s.get("/about").status, 404);
+    assert_eq!(s.get("/about/").status, 404);
     assert_eq!(s.get("/about.html").body, b"ABOUT-HTML\n");
 }
 

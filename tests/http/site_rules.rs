@@ -402,3 +402,22 @@ fn a_value_captured_from_the_path_cannot_add_query_parameters() {
     let resp = s.get("/store?id=a/b?c");
     assert_eq!(resp.header("Location"), Some("/items/a%2Fb%3Fc"), "{resp}");
 }
+
+#[test]
+fn a_clean_url_shadows_a_rule_with_or_without_its_slash() {
+    let s = with_rules("/post /elsewhere 302\n/posts/* /blog/:splat 301\n", "");
+    fs::write(s.root().join("post.html"), "POST\n").unwrap();
+    fs::create_dir_all(s.root().join("posts")).unwrap();
+    fs::write(s.root().join("posts/hello.html"), "HELLO\n").unwrap();
+    // The page answers at its clean URL, so the unforced rules do not apply to it...
+    assert_eq!(s.get("/post").body, b"POST\n");
+    assert_eq!(s.get("/posts/hello").body, b"HELLO\n");
+    // ...nor with a trailing slash, which matching ignores: the slash redirect to the page.
+    for (path, location) in [("/post/", "/post"), ("/posts/hello/", "/posts/hello")] {
+        let resp = s.get(path);
+        assert_eq!(resp.status, 301, "{path}: {resp}");
+        assert_eq!(resp.header("Location"), Some(location), "{path}");
+    }
+    // Where no page answers, the rule still does.
+    assert_eq!(s.get("/posts/gone/").header("Location"), Some("/blog/gone"));
+}
