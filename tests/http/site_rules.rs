@@ -421,3 +421,29 @@ fn a_clean_url_shadows_a_rule_with_or_without_its_slash() {
     // Where no page answers, the rule still does.
     assert_eq!(s.get("/posts/gone/").header("Location"), Some("/blog/gone"));
 }
+
+#[test]
+fn header_blocks_may_name_hosts_with_placeholders_as_cloudflare_documents() {
+    // Cloudflare Pages' documented example: keep preview deployments out of search engines.
+    let s = with_rules(
+        "",
+        "https://:project.pages.dev/*\n  X-Robots-Tag: noindex\n\
+         https://staging.:project.pages.dev/*\n  X-Stage: staging\n",
+    );
+    let on = |host: &str| {
+        s.request(&format!(
+            "GET /style.css HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        ))
+    };
+    let resp = on("site.pages.dev");
+    assert_eq!(resp.status, 200, "{resp}");
+    assert_eq!(resp.header("X-Robots-Tag"), Some("noindex"), "{resp}");
+    assert_eq!(resp.header("X-Stage"), None, "{resp}");
+    let resp = on("staging.site.pages.dev:8443");
+    assert_eq!(resp.header("X-Stage"), Some("staging"), "{resp}");
+    assert_eq!(resp.header("X-Robots-Tag"), None, "{resp}");
+    for host in ["example.com", "pages.dev", "site.pages.dev.example"] {
+        let resp = on(host);
+        assert_eq!(resp.header("X-Robots-Tag"), None, "{host}: {resp}");
+    }
+}

@@ -7,7 +7,7 @@
 //! (the pipeline: 200, 206 and 304) or set a header that frames the message.
 
 use super::index::Index;
-use super::pattern::{Captures, Pattern};
+use super::pattern::{Captures, Hosts, Pattern};
 use super::template::{Into, Template};
 use crate::config::HeaderSpec;
 use crate::http::response::{HeadWriter, server_owned};
@@ -190,7 +190,7 @@ impl Block {
         extras: &[String],
         names: &mut Vec<Box<str>>,
     ) -> Result<Block, String> {
-        let pattern = Pattern::parse(&spec.pattern)?;
+        let pattern = Pattern::parse(&spec.pattern, Hosts::Placeholders)?;
         let mut id = |lower: Box<str>| -> Result<u16, String> {
             let n = match names.iter().position(|n| *n == lower) {
                 Some(n) => n,

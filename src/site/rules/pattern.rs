@@ -1,7 +1,9 @@
 //! The path patterns of `_redirects` and `_headers`, as Netlify and Cloudflare Pages write them:
 //! literal segments, `:name` placeholders that match one whole segment, and at most one `*`
 //! splat that matches anything (slashes too), optionally with a literal before or after it in its
-//! segment (`/*.js`). A pattern may start with `https://host` to match one host only. Patterns
+//! segment (`/*.js`). A pattern may start with `https://host` to match one host only (in
+//! `_headers`, as Cloudflare Pages allows, a label of it may be a `:name` matching any one label:
+//! `https://:project.pages.dev/*`). Patterns
 //! are compiled once; matching is linear in the path and allocates nothing. Matching is on the
 //! decoded, normalised root-relative path the file lookup uses, and ignores a trailing slash, as
 //! Netlify does. It must never decide what a match does, or touch a file.
@@ -35,7 +37,8 @@ enum Segment {
 /// A compiled pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pattern {
-    /// A host the request's must equal (ASCII case-insensitively, port ignored).
+    /// A host the request's must equal (ASCII case-insensitively, port ignored), label by
+    /// label where it has `:name` labels.
     host: Option<Box<str>>,
     /// Segments before the splat (all of them, without a splat).
     prefix: Vec<Segment>,
@@ -74,10 +77,21 @@ pub struct Span {
     pub query: bool,
 }
 
+/// What a pattern's host may hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hosts {
+    /// Only a plain name (`_redirects`, whose targets could otherwise name a host a request
+    /// chose).
+    Plain,
+    /// Also whole-label placeholders, which match any one label and bind nothing
+    /// (`_headers`, as Cloudflare Pages documents them).
+    Placeholders,
+}
+
 impl Pattern {
-    /// Compiles `text`: `/path/:name/*`, or `https://host/path…`.
-    pub fn parse(text: &str) -> Result<Pattern, String> {
-        let (host, path) = split_host(text)?;
+    /// Compiles `text`: `/path/:name/*`, or `https://host/path…` with a host as `hosts` allows.
+    pub fn parse(text: &str, hosts: Hosts) -> Result<Pattern, String> {
+        let (host, path) = split_host(text, hosts)?;
         if !path.starts_with('/') {
             return Err(format!("pattern {text:?} must start with / or https://"));
         }
@@ -242,7 +256,7 @@ fn span(start: usize, end: usize) -> Span {
 }
 
 /// `(host, path)` of `https://host/path` or `http://host/path`; `(None, text)` otherwise.
-fn split_host(text: &str) -> Result<(Option<Box<str>>, &str), String> {
+fn split_host(text: &str, hosts: Hosts) -> Result<(Option<Box<str>>, &str), String> {
     let rest = match text
         .strip_prefix("https://")
         .or_else(|| text.strip_prefix("http://"))
@@ -255,15 +269,36 @@ fn split_host(text: &str) -> Result<(Option<Box<str>>, &str), String> {
         None => (rest, "/"),
     };
     // A port is ignored when matching, as Cloudflare Pages does; so is the scheme.
-    let host = host.split(':').next().unwrap_or(host);
-    if host.is_empty()
-        || !host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-    {
-        return Err(format!(
-            "pattern {text:?}: the host must be a plain name (no placeholders or splats)"
-        ));
+    let plain = |label: &str| {
+        !label.is_empty()
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    let placeholder = |label: &str| {
+        hosts == Hosts::Placeholders
+            && find_param(label).is_some_and(|(at, name)| at == 0 && label.get(1..) == Some(name))
+    };
+    // A port is ignored when matching, as Cloudflare Pages does; so is the scheme. A port
+    // follows the last label, so a `:name` label is told from it by where it stands.
+    let host = match host.rsplit_once(':') {
+        Some((name, port))
+            if !name.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            name
+        }
+        _ => host,
+    };
+    if !host.split('.').all(|l| plain(l) || placeholder(l)) {
+        return Err(match hosts {
+            Hosts::Plain => format!(
+                "pattern {text:?}: the host must be a plain name (no placeholders or splats)"
+            ),
+            Hosts::Placeholders => format!(
+                "pattern {text:?}: the host must be names and whole-label :placeholders \
+                 (no splats)"
+            ),
+        });
     }
     Ok((Some(host.to_ascii_lowercase().into()), path))
 }
@@ -343,7 +378,19 @@ fn host_equals(got: &[u8], want: &[u8]) -> bool {
         }
         _ => got,
     };
-    name.eq_ignore_ascii_case(want)
+    if !want.contains(&b':') {
+        return name.eq_ignore_ascii_case(want);
+    }
+    let mut got_labels = name.split(|&b| b == b'.');
+    let mut want_labels = want.split(|&b| b == b'.');
+    loop {
+        match (got_labels.next(), want_labels.next()) {
+            (None, None) => return true,
+            (Some(g), Some(w)) if w.first() == Some(&b':') && !g.is_empty() => {}
+            (Some(g), Some(w)) if g.eq_ignore_ascii_case(w) => {}
+            _ => return false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -351,7 +398,7 @@ mod tests {
     use super::*;
 
     fn m(pattern: &str, rel: &str) -> Option<(Vec<String>, String)> {
-        let p = Pattern::parse(pattern).unwrap();
+        let p = Pattern::parse(pattern, Hosts::Plain).unwrap();
         let mut caps = Captures::default();
         let rel = rel.as_bytes();
         p.matches(Some(b"example.com"), rel, &mut caps).then(|| {
@@ -412,13 +459,40 @@ mod tests {
 
     #[test]
     fn hosts_ignore_case_and_port() {
-        let p = Pattern::parse("https://Example.com/x").unwrap();
+        let p = Pattern::parse("https://Example.com/x", Hosts::Plain).unwrap();
         let mut caps = Captures::default();
         for host in [&b"example.com"[..], b"EXAMPLE.com:8080"] {
             assert!(p.matches(Some(host), b"x", &mut caps), "{host:?}");
         }
         for host in [None, Some(&b"example.org"[..]), Some(b"[::1]:80")] {
             assert!(!p.matches(host, b"x", &mut caps), "{host:?}");
+        }
+    }
+
+    #[test]
+    fn header_hosts_may_hold_whole_label_placeholders() {
+        let p =
+            Pattern::parse("https://staging.:project.pages.dev/*", Hosts::Placeholders).unwrap();
+        let mut caps = Captures::default();
+        for host in [&b"staging.site.pages.dev"[..], b"STAGING.x.pages.dev:443"] {
+            assert!(p.matches(Some(host), b"a", &mut caps), "{host:?}");
+        }
+        for host in [
+            &b"site.pages.dev"[..],
+            b"staging..pages.dev",
+            b"staging.a.b.pages.dev",
+            b"staging.site.pages.dev.evil",
+        ] {
+            assert!(!p.matches(Some(host), b"a", &mut caps), "{host:?}");
+        }
+        assert!(Pattern::parse("https://:p.pages.dev:8080/", Hosts::Placeholders).is_ok());
+        for (bad, hosts) in [
+            ("https://:p.pages.dev/x", Hosts::Plain),
+            ("https://a:p.pages.dev/", Hosts::Placeholders),
+            ("https://*.pages.dev/", Hosts::Placeholders),
+            ("https://x:y:1/", Hosts::Placeholders),
+        ] {
+            assert!(Pattern::parse(bad, hosts).is_err(), "{bad}");
         }
     }
 
@@ -437,9 +511,9 @@ mod tests {
             "/d/:year-:month",
             "/:lang-*",
         ] {
-            assert!(Pattern::parse(bad).is_err(), "{bad}");
+            assert!(Pattern::parse(bad, Hosts::Plain).is_err(), "{bad}");
         }
         let nine = "/:a/:b/:c/:d/:e/:f/:g/:h/:i";
-        assert!(Pattern::parse(nine).is_err());
+        assert!(Pattern::parse(nine, Hosts::Plain).is_err());
     }
 }

@@ -7,7 +7,7 @@
 use percent_encoding::{AsciiSet, CONTROLS, percent_encode, utf8_percent_encode};
 
 use super::index::Index;
-use super::pattern::{Captures, MAX_PARAMS, Pattern, Span, param_name};
+use super::pattern::{Captures, Hosts, MAX_PARAMS, Pattern, Span, param_name};
 use super::template::{Into, QUERY, Template};
 use crate::config::RedirectSpec;
 use crate::http::response::Status;
@@ -178,7 +178,7 @@ fn is_target(word: &str) -> bool {
 impl Redirect {
     /// Compiles a rule; the error says what is wrong, without the origin.
     pub fn compile(spec: &RedirectSpec) -> Result<Redirect, String> {
-        let from = Pattern::parse(&spec.from)?;
+        let from = Pattern::parse(&spec.from, Hosts::Plain)?;
         let mut names: Vec<Box<str>> = from.names().to_vec();
         let mut query = Vec::new();
         for (name, value) in &spec.query {
