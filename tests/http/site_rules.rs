@@ -447,3 +447,13 @@ fn header_blocks_may_name_hosts_with_placeholders_as_cloudflare_documents() {
         assert_eq!(resp.header("X-Robots-Tag"), None, "{host}: {resp}");
     }
 }
+
+#[test]
+fn a_byte_order_mark_before_the_rules_is_ignored() {
+    let s = with_rules(
+        "\u{feff}/old /new 302\n",
+        "\u{feff}/style.css\n  X-Bom: read\n",
+    );
+    assert_eq!(s.get("/old").header("Location"), Some("/new"));
+    assert_eq!(s.get("/style.css").header("X-Bom"), Some("read"));
+}

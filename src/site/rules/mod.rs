@@ -98,5 +98,9 @@ fn read(root: &Root, name: &[u8]) -> Result<Option<String>, String> {
     let mut text = String::new();
     std::io::Read::read_to_string(&mut std::fs::File::from(fd), &mut text)
         .map_err(|e| format!("cannot read as UTF-8 text: {e}"))?;
+    // Editors on Windows start UTF-8 files with a byte-order mark; it is no part of the rules.
+    if let Some(rest) = text.strip_prefix('\u{feff}') {
+        text = rest.to_string();
+    }
     Ok(Some(text))
 }
