@@ -665,6 +665,9 @@ impl Site {
             Ok(Found::Dir(dir)) => self.directory(req, rel, dir, Lookup::Request, creds),
             Err(e @ (Errno::NOENT | Errno::NOTDIR)) => {
                 if let Some(target) = self.clean_url(rel, slash) {
+                    if let Some(url) = self.index_url(rel, req.query) {
+                        return Break(Reply::permanent_redirect(url));
+                    }
                     return Continue(target);
                 }
                 if slash && let Some(url) = self.unslashed_clean_url(rel, req.query) {

@@ -36,6 +36,20 @@ impl Site {
         }
     }
 
+    /// With `--canonical-urls`, the directory URL of `rel` when it is an HTML index file:
+    /// `/about/index.html`, or `/about/index` that clean URLs answered with it, → `/about/`.
+    pub(super) fn index_url(&self, rel: &[u8], query: Option<&str>) -> Option<String> {
+        if !self.canonical_urls {
+            return None;
+        }
+        let (dir, name) = match rel.iter().rposition(|&b| b == b'/') {
+            Some(i) => (rel.get(..i)?, rel.get(i + 1..)?),
+            None => (&rel[..0], rel),
+        };
+        (name.ends_with(b".html") && self.index.iter().any(|i| i.as_slice() == name))
+            .then(|| resolve::path_url(dir, true, query))
+    }
+
     /// With clean URLs, where `/about/` names no file or directory but `/about` would answer
     /// with `about.html`: the URL to redirect to, `/about` with the query kept, as Cloudflare
     /// Pages does. The mirror of a directory's slash redirect: the page answers at one URL, and
@@ -60,12 +74,8 @@ impl Site {
         if !self.canonical_urls {
             return None;
         }
-        let (dir, name) = match rel.iter().rposition(|&b| b == b'/') {
-            Some(i) => (rel.get(..i)?, rel.get(i + 1..)?),
-            None => (&rel[..0], rel),
-        };
-        if name.ends_with(b".html") && self.index.iter().any(|i| i.as_slice() == name) {
-            return Some(resolve::path_url(dir, true, query));
+        if let Some(url) = self.index_url(rel, query) {
+            return Some(url);
         }
         let stem = rel.strip_suffix(b".html")?;
         if stem.is_empty() || stem.ends_with(b"/") {

@@ -582,6 +582,9 @@ fn canonical_urls_redirect_to_the_clean_form_with_the_query() {
         ("/about.html?x=1&y", "/about?x=1&y"),
         ("/docs/guide.html", "/docs/guide"),
         ("/team/index.html", "/team/"),
+        // The clean URL of an index file is its directory's, as Cloudflare Pages redirects it.
+        ("/team/index", "/team/"),
+        ("/index?q", "/?q"),
         ("/index.html", "/"),
         ("/index.html?q", "/?q"),
     ] {
