@@ -75,7 +75,7 @@ fn octet_stream() -> ContentType {
 /// Types where a wrong answer breaks pages: module scripts and wasm are refused by browsers under
 /// a wrong type, and fonts and manifests are checked by some.
 fn pinned(ext: &str) -> Option<&'static str> {
-    const TABLE: [(&str, &str); 11] = [
+    const TABLE: [(&str, &str); 16] = [
         ("html", "text/html"),
         ("js", "text/javascript"),
         ("mjs", "text/javascript"),
@@ -85,7 +85,16 @@ fn pinned(ext: &str) -> Option<&'static str> {
         ("avif", "image/avif"),
         ("woff2", "font/woff2"),
         ("woff", "font/woff"),
+        // RFC 8081's registered font types; mime_guess has `application/font-sfnt` for otf,
+        // which no compression rule or font loader expects.
+        ("otf", "font/otf"),
+        ("ttf", "font/ttf"),
         ("json", "application/json"),
+        // Source maps are JSON (the Source Map specification); served so, they are compressed.
+        ("map", "application/json"),
+        // RFC 9512 registered YAML's type; mime_guess still gives the unregistered `text/x-yaml`.
+        ("yaml", "application/yaml"),
+        ("yml", "application/yaml"),
         // A `.zst` sidecar asked for by name (RFC 8878 §7.1); mime_guess does not know it.
         ("zst", "application/zstd"),
     ];
@@ -103,6 +112,7 @@ fn is_text(essence: &str) -> bool {
                 | "application/json"
                 | "application/manifest+json"
                 | "application/ld+json"
+                | "application/yaml"
                 | "application/xml"
                 | "application/xhtml+xml"
                 | "application/rss+xml"
@@ -151,6 +161,7 @@ fn is_compressible(essence: &str) -> bool {
             "ecmascript",
             "json",
             "xml",
+            "yaml",
             "wasm",
             "vnd.ms-fontobject",
             "x-font-ttf",
@@ -205,6 +216,11 @@ mod tests {
             ("avif", "image/avif", false),
             ("woff2", "font/woff2", false),
             ("zst", "application/zstd", false),
+            ("otf", "font/otf", false),
+            ("ttf", "font/ttf", false),
+            ("map", "application/json", true),
+            ("yaml", "application/yaml", true),
+            ("yml", "application/yaml", true),
             ("unknownext", "application/octet-stream", false),
             ("", "application/octet-stream", false),
         ] {
@@ -226,6 +242,7 @@ mod tests {
             ("application/manifest+json", true),
             ("application/ld+json", true),
             ("application/xml", true),
+            ("application/yaml", true),
             ("application/rss+xml", true),
             ("application/wasm", true),
             ("application/vnd.ms-fontobject", true),

@@ -71,6 +71,10 @@ fn content_types_of_web_files() {
         ("photo.avif", "image/avif"),
         ("font.woff2", "font/woff2"),
         ("UPPER.WASM", "application/wasm"),
+        ("font.otf", "font/otf"),
+        ("font.ttf", "font/ttf"),
+        ("app.js.map", "application/json; charset=utf-8"),
+        ("config.yml", "application/yaml; charset=utf-8"),
     ];
     let s = TestServer::build()
         .site(|site| {
