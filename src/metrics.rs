@@ -150,7 +150,7 @@ impl Metrics {
     }
 
     /// The reactor's count of open connections and of those on a worker, stored once per loop
-    /// turn.
+    /// turn and before connections accepted in it are handed to a worker.
     pub(crate) fn set_connections(&self, open: usize, active: usize) {
         let n = |c: usize| u64::try_from(c).unwrap_or(u64::MAX);
         self.open.store(n(open), Relaxed);

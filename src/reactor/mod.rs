@@ -149,7 +149,8 @@ impl Reactor {
             }
             self.expire(now);
             if let Some(m) = &self.ch.metrics {
-                // Stores once a turn, not once per connection: a scrape sees the last turn's.
+                // Stores once a turn (and once an accept), not once per connection: a scrape sees
+                // the last turn's.
                 m.set_connections(self.slots.len(), self.slots.busy());
             }
             let room = self.has_room();
@@ -236,6 +237,12 @@ impl Reactor {
             fresh.push(admit(slots, config, stream, peer, now));
         });
         self.accepted_while_draining(fresh.len());
+        if !fresh.is_empty()
+            && let Some(m) = &self.ch.metrics
+        {
+            // Before they go to a worker: a scrape on one of them must count it as open.
+            m.set_connections(self.slots.len(), self.slots.busy());
+        }
         for key in fresh.drain(..) {
             if let Some(conn) = self.slots.take(key) {
                 self.dispatch(key, conn, Intent::Drive);
