@@ -50,7 +50,7 @@ req("expect_continue",
     "PUT /f HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\nbody")
 req("http12", "GET / HTTP/1.2\r\nHost: h\r\n\r\nGET /x HTTP/1.9\r\nHost: h\r\n\r\n", reads=b"\xff")
 req("h2_preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", reads=b"\xff")
-req("absolute_form", "GET http://example.com:8080/a/b?q=1#frag HTTP/1.1\r\n\r\nOPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n")
+req("absolute_form", "GET http://example.com:8080/a/b?q=1#frag HTTP/1.1\r\nHost: h\r\n\r\nOPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n")
 req("range_conditional",
     "GET /big.bin HTTP/1.1\r\nHost: h\r\nRange: bytes=0-99,200-,-50\r\nIf-Range: \"abc\"\r\n"
     "If-Match: \"abc\"\r\nIf-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n")

@@ -371,7 +371,7 @@ fn build<'a>(
             fields.record(h.name, h.value)?;
         }
     }
-    let (body, keep_alive) = scan.finish(version, authority.is_some(), limits)?;
+    let (body, keep_alive) = scan.finish(version, limits)?;
     Ok(RequestHead {
         // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host.
         host: authority.map(str::as_bytes).or(scan.host),
@@ -457,12 +457,14 @@ impl<'a> FramingScan<'a> {
     fn finish(
         &self,
         version: Version,
-        absolute_form: bool,
         limits: &Limits,
     ) -> Result<(BodyFraming, bool), RequestError> {
-        // RFC 9112 §3.2: a 1.1 request without Host, or with several, is answered with 400. As
-        // nginx does, an absolute-form target's authority stands in for a missing Host.
-        if self.hosts > 1 || (self.hosts == 0 && version == Version::Http11 && !absolute_form) {
+        // RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any
+        // HTTP/1.1 request message that lacks a Host header field", an absolute-form target
+        // included (its authority replaces Host's value, §3.2.2, but does not excuse its
+        // absence; nginx 1.22 answers 400 too), "and to any request message that contains more
+        // than one Host header field line". HTTP/1.0 had no Host and is served without one.
+        if self.hosts > 1 || (self.hosts == 0 && version == Version::Http11) {
             return Err(RequestError::BadRequest);
         }
         let body = if self.transfer_encoding {
@@ -729,9 +731,9 @@ mod tests {
 
     #[test]
     fn absolute_form_and_asterisk() {
-        let h = ok("GET http://example.com:8080/x?q HTTP/1.1\r\n\r\n");
+        let h = ok("GET http://example.com:8080/x?q HTTP/1.1\r\nHost: h\r\n\r\n");
         assert_eq!((h.path, h.query), ("/x", Some("q")));
-        let h = ok("GET HTTP://example.com HTTP/1.1\r\n\r\n");
+        let h = ok("GET HTTP://example.com HTTP/1.1\r\nHost: h\r\n\r\n");
         assert_eq!(h.path, "/");
         assert_eq!(ok("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n").path, "*");
         assert_eq!(
@@ -746,9 +748,9 @@ mod tests {
             err("GET http://u@x/ HTTP/1.1\r\nHost: h\r\n\r\n"),
             RequestError::BadRequest
         );
-        assert!(!ok("GET http://x/ HTTP/1.1\r\n\r\n").https_target);
+        assert!(!ok("GET http://x/ HTTP/1.1\r\nHost: h\r\n\r\n").https_target);
         assert!(!ok("GET /x HTTP/1.1\r\nHost: h\r\n\r\n").https_target);
-        let h = ok("GET HTTPS://x/a HTTP/1.1\r\n\r\n");
+        let h = ok("GET HTTPS://x/a HTTP/1.1\r\nHost: h\r\n\r\n");
         assert_eq!((h.https_target, h.path), (true, "/a"));
     }
 
@@ -850,6 +852,15 @@ mod tests {
         );
         ok("GET / HTTP/1.0\r\n\r\n");
         ok("GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n");
+        // RFC 9112 §3.2: an absolute-form target does not excuse a missing Host in 1.1; its
+        // authority still wins over Host's value (§3.2.2).
+        assert_eq!(
+            err("GET http://x/robots.txt HTTP/1.1\r\nConnection: close\r\n\r\n"),
+            RequestError::BadRequest
+        );
+        ok("GET http://x/robots.txt HTTP/1.0\r\n\r\n");
+        let h = ok("GET http://abs.example/ HTTP/1.1\r\nHost: hosthdr.example\r\n\r\n");
+        assert_eq!(h.host, Some(&b"abs.example"[..]));
     }
 
     #[test]

@@ -56,6 +56,21 @@ fn http11_without_host_is_400() {
 }
 
 #[test]
+fn http11_absolute_form_without_host_is_400() {
+    // RFC 9112 §3.2 (MUST): 400 for any HTTP/1.1 request that lacks Host; an absolute-form
+    // target's authority replaces Host's value (§3.2.2) but not the field.
+    let s = TestServer::start();
+    expect_status_then_close(
+        &s,
+        b"GET http://x/style.css HTTP/1.1\r\nConnection: close\r\n\r\n",
+        400,
+    );
+    let resp = s.request("GET http://x/style.css HTTP/1.0\r\n\r\n");
+    assert_eq!(resp.status, 200, "HTTP/1.0 needs no Host: {resp}");
+    assert_eq!(resp.body, fixture("style.css"));
+}
+
+#[test]
 fn http10_without_host_is_fine() {
     let s = TestServer::start();
     let resp = s.request("GET /style.css HTTP/1.0\r\n\r\n");
