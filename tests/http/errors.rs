@@ -89,6 +89,22 @@ fn two_host_headers_is_400() {
 }
 
 #[test]
+fn invalid_host_values_are_400() {
+    // RFC 9112 §3.2 (MUST): 400 for a Host whose value is not `uri-host [ ":" port ]`
+    // (RFC 3986 §3.2.2-3.2.3), even when every byte of it could appear in one.
+    let s = TestServer::start();
+    for host in ["a:xyz", "[::1", "[::1]x", "a:80:80", "a%zz"] {
+        let raw = format!("GET /style.css HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        expect_status_then_close(&s, raw.as_bytes(), 400);
+    }
+    for host in ["", "[::1]:8080", "a%41b:80", "[v1.x]"] {
+        let raw = format!("GET /style.css HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        let resp = expect_status_then_open(&s, &raw, 200);
+        assert_eq!(resp.body, fixture("style.css"), "Host: {host}");
+    }
+}
+
+#[test]
 fn malformed_request_lines_are_400() {
     let s = TestServer::start();
     for raw in [&b"GARBAGE\r\n\r\n"[..], b"GET\r\n\r\n"] {
