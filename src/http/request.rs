@@ -110,9 +110,9 @@ pub struct Fields<'a> {
     pub if_match: FieldLines<'a>,
     /// `If-None-Match` lines.
     pub if_none_match: FieldLines<'a>,
-    /// `If-Modified-Since`.
+    /// `If-Modified-Since`; empty when sent on more than one line (a list: no date).
     pub if_modified_since: Option<&'a [u8]>,
-    /// `If-Unmodified-Since`.
+    /// `If-Unmodified-Since`; empty when sent on more than one line (a list: no date).
     pub if_unmodified_since: Option<&'a [u8]>,
     /// `Range`.
     pub range: Option<&'a [u8]>,
@@ -502,9 +502,18 @@ impl<'a> Fields<'a> {
         } else if name.eq_ignore_ascii_case("if-match") {
             self.if_match.push(value)?;
         } else if name.eq_ignore_ascii_case("if-modified-since") {
-            self.if_modified_since.get_or_insert(value);
+            // Two lines are one list value (RFC 9110 §5.2), and a recipient MUST ignore an
+            // If-Modified-Since whose value "has more than one member" (§13.1.3) or an
+            // If-Unmodified-Since that "appears to be a list of dates" (§13.1.4): an empty
+            // value is no HTTP-date, so the site ignores it.
+            if self.if_modified_since.replace(value).is_some() {
+                self.if_modified_since = Some(b"");
+            }
         } else if name.eq_ignore_ascii_case("if-unmodified-since") {
-            self.if_unmodified_since.get_or_insert(value);
+            // As If-Modified-Since just above (RFC 9110 §13.1.4, §5.2).
+            if self.if_unmodified_since.replace(value).is_some() {
+                self.if_unmodified_since = Some(b"");
+            }
         } else if name.eq_ignore_ascii_case("range") {
             // RFC 9110 §14.2: Range is a singleton; two lines are ambiguous, so serve in full.
             if self.range.replace(value).is_some() {
@@ -931,6 +940,26 @@ mod tests {
         assert!(h.fields.if_match.lines().is_empty());
         let h = ok("GET / HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\nRange: bytes=2-3\r\n\r\n");
         assert_eq!(h.fields.range, Some(&b""[..]));
+        // RFC 9110 §5.2, §13.1.3, §13.1.4: two date lines are a list, which names no date.
+        let date = "Sun, 06 Nov 1994 08:49:37 GMT";
+        let raw = format!(
+            "GET / HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: {date}\r\n\
+             If-Unmodified-Since: {date}\r\n\r\n"
+        );
+        let h = ok(&raw);
+        assert_eq!(h.fields.if_modified_since, Some(date.as_bytes()));
+        assert_eq!(h.fields.if_unmodified_since, Some(date.as_bytes()));
+        for name in ["If-Modified-Since", "If-Unmodified-Since"] {
+            let raw =
+                format!("GET / HTTP/1.1\r\nHost: h\r\n{name}: {date}\r\n{name}: {date}\r\n\r\n");
+            let h = ok(&raw);
+            let f = &h.fields;
+            let (twice, once) = match name {
+                "If-Modified-Since" => (f.if_modified_since, f.if_unmodified_since),
+                _ => (f.if_unmodified_since, f.if_modified_since),
+            };
+            assert_eq!((twice, once), (Some(&b""[..]), None), "{name}");
+        }
     }
 
     #[test]

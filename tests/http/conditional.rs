@@ -363,6 +363,26 @@ fn conditional_requests_table_get_and_head() {
 }
 
 #[test]
+fn date_conditions_sent_on_two_lines_are_ignored() {
+    // RFC 9110 §5.2: two field lines are one list value; a recipient MUST ignore an
+    // If-Modified-Since with more than one member (§13.1.3) and an If-Unmodified-Since that
+    // appears to be a list of dates (§13.1.4). Each pair alone would give 304 or 412.
+    let s = server();
+    for (name, first, second) in [
+        ("If-Modified-Since", MTIME_HTTP, MTIME_HTTP),
+        ("If-Modified-Since", HOUR_AFTER, HOUR_BEFORE),
+        ("If-Unmodified-Since", HOUR_BEFORE, HOUR_BEFORE),
+        ("If-Unmodified-Since", HOUR_BEFORE, HOUR_AFTER),
+    ] {
+        let one = s.get_with("/style.css", &[(name, first)]);
+        assert_ne!(one.status, 200, "{name}: {first} alone decides: {one}");
+        let resp = s.get_with("/style.css", &[(name, first), (name, second)]);
+        assert_eq!(resp.status, 200, "{name}: {first} / {second}: {resp}");
+        assert_eq!(resp.body, fixture("style.css"), "{name}");
+    }
+}
+
+#[test]
 fn not_modified_repeats_etag_cache_control_and_vary() {
     // A gzip sidecar makes the 200 carry `Vary: Accept-Encoding`.
     let s = TestServer::build()
