@@ -38,7 +38,7 @@ req("wrk_pipelined",
     "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n" * 3, reads=b"\x0f\x02\x3f")
 req("http10_keepalive", "GET /a.txt HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nHEAD /b HTTP/1.0\r\n\r\n")
 req("chunked_then_get",
-    "POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+    "POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
     "5\r\nhello\r\n1a;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Trailer: v\r\n\r\n"
     "GET /next HTTP/1.1\r\nHost: h\r\n\r\n", reads=b"\x06\x00\x10")
 req("chunked_bare_lf",

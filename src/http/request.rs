@@ -181,7 +181,7 @@ pub enum RequestError {
     UriTooLong,
     /// The declared body exceeds the body limit: 413.
     BodyTooLarge,
-    /// Unknown method or transfer coding: 501.
+    /// Unknown method, or a transfer coding other than chunked: 501.
     NotImplemented,
     /// A major version other than 1: 505.
     VersionNotSupported,
@@ -398,6 +398,8 @@ struct FramingScan<'a> {
     content_length: Option<u64>,
     transfer_encoding: bool,
     chunked_last: bool,
+    /// Whether a coding other than a bare `chunked` was listed: we decode nothing else.
+    other_coding: bool,
     conn_close: bool,
     conn_keep_alive: bool,
     expect_continue: bool,
@@ -430,10 +432,12 @@ impl<'a> FramingScan<'a> {
                 if coding.is_empty() {
                     continue;
                 }
-                self.chunked_last = coding.eq_ignore_ascii_case(b"chunked");
-                if !self.chunked_last && !known_coding(coding) {
-                    return Err(RequestError::NotImplemented);
-                }
+                // transfer-coding = token *( OWS ";" OWS transfer-parameter ) (RFC 9112 §7):
+                // its name decides which coding is last, for framing.
+                let name = coding.split(|&b| b == b';').next().unwrap_or_default();
+                self.chunked_last = field::trim_ows(name).eq_ignore_ascii_case(b"chunked");
+                // Parameters on chunked SHOULD be an error (§7.1): only a bare one is ours.
+                self.other_coding |= !coding.eq_ignore_ascii_case(b"chunked");
             }
         } else if name.eq_ignore_ascii_case("connection") {
             for token in field::elements(value) {
@@ -473,9 +477,17 @@ impl<'a> FramingScan<'a> {
         let body = if self.transfer_encoding {
             // RFC 9112 §6.1: Transfer-Encoding with Content-Length is a smuggling vector; we
             // refuse rather than guess. §6.3 (4): a request whose final coding is not chunked
-            // cannot be delimited. HTTP/1.0 has no transfer codings.
+            // cannot be delimited, and the server MUST answer 400; so `gzip` alone is 400, not
+            // 501. HTTP/1.0 has no transfer codings. These come first: each is a MUST about
+            // framing, where 501 below is a SHOULD about a body that could be delimited.
             if self.content_length.is_some() || !self.chunked_last || version == Version::Http10 {
                 return Err(RequestError::BadRequest);
+            }
+            // RFC 9112 §6.1: "A server that receives a request message with a transfer coding
+            // it does not understand SHOULD respond with 501 (Not Implemented)". Only chunked
+            // is decoded, so any other coding in the list (`gzip, chunked`) is one.
+            if self.other_coding {
+                return Err(RequestError::NotImplemented);
             }
             BodyFraming::Chunked
         } else {
@@ -625,18 +637,6 @@ fn split_target(
     };
     let path = if path.is_empty() { "/" } else { path };
     Ok((authority, path, query, https))
-}
-
-fn known_coding(coding: &[u8]) -> bool {
-    [
-        &b"gzip"[..],
-        b"x-gzip",
-        b"deflate",
-        b"compress",
-        b"x-compress",
-    ]
-    .iter()
-    .any(|c| coding.eq_ignore_ascii_case(c))
 }
 
 /// Splits `v` as `uri-host [ ":" port ]`, the grammar of Host (RFC 9112 §3.2, RFC 9110 §7.2)
@@ -1049,7 +1049,9 @@ mod tests {
         assert_eq!(h.body, BodyFraming::Length(5));
         let h = ok("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\n");
         assert_eq!(h.body, BodyFraming::Length(5));
-        let h = ok("GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+        let h = ok("GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert_eq!(h.body, BodyFraming::Chunked);
+        let h = ok("GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: ,CHUNKED , \r\n\r\n");
         assert_eq!(h.body, BodyFraming::Chunked);
         for bad in [
             "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
@@ -1060,11 +1062,36 @@ mod tests {
             "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
             "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+            // RFC 9112 §6.3 (4), a MUST, before §6.1's SHOULD of 501: the final coding is not
+            // chunked, so the body cannot be delimited, whatever the codings are.
+            "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: foo\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: foo, chunked\r\n\r\n",
+            "GET / HTTP/1.0\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
         ] {
             assert_eq!(err(bad), RequestError::BadRequest, "{bad:?}");
         }
+        // RFC 9112 §6.1: a coding we do not decode, under a final chunked, is 501; so are
+        // parameters on chunked (§7.1) and on a compression coding (§7.2).
+        for unknown in [
+            "foo, chunked",
+            "gzip, chunked",
+            "x-gzip, chunked",
+            "deflate, chunked",
+            "compress, chunked",
+            "identity, chunked",
+            "chunked;foo=bar",
+            "gzip;q=1, chunked",
+        ] {
+            let raw = format!("GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: {unknown}\r\n\r\n");
+            assert_eq!(err(&raw), RequestError::NotImplemented, "{unknown}");
+        }
+        // Two lines are one list (RFC 9110 §5.2): gzip, then chunked.
         assert_eq!(
-            err("GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: foo, chunked\r\n\r\n"),
+            err(
+                "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+            ),
             RequestError::NotImplemented
         );
         assert_eq!(

@@ -116,6 +116,35 @@ fn content_length_with_transfer_encoding_is_400_and_closes() {
 }
 
 #[test]
+fn transfer_codings_other_than_chunked_are_501_and_close() {
+    // RFC 9112 §6.1 (SHOULD): 501 for a transfer coding the server does not understand; it
+    // decodes chunked alone, so `gzip, chunked` is one, on one line or two (RFC 9110 §5.2).
+    let s = TestServer::start();
+    for te in [
+        "Transfer-Encoding: gzip, chunked\r\n",
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+    ] {
+        let mut r = s.reader();
+        r.send(format!(
+            "GET / HTTP/1.1\r\nHost: localhost\r\n{te}\r\n5\r\nhello\r\n0\r\n\r\n{NEXT}"
+        ));
+        let resp = r.read_response();
+        assert_eq!(resp.status, 501, "{te:?}: {resp}");
+        resp.assert_common_headers();
+        assert!(resp.has_token("Connection", "close"), "{te:?}: {resp}");
+        r.expect_eof();
+    }
+    // §6.3 (4) (MUST): a final coding other than chunked leaves the body undelimited: 400.
+    let mut r = s.reader();
+    r.send(format!(
+        "GET / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n\r\nhello{NEXT}"
+    ));
+    let resp = r.read_response();
+    assert_eq!(resp.status, 400, "{resp}");
+    r.expect_eof();
+}
+
+#[test]
 fn differing_content_lengths_are_400_and_close() {
     let s = TestServer::start();
     let mut r = s.reader();
