@@ -398,6 +398,8 @@ struct FramingScan<'a> {
     content_length: Option<u64>,
     transfer_encoding: bool,
     chunked_last: bool,
+    /// How many times `chunked` was listed; more than once no sender may (RFC 9112 §6.1).
+    chunked: u8,
     /// Whether a coding other than a bare `chunked` was listed: we decode nothing else.
     other_coding: bool,
     conn_close: bool,
@@ -436,6 +438,7 @@ impl<'a> FramingScan<'a> {
                 // its name decides which coding is last, for framing.
                 let name = coding.split(|&b| b == b';').next().unwrap_or_default();
                 self.chunked_last = field::trim_ows(name).eq_ignore_ascii_case(b"chunked");
+                self.chunked = self.chunked.saturating_add(u8::from(self.chunked_last));
                 // Parameters on chunked SHOULD be an error (§7.1): only a bare one is ours.
                 self.other_coding |= !coding.eq_ignore_ascii_case(b"chunked");
             }
@@ -480,7 +483,14 @@ impl<'a> FramingScan<'a> {
             // cannot be delimited, and the server MUST answer 400; so `gzip` alone is 400, not
             // 501. HTTP/1.0 has no transfer codings. These come first: each is a MUST about
             // framing, where 501 below is a SHOULD about a body that could be delimited.
-            if self.content_length.is_some() || !self.chunked_last || version == Version::Http10 {
+            // "A sender MUST NOT apply the chunked transfer coding more than once" (§6.1):
+            // where the body ends would then depend on which layer a reader decodes, the very
+            // disagreement request smuggling uses, so `chunked, chunked` is 400 too.
+            if self.content_length.is_some()
+                || !self.chunked_last
+                || self.chunked > 1
+                || version == Version::Http10
+            {
                 return Err(RequestError::BadRequest);
             }
             // RFC 9112 §6.1: "A server that receives a request message with a transfer coding
@@ -1069,6 +1079,9 @@ mod tests {
             "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \r\n\r\n",
             "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: foo, chunked\r\n\r\n",
             "GET / HTTP/1.0\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip, chunked\r\n\r\n",
         ] {
             assert_eq!(err(bad), RequestError::BadRequest, "{bad:?}");
         }

@@ -142,6 +142,20 @@ fn transfer_codings_other_than_chunked_are_501_and_close() {
     let resp = r.read_response();
     assert_eq!(resp.status, 400, "{resp}");
     r.expect_eof();
+    // §6.1 (MUST NOT for a sender): chunked twice leaves where the body ends to the layer a
+    // reader decodes, so it is refused as the smuggling attempt it would be.
+    for te in [
+        "Transfer-Encoding: chunked, chunked\r\n",
+        "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+    ] {
+        let mut r = s.reader();
+        r.send(format!(
+            "GET / HTTP/1.1\r\nHost: localhost\r\n{te}\r\n5\r\nhello\r\n0\r\n\r\n{NEXT}"
+        ));
+        let resp = r.read_response();
+        assert_eq!(resp.status, 400, "{te:?}: {resp}");
+        r.expect_eof();
+    }
 }
 
 #[test]
