@@ -21,8 +21,12 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use globset::GlobMatcher;
 
+use super::encoding::Coding;
 use super::htpasswd::{Hash, Htpasswd};
 use crate::config::AuthOptions;
+
+/// The codings whose sidecars a file may have, by the suffix each adds to its name.
+const SIDECARS: [Coding; 3] = [Coding::Br, Coding::Zstd, Coding::Gzip];
 
 /// Successful verifications remembered, in two generations of half this many each.
 const REMEMBERED: usize = 4096;
@@ -287,7 +291,10 @@ impl Auth {
     }
 
     /// The first rule protecting normalised path `rel`: its glob matches `rel`, or `rel/`,
-    /// the directory itself, so `/private/*` covers `/private` and `/private/` too.
+    /// the directory itself, so `/private/*` covers `/private` and `/private/` too; or, for a
+    /// name ending in a sidecar's suffix (`.br`, `.zst`, `.gz`), the name without it. A
+    /// precompressed sidecar is the file it sits beside, so `/report.html.gz` is guarded by
+    /// whatever guards `/report.html`, or anyone could fetch it by its own name.
     fn rule_for(&self, rel: &mut Vec<u8>) -> Option<usize> {
         let found = self.rules.iter().position(|r| r.paths.matches(rel));
         if found.is_some() {
@@ -296,7 +303,56 @@ impl Auth {
         rel.push(b'/');
         let found = self.rules.iter().position(|r| r.paths.matches(rel));
         rel.pop();
-        found
+        if found.is_some() {
+            return found;
+        }
+        let mut base: &[u8] = rel;
+        while let Some(stripped) = SIDECARS
+            .iter()
+            .find_map(|c| base.strip_suffix(c.suffix().as_bytes()))
+        {
+            base = stripped;
+            let found = self.rules.iter().position(|r| r.paths.matches(base));
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+
+    /// The keyed hash a success of `decoded` on `rule` is remembered by.
+    fn tag(&self, rule: usize, decoded: &[u8]) -> blake3::Hash {
+        let mut keyed = blake3::Hasher::new_keyed(&self.key);
+        keyed.update(&(rule as u64).to_le_bytes());
+        keyed.update(decoded);
+        keyed.finalize()
+    }
+
+    /// Whether a directory listing may name `rel` to this request: no rule protects it, or
+    /// the request's credentials passed that rule, in this request or one remembered. It never
+    /// verifies a password (a listing must not cost a hash per entry), so an entry guarded by
+    /// a rule these credentials have not yet passed stays out of the listing until they do.
+    pub fn may_list(
+        &self,
+        rel: &mut Vec<u8>,
+        authorization: Option<&[u8]>,
+        creds: &mut Credentials,
+    ) -> bool {
+        let Some(rule) = self.rule_for(rel) else {
+            return true;
+        };
+        if creds.granted == Some(rule) {
+            return true;
+        }
+        if !matches!(creds.decode(authorization), Decoded::Basic { .. }) {
+            return false;
+        }
+        if !self.remembers(&self.tag(rule, &creds.decoded)) {
+            return false;
+        }
+        // The listing now names what only this user may see: `granted` makes it private.
+        creds.granted = Some(rule);
+        true
     }
 
     /// Whether the request whose `Authorization` is `authorization` may see `rel`, noting in
@@ -316,10 +372,7 @@ impl Auth {
         let Decoded::Basic { colon } = creds.decode(authorization) else {
             return Err(Refusal::Unauthorized);
         };
-        let mut keyed = blake3::Hasher::new_keyed(&self.key);
-        keyed.update(&(rule as u64).to_le_bytes());
-        keyed.update(&creds.decoded);
-        let tag = keyed.finalize();
+        let tag = self.tag(rule, &creds.decoded);
         if self.remembers(&tag) {
             creds.granted = Some(rule);
             return Ok(());
@@ -481,6 +534,14 @@ mod tests {
             ("a/b.secret", Some(1)),
             ("private/b.secret", Some(0)),
             ("", None),
+            // Sidecars, however many suffixes deep, are guarded as what they compress.
+            ("a/b.secret.gz", Some(1)),
+            ("a/b.secret.br", Some(1)),
+            ("a/b.secret.zst", Some(1)),
+            ("a/b.secret.gz.br", Some(1)),
+            ("a/b.secret.tar", None),
+            ("a/b.gz", None),
+            (".gz", None),
         ] {
             assert_eq!(a.rule_for(&mut rel.as_bytes().to_vec()), rule, "{rel:?}");
         }

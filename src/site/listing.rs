@@ -265,13 +265,14 @@ struct Row {
 /// The listing of the directory open as `dir` for the decoded URL path `url_path`, in `format`.
 ///
 /// `url_path` starts and ends with `/`. Names starting with `.` are left out unless `hidden`
-/// serves them, and so are the `withheld` names (the rules files, which are never served).
+/// serves them, and so are the names `withheld` says so of (the rules files, which are never
+/// served; what a password guards from a client without it).
 /// Fails only when `dir` itself cannot be read.
 pub fn render(
     url_path: &[u8],
     dir: OwnedFd,
     hidden: Hidden,
-    withheld: &[&[u8]],
+    withheld: &mut dyn FnMut(&[u8]) -> bool,
     format: Format,
 ) -> Result<Vec<u8>, Errno> {
     let mut rows = rows(dir, hidden, withheld)?;
@@ -284,7 +285,11 @@ pub fn render(
 }
 
 /// The rows for the entries of `dir`, in directory order.
-fn rows(dir: OwnedFd, hidden: Hidden, withheld: &[&[u8]]) -> Result<Vec<Row>, Errno> {
+fn rows(
+    dir: OwnedFd,
+    hidden: Hidden,
+    withheld: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<Vec<Row>, Errno> {
     // Reading moves the stream; stats go through a duplicate of the same open directory.
     let entries = Dir::new(rustix::io::fcntl_dupfd_cloexec(&dir, 0)?)?;
     let mut rows = Vec::new();
@@ -295,7 +300,7 @@ fn rows(dir: OwnedFd, hidden: Hidden, withheld: &[&[u8]]) -> Result<Vec<Row>, Er
             // getdents reports the directory itself and its parent; `../` is a row of its own.
             b"." | b".." => continue,
             [b'.', ..] if hidden == Hidden::Refuse => continue,
-            name if withheld.contains(&name) => continue,
+            name if withheld(name) => continue,
             _ => {}
         }
         // The entry itself, not a symlink's target. One that vanished or cannot be stat'ed since
@@ -634,7 +639,14 @@ mod tests {
     }
 
     fn page(url: &str, dir: &Path, hidden: Hidden) -> String {
-        let bytes = render(url.as_bytes(), open(dir), hidden, &[], Format::Html).expect("render");
+        let bytes = render(
+            url.as_bytes(),
+            open(dir),
+            hidden,
+            &mut |_| false,
+            Format::Html,
+        )
+        .expect("render");
         String::from_utf8(bytes).expect("utf-8 page")
     }
 
@@ -732,7 +744,7 @@ mod tests {
             b"/caf\xe9/",
             open(dir.path()),
             Hidden::Refuse,
-            &[],
+            &mut |_| false,
             Format::Html,
         )
         .expect("render");
@@ -793,8 +805,8 @@ mod tests {
         fs::write(dir.path().join("f"), b"x").expect("write");
         let file = rustix::fs::open(dir.path().join("f"), OFlags::RDONLY, Mode::empty())
             .expect("open the file");
-        let err =
-            render(b"/f/", file, Hidden::Refuse, &[], Format::Json).expect_err("not a directory");
+        let err = render(b"/f/", file, Hidden::Refuse, &mut |_| false, Format::Json)
+            .expect_err("not a directory");
         assert_eq!(err, Errno::NOTDIR);
     }
 
@@ -813,7 +825,8 @@ mod tests {
         let fd = open(&dir);
         fs::rename(&dir, base.path().join("moved")).expect("rename");
         std::os::unix::fs::symlink(&outside, &dir).expect("symlink");
-        let html = render(b"/dir/", fd, Hidden::Refuse, &[], Format::Html).expect("render");
+        let html =
+            render(b"/dir/", fd, Hidden::Refuse, &mut |_| false, Format::Html).expect("render");
         let html = String::from_utf8(html).expect("utf-8 page");
         assert!(html.contains("href=\"kept\">kept</a></td><td class=\"size\" title=\"5 bytes\">"));
         assert!(html.contains("href=\"sub/\">sub/<"), "{html}");
@@ -954,7 +967,8 @@ mod tests {
     }
 
     fn json_of(dir: &Path, hidden: Hidden) -> serde_json::Value {
-        let bytes = render(b"/x/", open(dir), hidden, &[], Format::Json).expect("render");
+        let bytes =
+            render(b"/x/", open(dir), hidden, &mut |_| false, Format::Json).expect("render");
         serde_json::from_slice(&bytes).expect("valid JSON")
     }
 
@@ -978,7 +992,14 @@ mod tests {
         f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_119_200))
             .expect("set mtime");
         let raw = String::from_utf8(
-            render(b"/x/", open(dir.path()), Hidden::Refuse, &[], Format::Json).expect("render"),
+            render(
+                b"/x/",
+                open(dir.path()),
+                Hidden::Refuse,
+                &mut |_| false,
+                Format::Json,
+            )
+            .expect("render"),
         )
         .expect("utf-8");
         // The quote and the control characters are escaped, so the text is one line of JSON.

@@ -726,14 +726,20 @@ impl Site {
         {
             return Continue(target);
         }
-        Break(self.listing(req, rel, dir))
+        Break(self.listing(req, rel, dir, creds))
     }
 
     /// The listing of directory `rel` when listings are on, else 403, in the format `req`'s
     /// Accept prefers. The entries are read from `dir`, the descriptor step 3 opened beneath the
     /// root: the path is not resolved again, so a directory swapped in since cannot be listed
-    /// instead.
-    fn listing(&self, req: &RequestHead<'_>, rel: &[u8], dir: OwnedFd) -> Reply<'_> {
+    /// instead. Entries a password guards are named only to credentials that passed its rule.
+    fn listing(
+        &self,
+        req: &RequestHead<'_>,
+        rel: &[u8],
+        dir: OwnedFd,
+        creds: &mut Credentials,
+    ) -> Reply<'_> {
         if !self.dir_listing {
             return Reply::page(Status::Forbidden);
         }
@@ -749,8 +755,26 @@ impl Site {
             url.push(b'/');
         }
         let format = listing::Format::from_accept(req.fields.accept.lines());
-        let withheld: &[&[u8]] = if rel.is_empty() { &rules::FILES } else { &[] };
-        match listing::render(&url, dir, self.hidden, withheld, format) {
+        // An entry a password guards is named only to those who may see it: its name, size
+        // and time are the protected resource's too.
+        let mut entry = rel.to_vec();
+        let mut withheld = |name: &[u8]| {
+            if rel.is_empty() && rules::FILES.contains(&name) {
+                return true;
+            }
+            if self.auth.is_empty() {
+                return false;
+            }
+            entry.truncate(rel.len());
+            if !rel.is_empty() {
+                entry.push(b'/');
+            }
+            entry.extend_from_slice(name);
+            !self
+                .auth
+                .may_list(&mut entry, req.fields.authorization, creds)
+        };
+        match listing::render(&url, dir, self.hidden, &mut withheld, format) {
             Ok(body) => Reply::listing(format.content_type(), body),
             Err(e) => self.open_failed(e, rel),
         }

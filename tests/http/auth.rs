@@ -324,6 +324,132 @@ fn the_memory_and_compression_caches_stay_behind_the_password() {
 }
 
 #[test]
+fn a_sidecar_is_guarded_as_the_file_it_compresses() {
+    let s = builder()
+        .site(|site| {
+            let root = site.root();
+            fs::create_dir_all(root.join("docs")).unwrap();
+            for name in [
+                "report.html",
+                "report.html.gz",
+                "report.html.br",
+                "report.html.zst",
+                "report.html.gz.br",
+                "docs/plan.pdf",
+                "docs/plan.pdf.gz",
+            ] {
+                fs::write(root.join(name), format!("{MARKER} {name}\n")).unwrap();
+            }
+            fs::write(root.join("archive.tar.gz"), "public archive\n").unwrap();
+        })
+        .config(|c| {
+            c.site
+                .auth
+                .rules
+                .push(rule("/report.html", "bcrypt.htpasswd"));
+            c.site
+                .auth
+                .rules
+                .push(rule("/docs/*.pdf", "bcrypt.htpasswd"));
+        })
+        .start();
+    let auth = basic("alice", "alice-pw");
+    for path in [
+        "/report.html",
+        "/report.html.gz",
+        "/report.html.br",
+        "/report.html.zst",
+        "/report.html.gz.br",
+        "/report.html%2Egz",
+        "/docs/plan.pdf.gz",
+    ] {
+        assert_refused(&s.get(path), path);
+        let head = s.head_with(path, &[]);
+        assert_eq!(head.status, 401, "HEAD {path}: {head}");
+        let resp = s.get_with(path, &[("Authorization", &auth)]);
+        assert_eq!(resp.status, 200, "{path}: {resp}");
+        assert!(resp.body_str().contains(MARKER), "{path}: {resp}");
+        assert_eq!(resp.header("Cache-Control"), Some("private"), "{resp}");
+    }
+    // A name that only ends like a sidecar is guarded by its own rules alone.
+    let public = s.get("/archive.tar.gz");
+    assert_eq!(public.status, 200, "{public}");
+    assert_eq!(public.body_str(), "public archive\n");
+}
+
+#[test]
+fn listings_name_protected_entries_only_to_those_who_have_passed_their_rule() {
+    let s = builder()
+        .site(|site| {
+            let root = site.root();
+            fs::create_dir_all(root.join("shelf/locked")).unwrap();
+            fs::write(root.join("shelf/open.txt"), "open\n").unwrap();
+            fs::write(root.join("shelf/secret-name.txt"), "x\n").unwrap();
+            fs::write(root.join("shelf/secret-name.txt.gz"), "x\n").unwrap();
+            fs::write(root.join("shelf/locked/inner.txt"), "x\n").unwrap();
+        })
+        .config(|c| {
+            c.site
+                .auth
+                .rules
+                .push(rule("/shelf/secret-name.txt", "bcrypt.htpasswd"));
+            c.site
+                .auth
+                .rules
+                .push(rule("/shelf/locked/*", "sha.htpasswd"));
+        })
+        .start();
+    let alice = basic("alice", "alice-pw");
+    let carol = basic("carol", "carol-pw");
+    let hidden = ["secret-name", "locked"];
+    for accept in ["text/html", "application/json"] {
+        // Without credentials, and with credentials not yet verified for those rules (a
+        // listing never verifies a password: it would be a guess without the failure delay).
+        for headers in [
+            vec![("Accept", accept)],
+            vec![("Accept", accept), ("Authorization", alice.as_str())],
+            vec![("Accept", accept), ("Authorization", "Basic !!")],
+        ] {
+            let listing = s.get_with("/shelf/", &headers);
+            assert_eq!(listing.status, 200, "{listing}");
+            let body = listing.body_str();
+            assert!(body.contains("open.txt"), "{body}");
+            for name in hidden {
+                assert!(
+                    !body.contains(name),
+                    "{name} listed for {headers:?}: {body}"
+                );
+            }
+            assert_eq!(listing.header("Cache-Control"), Some("no-cache"));
+        }
+    }
+    // Once alice's credentials have passed the file's rule, her listing names it (and its
+    // sidecar), and is hers alone; carol's rule still guards `locked`.
+    let passed = s.get_with("/shelf/secret-name.txt", &[("Authorization", &alice)]);
+    assert_eq!(passed.status, 200, "{passed}");
+    let listing = s.get_with("/shelf/", &[("Authorization", &alice)]);
+    let body = listing.body_str();
+    assert!(body.contains("secret-name.txt.gz"), "{body}");
+    assert!(!body.contains("locked"), "{body}");
+    assert_eq!(
+        listing.header("Cache-Control"),
+        Some("private"),
+        "{listing}"
+    );
+    let passed = s.get_with("/shelf/locked/inner.txt", &[("Authorization", &carol)]);
+    assert_eq!(passed.status, 200, "{passed}");
+    let listing = s.get_with("/shelf/", &[("Authorization", &carol)]);
+    let body = listing.body_str();
+    assert!(body.contains("locked/"), "{body}");
+    assert!(!body.contains("secret-name"), "{body}");
+    // Nobody else's listing changed.
+    let anonymous = s.get("/shelf/").body_str();
+    for name in hidden {
+        assert!(!anonymous.contains(name), "{anonymous}");
+    }
+}
+
+#[test]
 fn headers_rules_cannot_make_an_authenticated_answer_public() {
     let s = builder()
         .site(|site| {
