@@ -1,6 +1,7 @@
 //! Which `Cache-Control` a file gets: the configured rules in order (a glob over the decoded URL
-//! path, or `hashed` for content-hashed asset names), else the default. It only matches names;
-//! it must never look at the file or the request beyond its path.
+//! path, or `hashed` for content-hashed asset names), else the default; and the form a value
+//! takes on an answer meant for one user. It only matches names and rewrites values; it must
+//! never look at the file or the request beyond its path.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -53,6 +54,57 @@ impl CacheControl {
     }
 }
 
+/// Rewrites the `Cache-Control` value at `buf[start..]` into its form for an answer meant for
+/// one user, which a shared cache must never store (RFC 9111 §5.2.2.7): `private` first, then
+/// the value's directives but those that speak to shared caches alone or contradict `private`
+/// (`public`, `private`, `s-maxage`, `proxy-revalidate`; names compare in any case, §5.2).
+/// `no-store`, `no-cache`, `max-age` and the rest keep their meaning for the browser's cache,
+/// so an operator's `no-store` is never weakened. No allocation past `buf`'s growth.
+pub fn privatize(buf: &mut Vec<u8>, start: usize) {
+    let end = buf.len();
+    buf.extend_from_slice(b"private");
+    let mut at = start;
+    while at < end {
+        // A directive runs to the next comma outside a quoted string (RFC 9110 §5.6.4).
+        let mut next = at;
+        let (mut quoted, mut escaped) = (false, false);
+        while next < end {
+            match (buf[next], quoted, escaped) {
+                (_, true, true) => escaped = false,
+                (b'\\', true, false) => escaped = true,
+                (b'"', _, false) => quoted = !quoted,
+                (b',', false, _) => break,
+                _ => {}
+            }
+            next += 1;
+        }
+        let directive = trimmed(buf, at, next);
+        let name_end = buf[directive.clone()]
+            .iter()
+            .position(|&b| b == b'=')
+            .map_or(directive.end, |i| directive.start + i);
+        let name = trimmed(buf, directive.start, name_end);
+        let shared_only = [&b"public"[..], b"private", b"s-maxage", b"proxy-revalidate"]
+            .iter()
+            .any(|d| buf[name.clone()].eq_ignore_ascii_case(d));
+        if !directive.is_empty() && !shared_only {
+            buf.extend_from_slice(b", ");
+            buf.extend_from_within(directive);
+        }
+        at = next + 1;
+    }
+    buf.copy_within(end.., start);
+    let len = buf.len() - end;
+    buf.truncate(start + len);
+}
+
+/// `buf[from..to]` without the spaces and tabs around it, as a range.
+fn trimmed(buf: &[u8], from: usize, to: usize) -> std::ops::Range<usize> {
+    let s = buf[from..to].trim_ascii();
+    let lead = buf[from..to].len() - buf[from..to].trim_ascii_start().len();
+    from + lead..from + lead + s.len()
+}
+
 /// Whether a file name carries a content hash as bundlers write them: `name.HASH.ext` or
 /// `name-HASH.ext`, HASH being 6+ hex digits, or 8+ word characters with a digit in them.
 pub fn is_hashed(name: &[u8]) -> bool {
@@ -97,6 +149,37 @@ mod tests {
             "index",
         ] {
             assert!(!is_hashed(no.as_bytes()), "{no}");
+        }
+    }
+
+    #[test]
+    fn answers_for_one_user_are_private_and_keep_what_the_browser_obeys() {
+        for (value, private) in [
+            ("", "private"),
+            ("no-store", "private, no-store"),
+            ("no-cache", "private, no-cache"),
+            ("public, max-age=60", "private, max-age=60"),
+            ("PUBLIC , s-maxage=600,max-age=60", "private, max-age=60"),
+            ("private", "private"),
+            ("private=\"Set-Cookie\", no-cache", "private, no-cache"),
+            (
+                "max-age=0, proxy-revalidate, must-revalidate",
+                "private, max-age=0, must-revalidate",
+            ),
+            (
+                "no-cache=\"a, public\", immutable",
+                "private, no-cache=\"a, public\", immutable",
+            ),
+            ("x=\"\\\", y\", public", "private, x=\"\\\", y\""),
+            (" , ,no-store,, ", "private, no-store"),
+            ("s-maxage", "private"),
+        ] {
+            let mut buf = b"Cache-Control: ".to_vec();
+            let start = buf.len();
+            buf.extend_from_slice(value.as_bytes());
+            privatize(&mut buf, start);
+            assert_eq!(String::from_utf8_lossy(&buf[start..]), private, "{value:?}");
+            assert!(buf.starts_with(b"Cache-Control: "));
         }
     }
 

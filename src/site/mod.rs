@@ -397,8 +397,8 @@ impl Site {
             self.site_page(&mut reply);
         } else if s.creds.granted() {
             // An answer for one user: a shared cache must never store it (RFC 9111 §5.2.2.7),
-            // whatever a rule or `_headers` says.
-            reply.cache_control = Some("private");
+            // whatever a rule or `_headers` says; what they say to the browser's cache stands.
+            reply.private = true;
         }
         if let Some(cors) = &self.cors {
             let f = &req.fields;

@@ -208,6 +208,9 @@ pub struct Reply<'s> {
     pub validators: Option<(Etag, u64)>,
     /// `Cache-Control`.
     pub cache_control: Option<&'s str>,
+    /// Whether the answer is for one user (it passed `--basic-auth`): `Cache-Control` is then
+    /// written `private` first (`cache_control::privatize`), whatever the rules said.
+    pub private: bool,
     /// The request fields the answer depends on, sent as `Vary`.
     pub vary: Vary,
     /// `Content-Encoding`, when not identity.
@@ -264,6 +267,7 @@ impl<'s> Reply<'s> {
             allow: false,
             validators: None,
             cache_control: None,
+            private: false,
             vary: Vary::default(),
             encoding: None,
             accept_ranges: false,
@@ -470,6 +474,7 @@ impl<'s> Reply<'s> {
             allow: false,
             validators: Some((d.etag, d.last_modified)),
             cache_control: d.cache_control,
+            private: false,
             vary: Vary {
                 accept_encoding: d.vary,
                 ..Vary::default()

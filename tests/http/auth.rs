@@ -103,7 +103,11 @@ fn every_hash_format_lets_its_user_in() {
         let resp = s.get_with(path, &[("Authorization", &auth)]);
         assert_eq!(resp.status, 200, "{user} on {path}: {resp}");
         assert_eq!(resp.body_str(), format!("{MARKER}\n"), "{user}: {resp}");
-        assert_eq!(resp.header("Cache-Control"), Some("private"), "{resp}");
+        assert_eq!(
+            resp.header("Cache-Control"),
+            Some("private, no-cache"),
+            "{resp}"
+        );
         // A user of another file is a stranger here.
         let resp = s.get_with("/argon/f.txt", &[("Authorization", &basic(user, password))]);
         if user != "erin" {
@@ -249,7 +253,7 @@ fn conditional_range_head_options_and_listing_requests_get_401() {
     assert!(listing.body_str().contains("x.txt"), "{listing}");
     assert_eq!(
         listing.header("Cache-Control"),
-        Some("private"),
+        Some("private, no-cache"),
         "{listing}"
     );
     // With credentials, validators and ranges work as anywhere.
@@ -258,13 +262,16 @@ fn conditional_range_head_options_and_listing_requests_get_401() {
         &[("Authorization", &auth), ("If-None-Match", etag.as_str())],
     );
     assert_eq!(not_modified.status, 304, "{not_modified}");
-    assert_eq!(not_modified.header("Cache-Control"), Some("private"));
+    assert_eq!(
+        not_modified.header("Cache-Control"),
+        Some("private, no-cache")
+    );
     let partial = s.get_with(path, &[("Authorization", &auth), ("Range", "bytes=0-6")]);
     assert_eq!(
         (partial.status, partial.body_str().as_str()),
         (206, "PRIVATE")
     );
-    assert_eq!(partial.header("Cache-Control"), Some("private"));
+    assert_eq!(partial.header("Cache-Control"), Some("private, no-cache"));
 }
 
 #[test]
@@ -281,7 +288,11 @@ fn rewrites_into_a_protected_path_need_its_password() {
             resp.body_str().contains(MARKER) || path == "/go-dir",
             "{resp}"
         );
-        assert_eq!(resp.header("Cache-Control"), Some("private"), "{resp}");
+        assert_eq!(
+            resp.header("Cache-Control"),
+            Some("private, no-cache"),
+            "{resp}"
+        );
     }
 }
 
@@ -299,7 +310,7 @@ fn the_memory_and_compression_caches_stay_behind_the_password() {
         assert_eq!(resp.status, 200, "{resp}");
         assert_eq!(
             resp.header("Cache-Control"),
-            Some("private"),
+            Some("private, max-age=60"),
             "a public rule: {resp}"
         );
         let gz = s.get_with(
@@ -369,7 +380,11 @@ fn a_sidecar_is_guarded_as_the_file_it_compresses() {
         let resp = s.get_with(path, &[("Authorization", &auth)]);
         assert_eq!(resp.status, 200, "{path}: {resp}");
         assert!(resp.body_str().contains(MARKER), "{path}: {resp}");
-        assert_eq!(resp.header("Cache-Control"), Some("private"), "{resp}");
+        assert_eq!(
+            resp.header("Cache-Control"),
+            Some("private, no-cache"),
+            "{resp}"
+        );
     }
     // A name that only ends like a sidecar is guarded by its own rules alone.
     let public = s.get("/archive.tar.gz");
@@ -433,7 +448,7 @@ fn listings_name_protected_entries_only_to_those_who_have_passed_their_rule() {
     assert!(!body.contains("locked"), "{body}");
     assert_eq!(
         listing.header("Cache-Control"),
-        Some("private"),
+        Some("private, no-cache"),
         "{listing}"
     );
     let passed = s.get_with("/shelf/locked/inner.txt", &[("Authorization", &carol)]);
@@ -460,11 +475,63 @@ fn headers_rules_cannot_make_an_authenticated_answer_public() {
     let auth = basic("alice", "alice-pw");
     let resp = s.get_with("/private/secret.txt", &[("Authorization", &auth)]);
     assert_eq!(resp.status, 200, "{resp}");
-    assert_eq!(resp.header_all("Cache-Control"), ["private"], "{resp}");
+    assert_eq!(
+        resp.header_all("Cache-Control"),
+        ["private, max-age=600"],
+        "{resp}"
+    );
     assert_eq!(
         resp.header("X-Team"),
         Some("yes"),
         "the other headers stay: {resp}"
+    );
+}
+
+#[test]
+fn an_authenticated_answer_is_private_and_keeps_what_the_operator_told_browsers() {
+    let s = builder()
+        .site(|site| {
+            let rules = "/private/secret.txt\n  Cache-Control: no-store\n\
+                         /private/page.html\n  ! Cache-Control\n\
+                         /private/sub/*\n  Cache-Control: public, s-maxage=600\n  \
+                         Cache-Control: max-age=5, MUST-revalidate\n";
+            fs::write(site.root().join("_headers"), rules).unwrap();
+        })
+        .config(|c| {
+            c.site.cache_rules = vec![
+                muxserve::config::CacheRule::parse("/private/big.css=no-store").unwrap(),
+                muxserve::config::CacheRule::parse("*=public, max-age=60").unwrap(),
+            ];
+        })
+        .start();
+    let auth = basic("alice", "alice-pw");
+    for (path, want) in [
+        ("/private/secret.txt", "private, no-store"),
+        ("/private/page.html", "private"),
+        ("/private/sub/x.txt", "private, max-age=5, MUST-revalidate"),
+        ("/private/big.css", "private, no-store"),
+        ("/private/", "private, max-age=60"),
+    ] {
+        let resp = s.get_with(path, &[("Authorization", &auth)]);
+        assert_eq!(resp.status, 200, "{path}: {resp}");
+        assert_eq!(resp.header_all("Cache-Control"), [want], "{path}: {resp}");
+        let etag = resp.header("ETag").unwrap().to_string();
+        let again = s.get_with(path, &[("Authorization", &auth), ("If-None-Match", &etag)]);
+        assert_eq!(again.status, 304, "{path}: {again}");
+        assert_eq!(
+            again.header_all("Cache-Control"),
+            [want],
+            "304 {path}: {again}"
+        );
+    }
+    // Without credentials: the 401's own no-store; public files keep their rules.
+    assert_eq!(
+        s.get("/private/secret.txt").header("Cache-Control"),
+        Some("no-store")
+    );
+    assert_eq!(
+        s.get("/index.html").header("Cache-Control"),
+        Some("public, max-age=60")
     );
 }
 

@@ -11,6 +11,7 @@ use super::pattern::{Captures, Hosts, Pattern};
 use super::template::{Into, Template};
 use crate::config::HeaderSpec;
 use crate::http::response::{HeadWriter, server_owned};
+use crate::site::cache_control;
 
 /// One compiled block.
 #[derive(Debug)]
@@ -100,8 +101,8 @@ pub struct Matched<'a> {
     replaces: u64,
     /// The request's normalised path, which placeholders in values are filled from.
     asked: &'a [u8],
-    /// For an authenticated request: the server's `Cache-Control: private` stands, so no
-    /// block's Cache-Control is written.
+    /// For an authenticated request: the blocks' `Cache-Control` is written privatized
+    /// (`cache_control::privatize`), and a block's removal leaves `private` alone.
     private: bool,
 }
 
@@ -335,14 +336,20 @@ impl HeaderRules {
 
 impl Matched<'_> {
     /// The blocks for the response to an authenticated request, which a shared cache must
-    /// never store: the server's `Cache-Control: private` replaces the blocks' (set or
-    /// removed).
+    /// never store: a `Cache-Control` they set gets `private` first, and one they remove is
+    /// replaced by `private` alone.
     pub fn private(self) -> Self {
         Matched {
-            replaces: self.replaces & !Server::CACHE_CONTROL,
             private: true,
             ..self
         }
+    }
+
+    fn is_cache_control(&self, line: &Line) -> bool {
+        self.rules
+            .names
+            .get(usize::from(line.id))
+            .is_some_and(|n| &**n == "cache-control")
     }
 
     fn blocks(&self) -> impl Iterator<Item = (usize, &Block)> {
@@ -392,13 +399,7 @@ impl Matched<'_> {
     /// Whether line `id` of matched block `i` is sent: not removed by a later block, and no
     /// content metadata on a 304.
     fn sent(&self, i: usize, line: &Line, not_modified: bool) -> bool {
-        let withheld = self.private
-            && self
-                .rules
-                .names
-                .get(usize::from(line.id))
-                .is_some_and(|n| &**n == "cache-control");
-        !(withheld || self.removed_after(i, line.id) || not_modified && line.metadata)
+        !(self.removed_after(i, line.id) || not_modified && line.metadata)
     }
 
     /// Writes `line`'s value, its placeholders filled from what `block`'s pattern matched.
@@ -430,6 +431,7 @@ impl Matched<'_> {
             });
             return;
         }
+        let mut private_pending = self.private && self.replaces(Server::CACHE_CONTROL);
         for (i, block) in self.blocks() {
             for (j, line) in block.set.iter().enumerate() {
                 if !self.sent(i, line, not_modified) {
@@ -447,6 +449,7 @@ impl Matched<'_> {
                     continue;
                 }
                 w.raw(line.name.as_bytes()).raw(b": ");
+                let start = w.buffer().len();
                 self.value(w, block, line);
                 if line.joins {
                     let later = self.blocks().skip(i).flat_map(|(k, b)| {
@@ -460,8 +463,15 @@ impl Matched<'_> {
                         }
                     }
                 }
+                if self.private && self.is_cache_control(line) {
+                    cache_control::privatize(w.buffer(), start);
+                    private_pending = false;
+                }
                 w.raw(b"\r\n");
             }
+        }
+        if private_pending {
+            w.raw(b"Cache-Control: private\r\n");
         }
     }
 }
