@@ -166,6 +166,15 @@ impl AuthRule {
         if pattern.is_empty() || file.is_empty() {
             return Err(format!("basic-auth rule {s:?} needs a pattern and a file"));
         }
+        // `/staff/` means the folder, as nginx's `location /staff/` does: a glob of it alone
+        // would guard its index page and leave every file in it open.
+        let folder;
+        let pattern = if pattern.ends_with('/') {
+            folder = format!("{pattern}*");
+            folder.as_str()
+        } else {
+            pattern
+        };
         Ok(AuthRule {
             pattern: path_glob(pattern).map_err(|e| format!("basic-auth rule {s:?}: {e}"))?,
             file: PathBuf::from(file),
@@ -690,7 +699,7 @@ pub struct ServeArgs {
     nosniff: bool,
 
     /// Path answered with 200 without touching the disk (503 while shutting down), for load-balancer probes
-    #[arg(long, env = "MUXSERVE_HEALTH_PATH", value_name = "PATH", value_parser = parse_health_path)]
+    #[arg(long, env = "MUXSERVE_HEALTH_PATH", value_name = "PATH", value_parser = parse_url_path)]
     health_path: Option<String>,
 
     /// Read _redirects and _headers from the root (Netlify / Cloudflare Pages rules)
@@ -723,7 +732,7 @@ pub struct ServeArgs {
     trusted_proxies: Vec<Cidr>,
 
     /// Path answered with the Prometheus text format (request, connection and reload counters) [default: none]
-    #[arg(long, env = "MUXSERVE_METRICS_PATH", value_name = "PATH", value_parser = parse_health_path)]
+    #[arg(long, env = "MUXSERVE_METRICS_PATH", value_name = "PATH", value_parser = parse_url_path)]
     metrics_path: Option<String>,
 
     /// Peers that may read --metrics-path: addresses or CIDR blocks, comma-separated; others get what the site has there (a 404) [default: any]
@@ -814,10 +823,14 @@ fn parse_index_name(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-/// A `--health-path`: compared byte for byte with request paths, so it must be one.
-fn parse_health_path(s: &str) -> Result<String, String> {
+/// A `--health-path` or `--metrics-path`: compared byte for byte with request paths, so it
+/// must be one (the error is shown after the flag's name).
+fn parse_url_path(s: &str) -> Result<String, String> {
     if !s.starts_with('/') || s.bytes().any(|b| b <= b' ' || b == 0x7f) {
-        return Err(format!("health path {s:?} must be a path starting with /"));
+        return Err(format!(
+            "{s:?} is not a URL path: it must start with / and hold no spaces or control \
+             characters"
+        ));
     }
     Ok(s.to_string())
 }
@@ -947,6 +960,12 @@ impl ServeArgs {
             .with_context(|| format!("cannot serve root {}", self.root.display()))?;
         if !meta.is_dir() {
             bail!("root {} is not a directory", self.root.display());
+        }
+        if let (Some(health), Some(metrics)) = (&self.health_path, &self.metrics_path)
+            && health == metrics
+        {
+            // The scrape is answered before the site, so the probe would get the metrics.
+            bail!("--health-path and --metrics-path are both {health}: give them two paths");
         }
         Ok(())
     }

@@ -77,6 +77,29 @@ fn invalid_flag_values_fail() {
 }
 
 #[test]
+fn probe_and_scrape_paths_are_checked_and_kept_apart() {
+    let site = TempSite::new();
+    for (extra, says) in [
+        (
+            &["--health-path", "/same", "--metrics-path", "/same"][..],
+            "--health-path and --metrics-path are both /same",
+        ),
+        (&["--metrics-path", "metrics"], "--metrics-path"),
+        (&["--health-path", "/a b"], "--health-path"),
+    ] {
+        let out = Binary::serving(site.root()).args(extra).run(RUN_LIMIT);
+        assert!(!out.status.success(), "{extra:?}: {:?}", out.stderr);
+        assert!(one_line(&out.stderr), "{extra:?}: {:?}", out.stderr);
+        assert!(out.stderr.contains(says), "{extra:?}: {:?}", out.stderr);
+        assert!(
+            !out.stderr.contains("health path"),
+            "{extra:?} names its flag, not another: {:?}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
 fn invalid_listen_address_fails() {
     let site = TempSite::new();
     // No --access-log here, unlike Binary::serving: only --listen is wrong.

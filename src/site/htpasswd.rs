@@ -55,6 +55,25 @@ impl Hash {
         if hash.starts_with("$argon2") {
             return Err("of the argon2 variants only argon2id is accepted".to_string());
         }
+        let others = "hash the password with `htpasswd -B` or `mkpasswd -m sha-512`";
+        for (prefix, name) in [
+            ("$y$", "yescrypt"),
+            ("$gy$", "gost-yescrypt"),
+            ("$7$", "scrypt"),
+        ] {
+            if hash.starts_with(prefix) {
+                // `mkpasswd` without `-m` makes yescrypt on Debian and Ubuntu.
+                return Err(format!("{name} ({prefix}) is not supported: {others}"));
+            }
+        }
+        if let Some(id) = hash
+            .strip_prefix('$')
+            .and_then(|rest| rest.split_once('$'))
+            .map(|(id, _)| id)
+            .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return Err(format!("an unsupported crypt scheme (${id}$): {others}"));
+        }
         Err(
             "not a bcrypt, SHA-crypt or argon2id hash (plain text or DES crypt?): hash the \
              password with `htpasswd -B`"
@@ -198,7 +217,7 @@ mod tests {
         let bcrypt = "$2y$05$ie6P3xTtmyHtv5yZ9E0Rc.zNgQqfiTqIphFx8ZVKISSVbt/dMGe7q";
         let text = format!(
             "# staff\n\nann:{bcrypt}\nno colon\n:{bcrypt}\nann:{bcrypt}\nbea:$argon2i$v=19$x\n\
-             cy:$2y$05$short\n"
+             cy:$2y$05$short\ndi:$y$j9T$salt$hash\ned:$3$x$y\n"
         );
         let problems = Htpasswd::parse(&text, "f").unwrap_err();
         assert_eq!(
@@ -210,6 +229,10 @@ mod tests {
                 "f:7: user \"bea\": of the argon2 variants only argon2id is accepted",
                 "f:8: user \"cy\": the bcrypt hash does not parse: Invalid hash: the hash \
                  format is malformed; expected 60 ASCII bytes",
+                "f:9: user \"di\": yescrypt ($y$) is not supported: hash the password with \
+                 `htpasswd -B` or `mkpasswd -m sha-512`",
+                "f:10: user \"ed\": an unsupported crypt scheme ($3$): hash the password \
+                 with `htpasswd -B` or `mkpasswd -m sha-512`",
             ]
         );
         let users = Htpasswd::parse(&format!("ann:{bcrypt}\r\n"), "f").unwrap();

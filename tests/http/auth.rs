@@ -699,6 +699,27 @@ fn command_line_flags() {
     drop(srv);
     let open = Binary::serving(site.root()).spawn();
     assert_eq!(open.request(&get_request("/team/a.txt")).status, 200);
+    drop(open);
+    // A pattern ending in `/` is the folder and all in it, not its index page alone.
+    fs::create_dir_all(site.root().join("team/deep")).unwrap();
+    fs::write(site.root().join("team/deep/b.txt"), MARKER).unwrap();
+    let folder = Binary::serving(site.root())
+        .args([
+            "--basic-auth",
+            &format!("/team/={}", htpasswd("sha.htpasswd")),
+        ])
+        .spawn();
+    for path in ["/team/a.txt", "/team/deep/b.txt", "/team/", "/team"] {
+        let resp = folder.request(&get_request(path));
+        assert_eq!(resp.status, 401, "{path}: {resp}");
+        assert!(!resp.body_str().contains(MARKER), "{path}: {resp}");
+    }
+    let resp = folder.request(&request_with(
+        "GET",
+        "/team/deep/b.txt",
+        &[("Authorization", &auth)],
+    ));
+    assert_eq!(resp.status, 200, "{resp}");
 }
 
 #[test]
