@@ -792,6 +792,10 @@ pub struct HealthArgs {
     /// The server's health path, for the default URL
     #[arg(long, env = "MUXSERVE_HEALTH_PATH", value_name = "PATH", hide = true)]
     pub health_path: Option<String>,
+
+    /// Begin with a PROXY protocol header (`PROXY UNKNOWN`), as a server run with --proxy-protocol expects
+    #[arg(long, env = "MUXSERVE_PROXY_PROTOCOL")]
+    pub proxy_protocol: bool,
 }
 
 /// Parses `500ms`, `15s`, `2m`, `1h 30m` or a bare number of seconds.

@@ -53,8 +53,19 @@ pub fn default_url(listen: Option<&str>, port: Option<&str>, health_path: Option
     format!("http://{host}{}", health_path.unwrap_or("/"))
 }
 
-/// Makes one GET request to `url` and returns the response status.
-pub fn check(url: &str, timeout: Duration) -> anyhow::Result<u16> {
+/// What the check sends before its request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preface {
+    /// Nothing: the request is the first byte.
+    None,
+    /// `PROXY UNKNOWN\r\n`, for a server run with `--proxy-protocol`, which closes a
+    /// connection that does not begin with a PROXY header. UNKNOWN names no client, so the
+    /// server keeps the real peer (PROXY protocol §2.1).
+    ProxyUnknown,
+}
+
+/// Makes one GET request to `url`, after `preface`, and returns the response status.
+pub fn check(url: &str, timeout: Duration, preface: Preface) -> anyhow::Result<u16> {
     let target = parse_url(url)?;
     let with_port = if target
         .host
@@ -74,9 +85,13 @@ pub fn check(url: &str, timeout: Duration) -> anyhow::Result<u16> {
         .with_context(|| format!("cannot connect to {addr}"))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
+    let preface = match preface {
+        Preface::None => "",
+        Preface::ProxyUnknown => "PROXY UNKNOWN\r\n",
+    };
     write!(
         stream,
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: muxserve-health\r\nConnection: close\r\n\r\n",
+        "{preface}GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: muxserve-health\r\nConnection: close\r\n\r\n",
         target.path, target.host
     )
     .context("cannot send the request")?;

@@ -132,7 +132,12 @@ fn check_health(args: &muxserve::config::HealthArgs) -> ExitCode {
             args.health_path.as_deref(),
         )
     });
-    match health::check(&url, args.timeout) {
+    let preface = if args.proxy_protocol {
+        health::Preface::ProxyUnknown
+    } else {
+        health::Preface::None
+    };
+    match health::check(&url, args.timeout, preface) {
         Ok(status) if (200..400).contains(&status) => {
             println!("healthy: {url} answered {status}");
             ExitCode::SUCCESS

@@ -461,3 +461,30 @@ fn health_path_works_after_the_root_is_removed() {
     // Files really are gone: only the probe still answers 200.
     assert_ne!(s.get("/index.html").status, 200);
 }
+
+#[test]
+fn the_check_speaks_the_proxy_protocol_to_a_server_that_expects_it() {
+    let s = TestServer::build()
+        .config(|c| {
+            c.site.health_path = Some(HEALTH.into());
+            c.proxies.protocol = true;
+        })
+        .start();
+    let url = format!("http://{}{HEALTH}", s.addr());
+    // Without the header the server closes the connection unanswered.
+    assert_unhealthy(&health_cli(&["--url", &url], &[]));
+    assert_healthy(
+        &health_cli(&["--url", &url, "--proxy-protocol"], &[]),
+        &url,
+        200,
+    );
+    // The server's own variable turns it on, as in an image configured by environment.
+    let port = s.addr().port().to_string();
+    let env = [
+        ("MUXSERVE_PROXY_PROTOCOL", "true"),
+        ("MUXSERVE_HEALTH_PATH", HEALTH),
+        ("PORT", port.as_str()),
+    ];
+    let out = health_cli(&[], &env);
+    assert_healthy(&out, &format!("http://127.0.0.1:{port}{HEALTH}"), 200);
+}
