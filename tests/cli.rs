@@ -457,19 +457,29 @@ fn check_lists_every_problem_of_the_rules_files() {
     assert_eq!(out.status.code(), Some(1), "stderr {:?}", out.stderr);
     let lines: Vec<&str> = out.stderr.lines().collect();
     let root = site.root().display();
+    // Each file's problems in line order (its lines are judged in two passes), redirects first.
     let want = [
-        format!("{root}/_redirects:3: "),
-        format!("{root}/_headers:2: Content-Length"),
         format!("{root}/_redirects:2: status 299"),
+        format!("{root}/_redirects:3: "),
         format!("{root}/_redirects:4: "),
+        format!("{root}/_headers:2: Content-Length"),
     ];
     assert_eq!(lines.len(), want.len(), "stderr: {:?}", out.stderr);
-    for want in &want {
+    for (line, want) in lines.iter().zip(&want) {
         assert!(
-            lines.iter().any(|l| l.contains(want.as_str())),
-            "no line has {want:?}: {lines:#?}"
+            line.contains(want.as_str()),
+            "{want:?} expected: {lines:#?}"
         );
     }
+    // Serving names the first of them.
+    let out = Binary::serving(site.root()).run(RUN_LIMIT);
+    assert!(one_line(&out.stderr), "stderr: {:?}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("{root}/_redirects:2: status 299")),
+        "stderr: {:?}",
+        out.stderr
+    );
     fs::write(
         site.root().join("_redirects"),
         "/ok /fine\n/x/* /y/:splat 302!\n",

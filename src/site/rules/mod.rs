@@ -45,7 +45,9 @@ impl Rules {
         options: &SiteOptions,
         extras: &[&str],
     ) -> (Rules, Vec<String>) {
-        let mut problems = Vec::new();
+        // Redirects' problems, then the headers': each file's in line order, though its lines
+        // are judged in two passes (each line's syntax, then the rules compiled together).
+        let (mut problems, mut header_problems) = (Vec::new(), Vec::new());
         let mut redirect_specs = Vec::new();
         let mut header_specs = Vec::new();
         if options.site_rules {
@@ -65,10 +67,10 @@ impl Rules {
                 Ok(Some(text)) => {
                     let (specs, p) = headers::parse_file(&text, &name);
                     header_specs = specs;
-                    problems.extend(p);
+                    header_problems.extend(p);
                 }
                 Ok(None) => {}
-                Err(e) => problems.push(format!("{name}: {e}")),
+                Err(e) => header_problems.push(format!("{name}: {e}")),
             }
         }
         redirect_specs.extend(options.redirects.iter().cloned());
@@ -76,9 +78,28 @@ impl Rules {
         let (redirects, p) = Redirects::compile(&redirect_specs);
         problems.extend(p);
         let (headers, p) = HeaderRules::compile(&header_specs, extras);
-        problems.extend(p);
+        header_problems.extend(p);
+        in_line_order(&mut problems);
+        in_line_order(&mut header_problems);
+        problems.append(&mut header_problems);
         (Rules { redirects, headers }, problems)
     }
+}
+
+/// Sorts problems of the form `FILE:LINE: what` by file, then line, as a person reads the
+/// file; the sort is stable, so one line's problems keep their order, and a problem without a
+/// line number comes first in its file.
+fn in_line_order(problems: &mut [String]) {
+    fn place(problem: &str) -> (&str, u64) {
+        let origin = problem.split_once(": ").map_or(problem, |(o, _)| o);
+        match origin.rsplit_once(':') {
+            Some((file, line)) if line.bytes().all(|b| b.is_ascii_digit()) => {
+                (file, line.parse().unwrap_or(0))
+            }
+            _ => (origin, 0),
+        }
+    }
+    problems.sort_by(|a, b| place(a).cmp(&place(b)));
 }
 
 /// The text of rules file `name` at the top of the root, `None` when there is none.
