@@ -86,6 +86,40 @@ pub struct AccessLogger {
 pub struct Line {
     buf: Vec<u8>,
     since: Instant,
+    /// Where the body's byte count is written in `buf`, to be rewritten if the response is cut.
+    bytes_at: std::ops::Range<usize>,
+    /// The response's size: its head, and the body bytes the line says.
+    size: Size,
+}
+
+/// How many bytes a response puts on the wire.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Size {
+    /// The head's.
+    pub head: u64,
+    /// The body's (0 for HEAD, 204 and 304).
+    pub body: u64,
+}
+
+impl Line {
+    /// For a response whose last `unsent` bytes of the connection's output never left (its
+    /// connection ended first), or some of them: the body bytes the line says become those
+    /// that went to the kernel, as nginx's `$body_bytes_sent` does. Returns the unsent bytes
+    /// left over for the responses queued before this one.
+    pub fn cut(&mut self, unsent: u64) -> u64 {
+        let total = self.size.head + self.size.body;
+        let here = unsent.min(total);
+        let sent = self.size.body - here.min(self.size.body);
+        if sent != self.size.body {
+            let mut digits = itoa::Buffer::new();
+            let digits = digits.format(sent).as_bytes();
+            self.buf
+                .splice(self.bytes_at.clone(), digits.iter().copied());
+            self.bytes_at.end = self.bytes_at.start + digits.len();
+            self.size.body = sent;
+        }
+        unsent - here
+    }
 }
 
 /// Where a response's client stands: its address and the connection's peer.
@@ -106,13 +140,13 @@ impl AccessLogger {
         head: Option<&RequestHead<'_>>,
         user: Option<&[u8]>,
         status: Status,
-        bytes: u64,
+        size: Size,
         since: Instant,
     ) -> Option<Line> {
         if !self.enabled() {
             return None;
         }
-        self.begin_entry(
+        let mut line = self.begin_entry(
             &Entry {
                 client: addrs.client,
                 peer: addrs.peer,
@@ -122,12 +156,14 @@ impl AccessLogger {
                 target: head.map_or("-", |h| h.target),
                 version: head.map_or("-", |h| h.version.as_str()),
                 status: status.code(),
-                bytes,
+                bytes: size.body,
                 referer: head.and_then(|h| h.fields.referer),
                 user_agent: head.and_then(|h| h.fields.user_agent),
             },
             since,
-        )
+        )?;
+        line.size.head = size.head;
+        Some(line)
     }
 
     /// Starts the writer thread (none for `Off`).
@@ -170,26 +206,35 @@ impl AccessLogger {
         self.lines.as_ref()?;
         let mut line = self.free.try_recv().unwrap_or_default();
         line.clear();
-        match self.format {
+        let bytes_at = match self.format {
             AccessLog::Off => return None,
             AccessLog::Common => common(&mut line, e),
             AccessLog::Combined => {
-                common(&mut line, e);
+                let at = common(&mut line, e);
                 line.extend_from_slice(b" \"");
                 clf_escape(&mut line, e.referer.unwrap_or(b"-"));
                 line.extend_from_slice(b"\" \"");
                 clf_escape(&mut line, e.user_agent.unwrap_or(b"-"));
                 line.push(b'"');
+                at
             }
             AccessLog::Json => json(&mut line, e),
-        }
-        Some(Line { buf: line, since })
+        };
+        Some(Line {
+            buf: line,
+            since,
+            bytes_at,
+            size: Size {
+                head: 0,
+                body: e.bytes,
+            },
+        })
     }
 
     /// Ends `line` with how long its exchange took until `done` and queues it.
     pub fn finish(&self, line: Line, done: Instant) {
         let Some(lines) = &self.lines else { return };
-        let Line { mut buf, since } = line;
+        let Line { mut buf, since, .. } = line;
         if self.format == AccessLog::Json {
             buf.extend_from_slice(b",\"duration_ms\":");
             write_millis(&mut buf, done.saturating_duration_since(since));
@@ -234,8 +279,9 @@ fn write_lines(rx: &Receiver<Vec<u8>>, free: &Sender<Vec<u8>>) {
     let _ = out.flush();
 }
 
-/// `1.2.3.4 - - [06/Nov/1994:08:49:37 +0000] "GET / HTTP/1.1" 200 1234`
-fn common(line: &mut Vec<u8>, e: &Entry<'_>) {
+/// `1.2.3.4 - - [06/Nov/1994:08:49:37 +0000] "GET / HTTP/1.1" 200 1234`; returns where the
+/// byte count is.
+fn common(line: &mut Vec<u8>, e: &Entry<'_>) -> std::ops::Range<usize> {
     let _ = write!(line, "{} - ", e.client);
     match e.user {
         Some(user) => clf_escape(line, user),
@@ -252,7 +298,9 @@ fn common(line: &mut Vec<u8>, e: &Entry<'_>) {
     line.extend_from_slice(b"\" ");
     line.extend_from_slice(itoa::Buffer::new().format(e.status).as_bytes());
     line.push(b' ');
+    let start = line.len();
     line.extend_from_slice(itoa::Buffer::new().format(e.bytes).as_bytes());
+    start..line.len()
 }
 
 /// Escapes `"`, `\`, control and non-ASCII bytes as `\xHH`, as nginx does, so a request can
@@ -267,8 +315,9 @@ fn clf_escape(line: &mut Vec<u8>, v: &[u8]) {
     }
 }
 
-/// Everything but `duration_ms` and the closing brace, which [`AccessLogger::finish`] adds.
-fn json(line: &mut Vec<u8>, e: &Entry<'_>) {
+/// Everything but `duration_ms` and the closing brace, which [`AccessLogger::finish`] adds;
+/// returns where the byte count is.
+fn json(line: &mut Vec<u8>, e: &Entry<'_>) -> std::ops::Range<usize> {
     line.extend_from_slice(b"{\"time\":\"");
     date::write_rfc3339_now(line);
     let _ = write!(
@@ -285,13 +334,18 @@ fn json(line: &mut Vec<u8>, e: &Entry<'_>) {
     json_escape(line, e.target.as_bytes());
     let _ = write!(
         line,
-        "\",\"protocol\":\"{}\",\"status\":{},\"bytes\":{},\"referer\":\"",
-        e.version, e.status, e.bytes
+        "\",\"protocol\":\"{}\",\"status\":{},\"bytes\":",
+        e.version, e.status
     );
+    let start = line.len();
+    line.extend_from_slice(itoa::Buffer::new().format(e.bytes).as_bytes());
+    let bytes_at = start..line.len();
+    line.extend_from_slice(b",\"referer\":\"");
     json_escape(line, e.referer.unwrap_or(b""));
     line.extend_from_slice(b"\",\"user_agent\":\"");
     json_escape(line, e.user_agent.unwrap_or(b""));
     line.push(b'"');
+    bytes_at
 }
 
 fn json_string_or_null(line: &mut Vec<u8>, v: Option<&[u8]>) {
@@ -338,6 +392,49 @@ mod tests {
             bytes: 5,
             referer: None,
             user_agent: Some(b"curl \"x\"\n\xff"),
+        }
+    }
+
+    #[test]
+    fn a_cut_line_says_the_body_bytes_that_left() {
+        let (tx, _rx) = bounded(4);
+        for format in [AccessLog::Common, AccessLog::Json] {
+            let logger = AccessLogger {
+                format,
+                lines: Some(tx.clone()),
+                free: bounded(1).1,
+                dropped: AtomicU64::new(0),
+            };
+            // A 100-byte head and a 1,000-byte body; the unsent bytes are the output's last.
+            for (unsent, says, left_over) in [
+                (0, 1000, 0),
+                (1, 999, 0),
+                (500, 500, 0),
+                (1000, 0, 0),
+                (1050, 0, 0),
+                (1100, 0, 0),
+                (1300, 0, 200),
+            ] {
+                let e = Entry {
+                    bytes: 1000,
+                    ..entry()
+                };
+                let mut line = logger.begin_entry(&e, Instant::now()).unwrap();
+                line.size.head = 100;
+                assert_eq!(line.cut(unsent), left_over, "{format:?} {unsent}");
+                let text = String::from_utf8(line.buf.clone()).unwrap();
+                let want = match format {
+                    AccessLog::Json => format!("\"bytes\":{says},"),
+                    _ => format!(" {says}"),
+                };
+                assert!(text.contains(&want), "{format:?} {unsent}: {text}");
+                if format != AccessLog::Json {
+                    assert!(text.ends_with(&want), "{text}");
+                }
+                // Cut again by nothing: unchanged.
+                assert_eq!(line.cut(0), 0);
+                assert!(String::from_utf8(line.buf).unwrap().contains(&want));
+            }
         }
     }
 

@@ -55,7 +55,7 @@ impl Server {
             site: ArcSwap::from_pointee(site),
             limits: config.limits,
             trusted: config.proxies.trusted.clone(),
-            log,
+            log: Arc::new(log),
             draining: draining.clone(),
             metrics: Metrics::new(&config.metrics, config.workers),
         });
@@ -89,6 +89,7 @@ impl Server {
             shutdown: shutdown_rx,
             draining,
             metrics: ctx.metrics.clone(),
+            log: ctx.log.clone(),
         };
         let reactor_config = ReactorConfig {
             timeouts: config.timeouts,

@@ -36,7 +36,7 @@ pub(crate) struct Context {
     pub(crate) limits: Limits,
     /// Whose forwarding headers name the client, for the access log.
     pub(crate) trusted: TrustedProxies,
-    pub(crate) log: AccessLogger,
+    pub(crate) log: Arc<AccessLogger>,
     pub(crate) draining: Draining,
     /// `--metrics-path`'s counters, one block per worker; `None` counts nothing.
     pub(crate) metrics: Option<Arc<Metrics>>,

@@ -494,3 +494,99 @@ fn check_lists_every_problem_of_the_rules_files() {
         out.stderr
     );
 }
+
+/// A client that asks for `/big.bin` (16 MiB), reads its head and then nothing more.
+fn stalled_download(server: &BinaryServer, target: &str) -> ResponseReader<std::net::TcpStream> {
+    let mut r = ResponseReader::new(server.connect());
+    r.send(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n"));
+    let head = r.read_head().expect("the download's head");
+    assert_eq!(head.status, 200);
+    r
+}
+
+/// The `bytes` of the JSON access-log line whose URI contains `needle`, once it is written.
+fn logged_bytes(server: &BinaryServer, needle: &str, limit: Duration) -> Option<u64> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let out = server.stdout();
+        if let Some(line) = out.lines().find(|l| l.contains(needle)) {
+            let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            return v["bytes"].as_u64();
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+const BIG_DOWNLOAD: usize = 16 * 1024 * 1024;
+
+#[test]
+fn a_download_cut_short_logs_the_bytes_that_left_not_its_size() {
+    let site = TempSite::new();
+    fs::write(site.root().join("big.bin"), vec![7u8; BIG_DOWNLOAD]).unwrap();
+    let server = Binary::serving(site.root())
+        .access_log("json")
+        .args(["--send-timeout", "1s"])
+        .spawn();
+    let mut stalled = stalled_download(&server, "/big.bin?stalled");
+    // The send timeout ends it; its line says how far it got.
+    let bytes = logged_bytes(&server, "?stalled", Duration::from_secs(10))
+        .expect("a line for the cut download");
+    assert!(
+        bytes > 0 && bytes < BIG_DOWNLOAD as u64,
+        "logged {bytes} bytes of a download cut short"
+    );
+    // What the client can still read is at most that much body.
+    let mut received = stalled.take_buffered().len() as u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    let stream = stalled.get_mut();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    while let Ok(n @ 1..) = std::io::Read::read(stream, &mut buf) {
+        received += n as u64;
+    }
+    assert!(received <= bytes, "received {received}, logged {bytes}");
+    // A download that completes logs its whole size.
+    let whole =
+        server.request("GET /big.bin?whole HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(whole.body.len(), BIG_DOWNLOAD);
+    assert_eq!(
+        logged_bytes(&server, "?whole", Duration::from_secs(5)),
+        Some(BIG_DOWNLOAD as u64)
+    );
+}
+
+#[test]
+fn a_download_cut_at_the_shutdown_deadline_is_logged() {
+    let site = TempSite::new();
+    fs::write(site.root().join("big.bin"), vec![7u8; BIG_DOWNLOAD]).unwrap();
+    let mut server = Binary::serving(site.root())
+        .access_log("common")
+        .args(["--shutdown-timeout", "1s", "--send-timeout", "60s"])
+        .spawn();
+    let _stalled = stalled_download(&server, "/big.bin?at-the-deadline");
+    server.signal(libc::SIGTERM);
+    let status = server
+        .wait_timeout(Duration::from_secs(10))
+        .expect("the server exits after its deadline");
+    assert!(status.success(), "exit {status:?}: {}", server.stderr());
+    server.drain_pipes();
+    let out = server.stdout();
+    let line = out
+        .lines()
+        .find(|l| l.contains("?at-the-deadline"))
+        .unwrap_or_else(|| panic!("no line for the cut download: {out:?}"));
+    let bytes: u64 = line
+        .rsplit(' ')
+        .next()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or_else(|| panic!("no byte count: {line:?}"));
+    assert!(
+        bytes > 0 && bytes < BIG_DOWNLOAD as u64,
+        "{line:?} logs more than left"
+    );
+    assert!(line.contains("\" 200 "), "{line}");
+}

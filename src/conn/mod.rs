@@ -30,7 +30,7 @@ use crate::http::framing::{Framer, Rules, Step};
 use crate::http::proxy_protocol::{self, Parsed};
 use crate::http::request::{Method, Version};
 use crate::http::response::Status;
-use crate::log::{AccessLogger, Addrs, Line};
+use crate::log::{AccessLogger, Addrs, Line, Size};
 use crate::readiness::Registration;
 use crate::site::{Reply, Site};
 use crate::worker::Context;
@@ -242,8 +242,8 @@ impl Conn {
         let delivered_here =
             matches!(self.wait(), Wait::Idle | Wait::Head { .. }) && !self.mid_request();
         if !(ctx.draining.is_set() && delivered_here && has_unsent(&self.stream)) {
-            // A write that timed out: its lines say how long it was given.
-            finish_lines(&mut self.lines, &ctx.log);
+            // A write that timed out: its lines say how long it was given, and how far it got.
+            self.abandon(&ctx.log);
             return Next::Close;
         }
         // Resets the worker's buffers to this connection's (empty) bytes, so parking it below
@@ -251,6 +251,14 @@ impl Conn {
         self.load(s);
         let next = self.begin_linger().and_then(|()| self.linger(s));
         self.park(s, next.unwrap_or(Next::Close), &ctx.log)
+    }
+
+    /// Logs the responses of a connection that ends before they were all written (a send
+    /// timeout, or the reactor closing it at the drain deadline), each with the body bytes that
+    /// left. Touches no socket.
+    pub fn abandon(&mut self, log: &AccessLogger) {
+        let unsent = unsent(&self.output, self.sending.as_ref());
+        finish_lines(&mut self.lines, log, unsent);
     }
 
     #[inline]
@@ -269,7 +277,8 @@ impl Conn {
     fn park(&mut self, s: &mut Scratch, next: Next, log: &AccessLogger) -> Next {
         if next == Next::Close {
             // Ended before its responses were all written: log them as far as they got.
-            finish_lines(&mut s.lines, log);
+            let unsent = unsent(s.out.unsent(), self.sending.as_ref());
+            finish_lines(&mut s.lines, log, unsent);
         } else if !s.lines.is_empty() {
             self.lines.append(&mut s.lines);
         }
@@ -320,7 +329,7 @@ impl Conn {
                 Flushed::Full => return Ok(Next::Write),
                 Flushed::Yielded => return Ok(Next::Yield),
             }
-            finish_lines(&mut s.lines, &ctx.log);
+            finish_lines(&mut s.lines, &ctx.log, 0);
             if let Phase::Framing(Framer::Done { linger }) = self.phase {
                 return self.close(s, linger, draining);
             }
@@ -456,7 +465,7 @@ impl Conn {
                     };
                     // Scrapes are judged by the TCP peer: a header can name any client. A scrape
                     // gets no `_headers` lines: `matched` still holds another request's.
-                    let (status, bytes) = match counters {
+                    let (status, size) = match counters {
                         // RFC 9110 §7.4 (MUST): an `https` target needs a connection secured
                         // for it. Ours are plain TCP, secured only where a trusted proxy (the
                         // TCP peer) terminated TLS in front of us.
@@ -482,7 +491,7 @@ impl Conn {
                     };
                     if let Some((_, c)) = counters {
                         let took = since.map_or(Duration::ZERO, |t| t.elapsed());
-                        c.record(Some(head.method), status.code(), bytes, took);
+                        c.record(Some(head.method), status.code(), size.body, took);
                     }
                     if log.enabled() {
                         let fields = &head.fields;
@@ -501,7 +510,7 @@ impl Conn {
                             Some(head),
                             site.creds.user(),
                             status,
-                            bytes,
+                            size,
                             since,
                         ));
                     }
@@ -524,7 +533,7 @@ impl Conn {
                         rule_headers: None,
                         challenge: current.challenge(),
                     };
-                    let bytes = queue(
+                    let size = queue(
                         out,
                         &mut self.sending,
                         current.refusal(e.status()),
@@ -532,11 +541,11 @@ impl Conn {
                     );
                     if let Some((_, c)) = counters {
                         let took = since.map_or(Duration::ZERO, |t| t.elapsed());
-                        c.record(None, e.status().code(), bytes, took);
+                        c.record(None, e.status().code(), size.body, took);
                     }
                     let addrs = Addrs { client, peer };
                     let since = since.unwrap_or_else(Instant::now);
-                    lines.extend(log.begin(addrs, None, None, e.status(), bytes, since));
+                    lines.extend(log.begin(addrs, None, None, e.status(), size, since));
                 }
                 // What was answered before still goes out; the rest is not ours to frame.
                 Step::BadBody(_) => read.clear(),
@@ -617,10 +626,19 @@ impl Conn {
     }
 }
 
-/// Finishes and queues `lines`, their responses written (or their connection ended) now.
-fn finish_lines(lines: &mut Vec<Line>, log: &AccessLogger) {
+/// Finishes and queues `lines`, their responses written (or their connection ended) now;
+/// `unsent` bytes of the connection's output never left, which come off the last responses'
+/// counts.
+fn finish_lines(lines: &mut Vec<Line>, log: &AccessLogger, unsent: u64) {
     if lines.is_empty() {
         return;
+    }
+    let mut unsent = unsent;
+    for line in lines.iter_mut().rev() {
+        if unsent == 0 {
+            break;
+        }
+        unsent = line.cut(unsent);
     }
     let done = Instant::now();
     for line in lines.drain(..) {
@@ -628,25 +646,32 @@ fn finish_lines(lines: &mut Vec<Line>, log: &AccessLogger) {
     }
 }
 
+/// The bytes of output still to go: `queued` in the buffer, and the body being sent.
+fn unsent(queued: &[u8], sending: Option<&Sending>) -> u64 {
+    queued.len() as u64 + sending.map_or(0, Sending::remaining)
+}
+
 /// Appends the head of `reply` (and a small body) to the output, or plans the body to be sent
-/// after it; returns the body bytes the response carries, for the access log.
+/// after it; returns the bytes the response puts on the wire, for the access log and metrics.
 fn queue(
     out: &mut WriteBuf,
     sending: &mut Option<Sending>,
     reply: Reply<'_>,
     exchange: &Exchange<'_>,
-) -> u64 {
+) -> Size {
+    let before = out.queue().len();
     write_head(out.queue(), &reply, exchange);
+    let head = (out.queue().len() - before) as u64;
     if !exchange.sends_body(reply.status) {
-        return 0;
+        return Size { head, body: 0 };
     }
-    let len = reply.body.len();
+    let body = reply.body.len();
     // Assigned only when there is a body to send after the head: `sending` is empty here, and
     // overwriting it would still run its drop glue for every response.
-    if let Some(body) = send::plan(out.queue(), reply.body) {
-        *sending = Some(body);
+    if let Some(rest) = send::plan(out.queue(), reply.body) {
+        *sending = Some(rest);
     }
-    len
+    Size { head, body }
 }
 
 /// Whether the socket still holds bytes the peer has not acknowledged (where the system cannot

@@ -52,6 +52,28 @@ pub(crate) enum Sending {
     },
 }
 
+impl Sending {
+    /// The bytes of the body still to be sent.
+    pub(crate) fn remaining(&self) -> u64 {
+        match self {
+            Sending::File {
+                offset,
+                end,
+                parts,
+                tail,
+                ..
+            } => {
+                let parts: u64 = parts
+                    .iter()
+                    .map(|p| p.head.len() as u64 + (p.end - p.start))
+                    .sum();
+                (end - offset) + parts + tail.len() as u64
+            }
+            Sending::Shared { pos, end, .. } => (end - pos) as u64,
+        }
+    }
+}
+
 /// Appends a small body to `out` behind its head, or returns how the rest is to be sent.
 pub(crate) fn plan(out: &mut Vec<u8>, body: Body) -> Option<Sending> {
     match body {

@@ -27,6 +27,7 @@ use crossbeam_channel::{Receiver, Sender};
 use polling::{Event, Events, Poller};
 
 use crate::conn::{Conn, Listening, Wait};
+use crate::log::AccessLogger;
 use crate::metrics::Metrics;
 use crate::pace::Pace;
 use crate::readiness::Board;
@@ -62,6 +63,9 @@ pub(crate) struct Channels {
     pub(crate) draining: Draining,
     /// Where the open-connection count and the cut connections are reported, if anywhere.
     pub(crate) metrics: Option<Arc<Metrics>>,
+    /// The access log, for the responses of connections closed here (cut at the drain
+    /// deadline, or with no worker left to end them).
+    pub(crate) log: Arc<AccessLogger>,
 }
 
 /// The reactor's settings.
@@ -300,15 +304,20 @@ impl Reactor {
     }
 
     /// Closes a parked connection here, on the one path that does (shutdown cuts, no workers).
+    /// Closes a parked connection before its end: what it had not sent is logged as cut.
     fn close(&mut self, key: usize) {
-        self.slots.close(key, &self.ch.poller);
+        if let Some(mut conn) = self.slots.close(key, &self.ch.poller) {
+            conn.abandon(&self.ch.log);
+        }
         let room = self.has_room();
         self.acceptor.rearm(&self.ch.poller, room);
     }
 
     fn close_parked(&mut self) {
         for key in self.slots.parked() {
-            self.slots.close(key, &self.ch.poller);
+            if let Some(mut conn) = self.slots.close(key, &self.ch.poller) {
+                conn.abandon(&self.ch.log);
+            }
         }
     }
 }

@@ -132,8 +132,8 @@ impl Slots {
     }
 
     /// Closes a parked connection (or frees a busy one's slot, whose worker then finds it
-    /// gone): out of the poller first, as polling requires, then dropped.
-    pub(super) fn close(&mut self, key: usize, poller: &Poller) {
+    /// gone): out of the poller first, as polling requires; returned to be dropped.
+    pub(super) fn close(&mut self, key: usize, poller: &Poller) -> Option<Box<Conn>> {
         if let Some(Slot {
             state: State::Parked(mut conn),
             ..
@@ -141,7 +141,9 @@ impl Slots {
         {
             let (registration, stream) = conn.registration();
             registration.forget(poller, stream);
+            return Some(conn);
         }
+        None
     }
 
     /// Empties a slot, keeping the count of busy ones.
