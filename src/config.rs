@@ -328,6 +328,14 @@ fn parse_header(s: &str) -> Result<(String, String), String> {
             "header {name} is set by the server and cannot be configured"
         ));
     }
+    if name.eq_ignore_ascii_case("cache-control") {
+        // A second line beside the server's would contradict it, and could not be made
+        // `private` for an authenticated answer as the server's own is.
+        return Err(format!(
+            "header {name} is sent by the server itself: set it with --cache-control or \
+             --cache-rule (or a _headers rule)"
+        ));
+    }
     if crate::http::response::server_sent(name) {
         // RFC 9110 §5.3: a second line beside the server's own would repeat a singleton or
         // contradict it.

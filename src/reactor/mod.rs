@@ -303,8 +303,8 @@ impl Reactor {
         }
     }
 
-    /// Closes a parked connection here, on the one path that does (shutdown cuts, no workers).
-    /// Closes a parked connection before its end: what it had not sent is logged as cut.
+    /// Closes a parked connection here, on the one path that does (shutdown cuts, no workers);
+    /// what it had not sent is logged as cut.
     fn close(&mut self, key: usize) {
         if let Some(mut conn) = self.slots.close(key, &self.ch.poller) {
             conn.abandon(&self.ch.log);

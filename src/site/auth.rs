@@ -306,13 +306,28 @@ impl Auth {
         if found.is_some() {
             return found;
         }
-        let mut base: &[u8] = rel;
-        while let Some(stripped) = SIDECARS
-            .iter()
-            .find_map(|c| base.strip_suffix(c.suffix().as_bytes()))
-        {
-            base = stripped;
-            let found = self.rules.iter().position(|r| r.paths.matches(base));
+        // The name without the suffix, and that name as a directory (`/private.gz` beside a
+        // `/private` that `/private/*` guards), one suffix at a time.
+        let mut end = rel.len();
+        while let Some(base) = rel.get(..end).and_then(|name| {
+            SIDECARS
+                .iter()
+                .find_map(|c| name.strip_suffix(c.suffix().as_bytes()))
+                .map(<[u8]>::len)
+        }) {
+            end = base;
+            let name = rel.get(..base).unwrap_or_default();
+            let found = self.rules.iter().position(|r| r.paths.matches(name));
+            if found.is_some() {
+                return found;
+            }
+            // The byte after the name is the suffix's `.`: as a `/`, the name is a directory.
+            *rel.get_mut(base)? = b'/';
+            let dir = rel.get(..=base).unwrap_or_default();
+            let found = self.rules.iter().position(|r| r.paths.matches(dir));
+            if let Some(dot) = rel.get_mut(base) {
+                *dot = b'.';
+            }
             if found.is_some() {
                 return found;
             }
@@ -328,31 +343,13 @@ impl Auth {
         keyed.finalize()
     }
 
-    /// Whether a directory listing may name `rel` to this request: no rule protects it, or
-    /// the request's credentials passed that rule, in this request or one remembered. It never
-    /// verifies a password (a listing must not cost a hash per entry), so an entry guarded by
-    /// a rule these credentials have not yet passed stays out of the listing until they do.
-    pub fn may_list(
-        &self,
-        rel: &mut Vec<u8>,
-        authorization: Option<&[u8]>,
-        creds: &mut Credentials,
-    ) -> bool {
-        let Some(rule) = self.rule_for(rel) else {
-            return true;
-        };
-        if creds.granted == Some(rule) {
-            return true;
-        }
-        if !matches!(creds.decode(authorization), Decoded::Basic { .. }) {
-            return false;
-        }
-        if !self.remembers(&self.tag(rule, &creds.decoded)) {
-            return false;
-        }
-        // The listing now names what only this user may see: `granted` makes it private.
-        creds.granted = Some(rule);
-        true
+    /// Whether a directory listing may name `rel` to this request: no rule protects it, or the
+    /// rule that does is the one this request's credentials passed to reach the listing. Nothing
+    /// else counts: a listing that told remembered credentials from others would answer "is
+    /// this the password?" at full speed, with no verification and no failure delay.
+    pub fn may_list(&self, rel: &mut Vec<u8>, creds: &Credentials) -> bool {
+        self.rule_for(rel)
+            .is_none_or(|rule| creds.granted == Some(rule))
     }
 
     /// Whether the request whose `Authorization` is `authorization` may see `rel`, noting in
@@ -540,6 +537,9 @@ mod tests {
             ("a/b.secret.zst", Some(1)),
             ("a/b.secret.gz.br", Some(1)),
             ("a/b.secret.tar", None),
+            ("private.gz", Some(0)),
+            ("private.br.gz", Some(0)),
+            ("privatex.gz", None),
             ("a/b.gz", None),
             (".gz", None),
         ] {

@@ -66,13 +66,16 @@ impl Hash {
                 return Err(format!("{name} ({prefix}) is not supported: {others}"));
             }
         }
-        if let Some(id) = hash
-            .strip_prefix('$')
-            .and_then(|rest| rest.split_once('$'))
-            .map(|(id, _)| id)
-            .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()))
-        {
-            return Err(format!("an unsupported crypt scheme (${id}$): {others}"));
+        // Named only when known: a plain-text password can look like `$word$…`, and no part
+        // of one may reach the log.
+        for (prefix, name) in [
+            ("$3$", "NT-hash"),
+            ("$md5", "Sun MD5-crypt"),
+            ("$sha1$", "SHA1-crypt"),
+        ] {
+            if hash.starts_with(prefix) {
+                return Err(format!("{name} ({prefix}) is not supported: {others}"));
+            }
         }
         Err(
             "not a bcrypt, SHA-crypt or argon2id hash (plain text or DES crypt?): hash the \
@@ -217,7 +220,7 @@ mod tests {
         let bcrypt = "$2y$05$ie6P3xTtmyHtv5yZ9E0Rc.zNgQqfiTqIphFx8ZVKISSVbt/dMGe7q";
         let text = format!(
             "# staff\n\nann:{bcrypt}\nno colon\n:{bcrypt}\nann:{bcrypt}\nbea:$argon2i$v=19$x\n\
-             cy:$2y$05$short\ndi:$y$j9T$salt$hash\ned:$3$x$y\n"
+             cy:$2y$05$short\ndi:$y$j9T$salt$hash\ned:$3$x$y\nfay:$ecret$pw\n"
         );
         let problems = Htpasswd::parse(&text, "f").unwrap_err();
         assert_eq!(
@@ -231,8 +234,10 @@ mod tests {
                  format is malformed; expected 60 ASCII bytes",
                 "f:9: user \"di\": yescrypt ($y$) is not supported: hash the password with \
                  `htpasswd -B` or `mkpasswd -m sha-512`",
-                "f:10: user \"ed\": an unsupported crypt scheme ($3$): hash the password \
-                 with `htpasswd -B` or `mkpasswd -m sha-512`",
+                "f:10: user \"ed\": NT-hash ($3$) is not supported: hash the password with \
+                 `htpasswd -B` or `mkpasswd -m sha-512`",
+                "f:11: user \"fay\": not a bcrypt, SHA-crypt or argon2id hash (plain text or \
+                 DES crypt?): hash the password with `htpasswd -B`",
             ]
         );
         let users = Htpasswd::parse(&format!("ann:{bcrypt}\r\n"), "f").unwrap();

@@ -732,13 +732,13 @@ impl Site {
     /// The listing of directory `rel` when listings are on, else 403, in the format `req`'s
     /// Accept prefers. The entries are read from `dir`, the descriptor step 3 opened beneath the
     /// root: the path is not resolved again, so a directory swapped in since cannot be listed
-    /// instead. Entries a password guards are named only to credentials that passed its rule.
+    /// instead. An entry a password guards is named only when this request passed its rule.
     fn listing(
         &self,
         req: &RequestHead<'_>,
         rel: &[u8],
         dir: OwnedFd,
-        creds: &mut Credentials,
+        creds: &Credentials,
     ) -> Reply<'_> {
         if !self.dir_listing {
             return Reply::page(Status::Forbidden);
@@ -770,9 +770,7 @@ impl Site {
                 entry.push(b'/');
             }
             entry.extend_from_slice(name);
-            !self
-                .auth
-                .may_list(&mut entry, req.fields.authorization, creds)
+            !self.auth.may_list(&mut entry, creds)
         };
         match listing::render(&url, dir, self.hidden, &mut withheld, format) {
             Ok(body) => Reply::listing(format.content_type(), body),

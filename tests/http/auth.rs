@@ -352,6 +352,9 @@ fn a_sidecar_is_guarded_as_the_file_it_compresses() {
                 fs::write(root.join(name), format!("{MARKER} {name}\n")).unwrap();
             }
             fs::write(root.join("archive.tar.gz"), "public archive\n").unwrap();
+            // A file named as the protected folder is, with sidecars of its own.
+            fs::write(root.join("private.gz"), format!("{MARKER}\n")).unwrap();
+            fs::write(root.join("private.br"), format!("{MARKER}\n")).unwrap();
         })
         .config(|c| {
             c.site
@@ -386,6 +389,10 @@ fn a_sidecar_is_guarded_as_the_file_it_compresses() {
             "{resp}"
         );
     }
+    // A sidecar beside a name its rule guards as a directory.
+    for path in ["/private.gz", "/private.br"] {
+        assert_refused(&s.get(path), path);
+    }
     // A name that only ends like a sidecar is guarded by its own rules alone.
     let public = s.get("/archive.tar.gz");
     assert_eq!(public.status, 200, "{public}");
@@ -393,15 +400,16 @@ fn a_sidecar_is_guarded_as_the_file_it_compresses() {
 }
 
 #[test]
-fn listings_name_protected_entries_only_to_those_who_have_passed_their_rule() {
+fn listings_name_protected_entries_only_behind_the_rule_that_guards_them() {
     let s = builder()
         .site(|site| {
             let root = site.root();
-            fs::create_dir_all(root.join("shelf/locked")).unwrap();
+            fs::create_dir_all(root.join("shelf/locked/inner")).unwrap();
             fs::write(root.join("shelf/open.txt"), "open\n").unwrap();
             fs::write(root.join("shelf/secret-name.txt"), "x\n").unwrap();
             fs::write(root.join("shelf/secret-name.txt.gz"), "x\n").unwrap();
             fs::write(root.join("shelf/locked/inner.txt"), "x\n").unwrap();
+            fs::write(root.join("shelf/locked/inner/deep.txt"), "x\n").unwrap();
         })
         .config(|c| {
             c.site
@@ -416,15 +424,30 @@ fn listings_name_protected_entries_only_to_those_who_have_passed_their_rule() {
         .start();
     let alice = basic("alice", "alice-pw");
     let carol = basic("carol", "carol-pw");
+    // Both have passed their rules once, so both are remembered.
+    for (path, auth) in [
+        ("/shelf/secret-name.txt", &alice),
+        ("/shelf/locked/inner.txt", &carol),
+    ] {
+        let passed = s.get_with(path, &[("Authorization", auth)]);
+        assert_eq!(passed.status, 200, "{passed}");
+    }
     let hidden = ["secret-name", "locked"];
     for accept in ["text/html", "application/json"] {
-        // Without credentials, and with credentials not yet verified for those rules (a
-        // listing never verifies a password: it would be a guess without the failure delay).
+        // The public directory's listing is the same for everybody: whether an entry shows
+        // must not tell a remembered password from a guess, which would make the listing a
+        // guessing oracle with no verification and no failure delay.
         for headers in [
             vec![("Accept", accept)],
             vec![("Accept", accept), ("Authorization", alice.as_str())],
+            vec![("Accept", accept), ("Authorization", carol.as_str())],
             vec![("Accept", accept), ("Authorization", "Basic !!")],
+            vec![
+                ("Accept", accept),
+                ("Authorization", &basic("alice", "guess")),
+            ],
         ] {
+            let started = std::time::Instant::now();
             let listing = s.get_with("/shelf/", &headers);
             assert_eq!(listing.status, 200, "{listing}");
             let body = listing.body_str();
@@ -436,32 +459,28 @@ fn listings_name_protected_entries_only_to_those_who_have_passed_their_rule() {
                 );
             }
             assert_eq!(listing.header("Cache-Control"), Some("no-cache"));
+            assert!(
+                started.elapsed() < Duration::from_millis(500),
+                "{headers:?}"
+            );
         }
     }
-    // Once alice's credentials have passed the file's rule, her listing names it (and its
-    // sidecar), and is hers alone; carol's rule still guards `locked`.
-    let passed = s.get_with("/shelf/secret-name.txt", &[("Authorization", &alice)]);
-    assert_eq!(passed.status, 200, "{passed}");
-    let listing = s.get_with("/shelf/", &[("Authorization", &alice)]);
+    // Behind its rule, a directory lists what that rule guards, to those who passed it.
+    let listing = s.get_with("/shelf/locked/", &[("Authorization", &carol)]);
+    assert_eq!(listing.status, 200, "{listing}");
     let body = listing.body_str();
-    assert!(body.contains("secret-name.txt.gz"), "{body}");
-    assert!(!body.contains("locked"), "{body}");
+    assert!(
+        body.contains("inner.txt") && body.contains("inner/"),
+        "{body}"
+    );
     assert_eq!(
         listing.header("Cache-Control"),
         Some("private, no-cache"),
         "{listing}"
     );
-    let passed = s.get_with("/shelf/locked/inner.txt", &[("Authorization", &carol)]);
-    assert_eq!(passed.status, 200, "{passed}");
-    let listing = s.get_with("/shelf/", &[("Authorization", &carol)]);
-    let body = listing.body_str();
-    assert!(body.contains("locked/"), "{body}");
-    assert!(!body.contains("secret-name"), "{body}");
-    // Nobody else's listing changed.
-    let anonymous = s.get("/shelf/").body_str();
-    for name in hidden {
-        assert!(!anonymous.contains(name), "{anonymous}");
-    }
+    assert_refused(&s.get("/shelf/locked/"), "the protected listing");
+    let wrong = s.get_with("/shelf/locked/", &[("Authorization", &alice)]);
+    assert_eq!(wrong.status, 401, "{wrong}");
 }
 
 #[test]

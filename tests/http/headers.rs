@@ -254,6 +254,8 @@ fn command_line_refuses_singletons_the_server_sends_or_that_would_repeat() {
         "Allow: GET, POST",
         "Accept-Ranges: none",
         "Age: 0",
+        "Cache-Control: public, max-age=60",
+        "cache-control: no-store",
     ] {
         let name = field.split(':').next().unwrap();
         refuse(
