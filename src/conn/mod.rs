@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use crate::http::forwarded;
 use crate::http::framing::{Framer, Rules, Step};
 use crate::http::proxy_protocol::{self, Parsed};
-use crate::http::request::{Method, Version};
+use crate::http::request::{BodyFraming, Method, Version};
 use crate::http::response::Status;
 use crate::log::{AccessLogger, Addrs, Line, Size};
 use crate::readiness::Registration;
@@ -41,6 +41,12 @@ use send::{Flushed, Sending};
 
 /// Bytes read and thrown away while lingering before the connection is closed anyway.
 const LINGER_MAX: usize = 1024 * 1024;
+
+/// How soon a request whose credentials another request is verifying is asked again: a
+/// verification takes tens of milliseconds, and each asking costs a parse and a lookup.
+const ASK_AGAIN: Duration = Duration::from_millis(20);
+/// How long such a request is asked again before it gets the 503 it would have had.
+const ASK_LIMIT: Duration = Duration::from_secs(3);
 
 /// What a new connection needs to know of the listener it came from.
 #[derive(Clone, Copy, Debug)]
@@ -145,6 +151,9 @@ pub struct Conn {
     /// Set when a refused password's answer was queued: until then nothing more is answered
     /// and nothing is sent.
     held: Option<Instant>,
+    /// When the request first in the input began waiting on another request's verification of
+    /// its credentials (`Site::pending`); it is held unanswered and asked again meanwhile.
+    asking_since: Option<Instant>,
     /// The listener's deferral, until the first read: if that finds nothing, the kernel held
     /// the connection this long already, and its first head's timeout counts that time.
     deferred: Duration,
@@ -173,6 +182,7 @@ impl Conn {
             output: Vec::new(),
             sending: None,
             held: None,
+            asking_since: None,
             deferred: listening.deferred,
             phase: if listening.proxy_protocol {
                 Phase::Preface { since: accepted }
@@ -440,9 +450,12 @@ impl Conn {
             .metrics
             .as_deref()
             .and_then(|m| Some((m, m.worker(*worker)?)));
+        // Whether a request waiting on another's verification may be asked again later.
+        let may_ask_again = !draining && self.asking_since.is_none_or(|t| t.elapsed() < ASK_LIMIT);
         while self.sending.is_none() && self.held.is_none() && out.len() < BATCH {
             let sending = &mut self.sending;
             let held = &mut self.held;
+            let mut ask_again = false;
             // When this request's first byte arrived (or, for a connection's first, when it was
             // accepted), for the log's duration. A head always has one; the clock is read only
             // if that ever changes.
@@ -479,6 +492,14 @@ impl Conn {
                         }
                         _ => {
                             let reply = current.respond(head, site, draining);
+                            if current.pending(site)
+                                && may_ask_again
+                                && head.body == BodyFraming::None
+                            {
+                                // Not answered, counted or logged: asked again shortly.
+                                ask_again = true;
+                                return;
+                            }
                             if let Some((_, c)) = counters {
                                 c.record_site(&site.tally);
                             }
@@ -517,9 +538,20 @@ impl Conn {
                 },
             );
             match step {
+                Step::Request { .. } if ask_again => {
+                    // The head stays in the input, and the framer where it was before it.
+                    *framer = Framer::Head {
+                        since: since.or_else(|| Some(Instant::now())),
+                    };
+                    let now = Instant::now();
+                    *held = Some(now + ASK_AGAIN);
+                    self.asking_since.get_or_insert(now);
+                    return false;
+                }
                 Step::Request { len, .. } => {
                     read.consume(len);
                     *answered = true;
+                    self.asking_since = None;
                 }
                 Step::Body { len } => read.consume(len),
                 Step::NeedMore => return true,

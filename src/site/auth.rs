@@ -38,6 +38,10 @@ pub enum Refusal {
     Unauthorized,
     /// Verifying them would exceed the hashing bound: 503, to be tried again.
     Busy,
+    /// These very credentials are being verified for another request now: this one is to be
+    /// asked again once that verification is over (`Credentials::pending`), not refused, so
+    /// the parallel requests of one page after a login or a restart do not get 503s.
+    Pending,
 }
 
 /// One request's credentials, in a worker's reused buffer: decoded on the first rule that asks
@@ -50,6 +54,8 @@ pub struct Credentials {
     state: Decoded,
     /// The rule whose file these credentials passed, for this request.
     granted: Option<usize>,
+    /// Whether the check found these credentials being verified for another request.
+    pending: bool,
 }
 
 /// What became of a request's `Authorization` so far.
@@ -73,6 +79,13 @@ impl Credentials {
         }
         self.state = Decoded::Pending;
         self.granted = None;
+        self.pending = false;
+    }
+
+    /// Whether the request waits on another's verification of the same credentials: its
+    /// answer is not final, and the connection asks again shortly.
+    pub fn pending(&self) -> bool {
+        self.pending
     }
 
     /// The user name, when the credentials passed a rule of this request (the access log's).
@@ -184,6 +197,8 @@ pub struct Auth {
     challenge: String,
     key: [u8; blake3::KEY_LEN],
     remembered: Mutex<Remembered>,
+    /// The credentials being verified now, by their tags: at most one entry a hashing slot.
+    in_flight: Mutex<Vec<blake3::Hash>>,
     hashing: AtomicUsize,
     limit: usize,
     /// When the last failed verification's rest ends, in nanoseconds since `epoch`.
@@ -208,6 +223,33 @@ const REST: u32 = 3;
 struct Remembered {
     current: HashSet<blake3::Hash>,
     previous: HashSet<blake3::Hash>,
+}
+
+/// A verification under way, by the tag of its credentials: listed while it runs, so a
+/// request with the same credentials waits for it instead of taking a slot of its own (or
+/// getting 503 for want of one); unlisted when dropped, a panicking hash crate included.
+struct Flight<'a> {
+    list: &'a Mutex<Vec<blake3::Hash>>,
+    tag: blake3::Hash,
+}
+
+impl<'a> Flight<'a> {
+    /// Lists `tag`, or `None` when it is listed already.
+    fn begin(list: &'a Mutex<Vec<blake3::Hash>>, tag: blake3::Hash) -> Option<Flight<'a>> {
+        let mut listed = list.lock().unwrap_or_else(|p| p.into_inner());
+        if listed.contains(&tag) {
+            return None;
+        }
+        listed.push(tag);
+        Some(Flight { list, tag })
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        let mut listed = self.list.lock().unwrap_or_else(|p| p.into_inner());
+        listed.retain(|t| *t != self.tag);
+    }
 }
 
 /// A slot of the hashing bound, given back when dropped (a panicking hash crate included).
@@ -260,6 +302,7 @@ impl Auth {
             challenge: format!("Basic realm=\"{}\", charset=\"UTF-8\"", options.realm),
             key,
             remembered: Mutex::default(),
+            in_flight: Mutex::default(),
             hashing: AtomicUsize::new(0),
             limit: options.hashing.max(1),
             failure_delay: options.failure_delay,
@@ -378,6 +421,10 @@ impl Auth {
         let (hash, known) = self.rules[rule].users.hash_of(user);
         let started = Instant::now();
         let verified = {
+            let Some(_flight) = Flight::begin(&self.in_flight, tag) else {
+                creds.pending = true;
+                return Err(Refusal::Pending);
+            };
             let _slot = self.slot(started)?;
             verify_at_low_priority(hash, password)
         };
@@ -511,6 +558,19 @@ mod tests {
         Ok(creds
             .user()
             .map(|u| String::from_utf8_lossy(u).into_owned()))
+    }
+
+    #[test]
+    fn the_same_credentials_are_in_flight_once() {
+        let list = Mutex::default();
+        let (a, b) = (blake3::hash(b"a"), blake3::hash(b"b"));
+        let first = Flight::begin(&list, a).expect("nothing in flight");
+        assert!(Flight::begin(&list, a).is_none(), "a is being verified");
+        let other = Flight::begin(&list, b).expect("b is not");
+        drop(first);
+        let again = Flight::begin(&list, a).expect("a is over");
+        drop((again, other));
+        assert!(list.lock().unwrap().is_empty());
     }
 
     #[test]

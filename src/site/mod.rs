@@ -337,6 +337,13 @@ impl Site {
         .then_some(delay)
     }
 
+    /// Whether the answer `respond` just planned into `s` is not final: its credentials are
+    /// being verified for another request right now, and asking again once that is over
+    /// answers it from the memory of successes. The planned answer is a 503.
+    pub fn pending(&self, s: &Scratch) -> bool {
+        s.creds.pending()
+    }
+
     /// What the file and compression caches hold now (0 for one that is off).
     pub fn cache_sizes(&self) -> CacheSizes {
         CacheSizes {
@@ -543,7 +550,9 @@ impl Site {
         match self.auth.check(rel, req.fields.authorization, creds) {
             Ok(()) => Continue(()),
             Err(auth::Refusal::Unauthorized) => Break(Reply::unauthorized()),
-            Err(auth::Refusal::Busy) => Break(Reply::busy()),
+            // Pending: the connection asks again shortly (`Site::pending`); the 503 is what it
+            // sends when it cannot.
+            Err(auth::Refusal::Busy | auth::Refusal::Pending) => Break(Reply::busy()),
         }
     }
 

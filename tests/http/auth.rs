@@ -600,6 +600,43 @@ fn a_flood_beyond_the_hashing_bound_gets_503_with_retry_after() {
 }
 
 #[test]
+fn parallel_requests_with_new_credentials_wait_for_one_verification_instead_of_503() {
+    // A page's assets right after a login or a restart: the same credentials, not remembered
+    // yet, on several connections at once. One hashing slot, two workers: one verifies, and the
+    // others wait for its result instead of being refused for want of a slot.
+    let s = server(|c| c.site.auth.hashing = 1);
+    // Each round with credentials no request has verified yet.
+    for (round, (user, password)) in [("alice", "alice-pw"), ("bob", "bob pw:with colon")]
+        .into_iter()
+        .enumerate()
+    {
+        let auth = basic(user, password);
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let threads: Vec<_> = (0..6)
+            .map(|i| {
+                let (addr, auth, barrier) = (s.addr(), auth.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let mut conn = ResponseReader::new(connect_to(addr));
+                    let path = if i % 2 == 0 {
+                        "/private/secret.txt"
+                    } else {
+                        "/private/page.html"
+                    };
+                    barrier.wait();
+                    conn.send(request_with("GET", path, &[("Authorization", &auth)]));
+                    conn.read_response()
+                })
+            })
+            .collect();
+        for t in threads {
+            let resp = t.join().unwrap();
+            assert_eq!(resp.status, 200, "round {round}: {resp}");
+            assert!(resp.body_str().contains(MARKER), "{resp}");
+        }
+    }
+}
+
+#[test]
 fn passwords_never_reach_the_access_log() {
     let site = TempSite::new();
     fs::create_dir_all(site.root().join("private")).unwrap();
