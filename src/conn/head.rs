@@ -74,20 +74,18 @@ pub(crate) fn write_head(out: &mut Vec<u8>, reply: &Reply<'_>, exchange: &Exchan
             w.http_date(b"Last-Modified", *last_modified);
         }
     }
-    if ours(Server::CACHE_CONTROL) {
-        match (reply.cache_control, reply.private) {
-            (Some(cc), false) => {
-                w.header(b"Cache-Control", cc.as_bytes());
-            }
-            (cc, true) => {
-                w.raw(b"Cache-Control: ");
-                let start = w.buffer().len();
-                w.raw(cc.unwrap_or_default().as_bytes());
-                cache_control::privatize(w.buffer(), start);
-                w.raw(b"\r\n");
-            }
-            (None, false) => {}
+    if reply.private {
+        if ours(Server::CACHE_CONTROL) {
+            w.raw(b"Cache-Control: ");
+            let start = w.buffer().len();
+            w.raw(reply.cache_control.unwrap_or_default().as_bytes());
+            cache_control::privatize(w.buffer(), start);
+            w.raw(b"\r\n");
         }
+    } else if let Some(cc) = reply.cache_control
+        && ours(Server::CACHE_CONTROL)
+    {
+        w.header(b"Cache-Control", cc.as_bytes());
     }
     // One line naming every field, as a cache reads them all together (RFC 9110 §12.5.5).
     if let Some(vary) = reply.vary.field_value()
