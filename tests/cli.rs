@@ -590,3 +590,59 @@ fn a_download_cut_at_the_shutdown_deadline_is_logged() {
     );
     assert!(line.contains("\" 200 "), "{line}");
 }
+
+#[test]
+fn a_root_the_server_may_enter_but_not_read_serves_its_files() {
+    use std::os::unix::fs::PermissionsExt;
+    // Mode 711, as a web root often is: a user other than the owner may open what is in it by
+    // name but not list it. Run as root, the test runs the server as nobody (65534); run as
+    // another user, it takes the owner's read permission away (311) to the same effect.
+    let root_user = unsafe { libc::geteuid() } == 0;
+    let site = TempSite::new();
+    let sub = site.root().join("enter-only");
+    fs::create_dir_all(&sub).unwrap();
+    fs::write(sub.join("page.html"), "<p>inside</p>\n").unwrap();
+    let dir_mode = if root_user { 0o711 } else { 0o311 };
+    for dir in [site.base(), site.root(), sub.as_path()] {
+        fs::set_permissions(dir, fs::Permissions::from_mode(dir_mode)).unwrap();
+    }
+    for entry in walk(site.root()) {
+        if entry.is_file() {
+            fs::set_permissions(&entry, fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+    let mut binary = Binary::serving(site.root()).arg("--dir-listing");
+    if root_user {
+        binary = binary.run_as(65534, 65534);
+    }
+    let server = binary.spawn();
+    for (path, status) in [
+        ("/", 200),
+        ("/style.css", 200),
+        ("/enter-only/page.html", 200),
+        ("/enter-only/", 403),
+        ("/enter-only/missing.html", 404),
+    ] {
+        let resp = server.request(&get_request(path));
+        assert_eq!(resp.status, status, "{path}: {resp}");
+    }
+    let page = server.request(&get_request("/enter-only/page.html"));
+    assert_eq!(page.body_str(), "<p>inside</p>\n");
+    drop(server);
+    for dir in [site.base(), site.root(), sub.as_path()] {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+/// Every path beneath `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut all = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            all.extend(walk(&path));
+        }
+        all.push(path);
+    }
+    all
+}

@@ -290,11 +290,14 @@ fn rows(
     hidden: Hidden,
     withheld: &mut dyn FnMut(&[u8]) -> bool,
 ) -> Result<Vec<Row>, Errno> {
+    // A directory that may be entered but not read was opened O_PATH (`Root::find`), and
+    // reads as EBADF: it is unreadable, and says so as EACCES (403).
+    let unreadable = |e: Errno| if e == Errno::BADF { Errno::ACCESS } else { e };
     // Reading moves the stream; stats go through a duplicate of the same open directory.
-    let entries = Dir::new(rustix::io::fcntl_dupfd_cloexec(&dir, 0)?)?;
+    let entries = Dir::new(rustix::io::fcntl_dupfd_cloexec(&dir, 0)?).map_err(unreadable)?;
     let mut rows = Vec::new();
     for entry in entries {
-        let entry = entry?;
+        let entry = entry.map_err(unreadable)?;
         let name = entry.file_name();
         match name.to_bytes() {
             // getdents reports the directory itself and its parent; `../` is a row of its own.

@@ -216,9 +216,16 @@ impl Root {
     /// Opens the root directory, whose symlinks are then resolved as `symlinks` says.
     pub fn open(path: &Path, symlinks: Symlinks) -> std::io::Result<Root> {
         let path = std::fs::canonicalize(path)?;
+        // Only a base to resolve beneath: with O_PATH, a root the server may enter but not
+        // read (mode 711, as a web root often is) serves its files as nginx would; its own
+        // listing is opened afresh, with read, when asked for.
+        #[cfg(target_os = "linux")]
+        let access = OFlags::PATH;
+        #[cfg(not(target_os = "linux"))]
+        let access = OFlags::RDONLY;
         let fd = rustix::fs::open(
             &path,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            access | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
         Ok(Root {
@@ -248,12 +255,21 @@ impl Root {
 
     /// Opens `rel` (as made by [`normalize`]) and classifies it.
     pub fn find(&self, rel: &[u8]) -> Result<Found, Errno> {
-        let fd = match self.symlinks {
-            Symlinks::Contained => self.open_beneath(rel)?,
-            Symlinks::Follow => {
-                let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
-                rustix::fs::openat(&self.fd, rel, OPEN_FLAGS, Mode::empty())?
+        let fd = match self.open_rel(rel, OPEN_FLAGS) {
+            Ok(fd) => fd,
+            // A directory the server may enter but not read (mode 711): its files are served
+            // as nginx serves them, and only its own listing is refused (`listing::render`
+            // reads such a descriptor as EACCES).
+            #[cfg(target_os = "linux")]
+            Err(Errno::ACCESS) => {
+                let fd = self.open_rel(rel, OFlags::PATH | OFlags::CLOEXEC)?;
+                let stat = rustix::fs::fstat(&fd)?;
+                return match FileType::from_raw_mode(stat.st_mode) {
+                    FileType::Directory => Ok(Found::Dir(fd)),
+                    _ => Err(Errno::ACCESS),
+                };
             }
+            Err(e) => return Err(e),
         };
         let stat = rustix::fs::fstat(&fd)?;
         match FileType::from_raw_mode(stat.st_mode) {
@@ -264,9 +280,19 @@ impl Root {
         }
     }
 
-    fn open_beneath(&self, rel: &[u8]) -> Result<OwnedFd, Errno> {
+    /// Opens `rel` beneath the root with `flags`, as `--follow-symlinks` says.
+    fn open_rel(&self, rel: &[u8], flags: OFlags) -> Result<OwnedFd, Errno> {
+        match self.symlinks {
+            Symlinks::Contained => self.open_beneath(rel, flags),
+            Symlinks::Follow => {
+                let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
+                rustix::fs::openat(&self.fd, rel, flags, Mode::empty())
+            }
+        }
+    }
+
+    fn open_beneath(&self, rel: &[u8], flags: OFlags) -> Result<OwnedFd, Errno> {
         let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
-        let flags = OPEN_FLAGS;
         #[cfg(target_os = "linux")]
         if self.beneath.load(std::sync::atomic::Ordering::Relaxed) {
             use rustix::fs::ResolveFlags;

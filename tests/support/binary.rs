@@ -56,6 +56,14 @@ impl Binary {
         b
     }
 
+    /// Runs the process as `uid`:`gid` (the caller must be root), without supplementary
+    /// groups.
+    pub fn run_as(mut self, uid: u32, gid: u32) -> Self {
+        use std::os::unix::process::CommandExt;
+        self.cmd.uid(uid).gid(gid);
+        self
+    }
+
     /// Replaces `--listen`'s value (of `serving`).
     pub fn listen(mut self, addr: impl Into<OsString>) -> Self {
         self.serving_mut()[1] = addr.into();
