@@ -24,7 +24,14 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             let rendered = e.render().to_string();
-            let line = rendered.lines().next().unwrap_or("invalid arguments");
+            let mut line = rendered
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .to_string();
+            if let Some((arg, var)) = set_by_environment(&cmd, &argv, &e) {
+                line = line.replace(&format!("'{arg}'"), &format!("'{arg}' (from {var})"));
+            }
             eprintln!("muxserve: {line} (see --help)");
             return ExitCode::from(2);
         }
@@ -43,6 +50,37 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The refused argument as clap names it (`--workers <N>`) and the environment variable its
+/// value came from, when it came from one: clap names the flag even for a value read from
+/// `MUXSERVE_WORKERS`, which the user never typed after `--workers`.
+fn set_by_environment(
+    cmd: &clap::Command,
+    argv: &[OsString],
+    e: &clap::Error,
+) -> Option<(String, String)> {
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let long = arg.split(' ').next()?.strip_prefix("--")?;
+    let typed = argv.iter().any(|a| {
+        a.to_str().is_some_and(|a| {
+            a.strip_prefix("--")
+                .is_some_and(|a| a == long || a.starts_with(&format!("{long}=")))
+        })
+    });
+    if typed {
+        return None;
+    }
+    let subcommands = cmd.get_subcommands();
+    let var = std::iter::once(cmd)
+        .chain(subcommands)
+        .flat_map(|c| c.get_arguments())
+        .find(|a| a.get_long() == Some(long))?
+        .get_env()?;
+    std::env::var_os(var).map(|_| (arg.clone(), var.to_string_lossy().into_owned()))
 }
 
 /// Serves `loaded`; `argv` is the command line, parsed again on every SIGHUP.

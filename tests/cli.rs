@@ -646,3 +646,26 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     all
 }
+
+#[test]
+fn a_bad_value_from_the_environment_names_the_variable() {
+    let site = TempSite::new();
+    let out = Binary::serving(site.root())
+        .env("MUXSERVE_WORKERS", "zero")
+        .run(RUN_LIMIT);
+    assert_eq!(out.status.code(), Some(2), "{:?}", out.stderr);
+    assert!(one_line(&out.stderr), "{:?}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("'--workers <N>' (from MUXSERVE_WORKERS)"),
+        "{:?}",
+        out.stderr
+    );
+    // Typed on the command line, the flag alone is named, whatever the environment holds.
+    let out = Binary::serving(site.root())
+        .env("MUXSERVE_WORKERS", "zero")
+        .args(["--workers", "none"])
+        .run(RUN_LIMIT);
+    assert!(out.stderr.contains("'none'"), "{:?}", out.stderr);
+    assert!(!out.stderr.contains("MUXSERVE_WORKERS"), "{:?}", out.stderr);
+}
