@@ -10,7 +10,7 @@
 //! everybody else. It decides from names and header bytes only: it must never
 //! look at the disk, or keep a password past the request.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -27,6 +27,12 @@ use crate::config::AuthOptions;
 
 /// The codings whose sidecars a file may have, by the suffix each adds to its name.
 const SIDECARS: [Coding; 3] = [Coding::Br, Coding::Zstd, Coding::Gzip];
+
+/// Failed verifications kept, and for how long: as long as a request may wait on one (`conn`
+/// asks again for up to 3 s). A changed htpasswd file makes a new `Auth` (a reload), so a
+/// password added to it is never refused on an older result.
+const FAILED_KEPT: usize = 64;
+const FAILED_FOR: Duration = Duration::from_secs(3);
 
 /// Successful verifications remembered, in two generations of half this many each.
 const REMEMBERED: usize = 4096;
@@ -197,8 +203,10 @@ pub struct Auth {
     challenge: String,
     key: [u8; blake3::KEY_LEN],
     remembered: Mutex<Remembered>,
-    /// The credentials being verified now, by their tags: at most one entry a hashing slot.
+    /// The credentials being verified now, by their tags: at most one entry a worker.
     in_flight: Mutex<Vec<blake3::Hash>>,
+    /// Credentials that failed a verification lately, by tag, oldest first.
+    failed: Mutex<VecDeque<(blake3::Hash, Instant)>>,
     hashing: AtomicUsize,
     limit: usize,
     /// When the last failed verification's rest ends, in nanoseconds since `epoch`.
@@ -303,6 +311,7 @@ impl Auth {
             key,
             remembered: Mutex::default(),
             in_flight: Mutex::default(),
+            failed: Mutex::default(),
             hashing: AtomicUsize::new(0),
             limit: options.hashing.max(1),
             failure_delay: options.failure_delay,
@@ -420,15 +429,22 @@ impl Auth {
         let (user, password) = (&creds.decoded[..colon], &creds.decoded[colon + 1..]);
         let (hash, known) = self.rules[rule].users.hash_of(user);
         let started = Instant::now();
+        if self.failed_lately(&tag, started) {
+            return Err(Refusal::Unauthorized);
+        }
+        let Some(flight) = Flight::begin(&self.in_flight, tag) else {
+            creds.pending = true;
+            return Err(Refusal::Pending);
+        };
         let verified = {
-            let Some(_flight) = Flight::begin(&self.in_flight, tag) else {
-                creds.pending = true;
-                return Err(Refusal::Pending);
-            };
             let _slot = self.slot(started)?;
             verify_at_low_priority(hash, password)
         };
+        // The outcome is recorded before the flight ends, so a request that waited on it finds
+        // it when it asks again.
         if !(verified && known) {
+            self.note_failure(tag, Instant::now());
+            drop(flight);
             if !self.contended.swap(false, Ordering::AcqRel) {
                 return Err(Refusal::Unauthorized);
             }
@@ -439,8 +455,32 @@ impl Auth {
             return Err(Refusal::Unauthorized);
         }
         self.remember(tag);
+        drop(flight);
         creds.granted = Some(rule);
         Ok(())
+    }
+
+    /// Whether `tag`'s credentials failed a verification less than [`FAILED_FOR`] before
+    /// `now`: the same bytes fail again, so they are refused on that result. Requests that
+    /// waited on the verification, or one password sent on many connections at once, then cost
+    /// one verification, not one each.
+    fn failed_lately(&self, tag: &blake3::Hash, now: Instant) -> bool {
+        let failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        failed
+            .iter()
+            .any(|(t, at)| t == tag && now.saturating_duration_since(*at) < FAILED_FOR)
+    }
+
+    fn note_failure(&self, tag: blake3::Hash, now: Instant) {
+        let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        while failed.len() >= FAILED_KEPT
+            || failed
+                .front()
+                .is_some_and(|(_, at)| now.saturating_duration_since(*at) >= FAILED_FOR)
+        {
+            failed.pop_front();
+        }
+        failed.push_back((tag, now));
     }
 
     /// A hashing slot at `now`, or `Busy` when all are taken or a failure's rest is not over.
@@ -733,14 +773,23 @@ mod tests {
     #[test]
     fn a_failure_under_contention_rests_the_slots_and_one_alone_does_not() {
         let a = auth(&["/p/*=FIX/bcrypt.htpasswd"], 1);
-        let wrong = basic(b"alice:wrong");
+        // A new wrong password each time: the same one again is refused on its last result.
+        let wrong = |i: u8| basic(format!("alice:wrong-{i}").as_bytes());
         let no = Err(Refusal::Unauthorized);
-        assert_eq!(ask(&a, "p/x", Some(&wrong)), no);
-        assert_eq!(ask(&a, "p/x", Some(&wrong)), no, "nobody waited: no rest");
+        assert_eq!(ask(&a, "p/x", Some(&wrong(1))), no);
+        assert_eq!(
+            ask(&a, "p/x", Some(&wrong(2))),
+            no,
+            "nobody waited: no rest"
+        );
         // Someone found the slot taken during the next failure: the slots rest after it.
         a.contended.store(true, Ordering::SeqCst);
-        assert_eq!(ask(&a, "p/x", Some(&wrong)), no);
-        assert_eq!(ask(&a, "p/x", Some(&wrong)), Err(Refusal::Busy), "resting");
+        assert_eq!(ask(&a, "p/x", Some(&wrong(3))), no);
+        assert_eq!(
+            ask(&a, "p/x", Some(&wrong(4))),
+            Err(Refusal::Busy),
+            "resting"
+        );
         let good = basic(b"alice:alice-pw");
         assert_eq!(
             ask(&a, "p/x", Some(&good)),
@@ -749,6 +798,26 @@ mod tests {
         );
         a.rest_until.store(0, Ordering::SeqCst);
         assert!(ask(&a, "p/x", Some(&good)).is_ok(), "after the rest");
+    }
+
+    #[test]
+    fn the_same_wrong_credentials_are_verified_once_and_then_refused_on_that() {
+        let a = auth(&["/p/*=FIX/bcrypt.htpasswd"], 1);
+        let wrong = basic(b"alice:wrong");
+        assert_eq!(ask(&a, "p/x", Some(&wrong)), Err(Refusal::Unauthorized));
+        // Were it verified again, that failure would find `contended` and rest the slots.
+        a.contended.store(true, Ordering::SeqCst);
+        for _ in 0..3 {
+            assert_eq!(ask(&a, "p/x", Some(&wrong)), Err(Refusal::Unauthorized));
+        }
+        assert!(a.contended.load(Ordering::SeqCst), "no verification ran");
+        assert_eq!(a.rest_until.load(Ordering::SeqCst), 0, "and none rested");
+        // Other credentials are verified as ever; the failures kept stay bounded.
+        assert!(ask(&a, "p/x", Some(&basic(b"alice:alice-pw"))).is_ok());
+        for i in 0..(FAILED_KEPT as u64 * 2) {
+            a.note_failure(blake3::hash(&i.to_le_bytes()), Instant::now());
+        }
+        assert!(a.failed.lock().unwrap().len() <= FAILED_KEPT);
     }
 
     #[test]

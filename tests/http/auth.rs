@@ -605,11 +605,17 @@ fn parallel_requests_with_new_credentials_wait_for_one_verification_instead_of_5
     // yet, on several connections at once. One hashing slot, two workers: one verifies, and the
     // others wait for its result instead of being refused for want of a slot.
     let s = server(|c| c.site.auth.hashing = 1);
-    // Each round with credentials no request has verified yet.
-    for (round, (user, password)) in [("alice", "alice-pw"), ("bob", "bob pw:with colon")]
-        .into_iter()
-        .enumerate()
+    // Each round with credentials no request has verified yet; the last are wrong, and all
+    // get the one verification's 401, none a 503.
+    for (round, (user, password)) in [
+        ("alice", "alice-pw"),
+        ("bob", "bob pw:with colon"),
+        ("alice", "not her password"),
+    ]
+    .into_iter()
+    .enumerate()
     {
+        let right = round < 2;
         let auth = basic(user, password);
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
         let threads: Vec<_> = (0..6)
@@ -630,8 +636,12 @@ fn parallel_requests_with_new_credentials_wait_for_one_verification_instead_of_5
             .collect();
         for t in threads {
             let resp = t.join().unwrap();
-            assert_eq!(resp.status, 200, "round {round}: {resp}");
-            assert!(resp.body_str().contains(MARKER), "{resp}");
+            if right {
+                assert_eq!(resp.status, 200, "round {round}: {resp}");
+                assert!(resp.body_str().contains(MARKER), "{resp}");
+            } else {
+                assert_refused(&resp, "the same wrong password at once");
+            }
         }
     }
 }
