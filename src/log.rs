@@ -146,7 +146,7 @@ impl AccessLogger {
         if !self.enabled() {
             return None;
         }
-        let mut line = self.begin_entry(
+        self.begin_entry(
             &Entry {
                 client: addrs.client,
                 peer: addrs.peer,
@@ -160,10 +160,9 @@ impl AccessLogger {
                 referer: head.and_then(|h| h.fields.referer),
                 user_agent: head.and_then(|h| h.fields.user_agent),
             },
+            size.head,
             since,
-        )?;
-        line.size.head = size.head;
-        Some(line)
+        )
     }
 
     /// Starts the writer thread (none for `Off`).
@@ -201,8 +200,9 @@ impl AccessLogger {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Begins the line for `e`, whose request's first byte arrived at `since`.
-    pub fn begin_entry(&self, e: &Entry<'_>, since: Instant) -> Option<Line> {
+    /// Begins the line for `e`, whose response's head is `head` bytes and whose request's first
+    /// byte arrived at `since`.
+    pub fn begin_entry(&self, e: &Entry<'_>, head: u64, since: Instant) -> Option<Line> {
         self.lines.as_ref()?;
         let mut line = self.free.try_recv().unwrap_or_default();
         line.clear();
@@ -225,7 +225,7 @@ impl AccessLogger {
             since,
             bytes_at,
             size: Size {
-                head: 0,
+                head,
                 body: e.bytes,
             },
         })
@@ -484,8 +484,7 @@ mod tests {
                     bytes: 1000,
                     ..entry()
                 };
-                let mut line = logger.begin_entry(&e, Instant::now()).unwrap();
-                line.size.head = 100;
+                let mut line = logger.begin_entry(&e, 100, Instant::now()).unwrap();
                 assert_eq!(line.cut(unsent), left_over, "{format:?} {unsent}");
                 let text = String::from_utf8(line.buf.clone()).unwrap();
                 let want = match format {

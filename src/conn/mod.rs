@@ -540,10 +540,10 @@ impl Conn {
             match step {
                 Step::Request { .. } if ask_again => {
                     // The head stays in the input, and the framer where it was before it.
-                    *framer = Framer::Head {
-                        since: since.or_else(|| Some(Instant::now())),
-                    };
                     let now = Instant::now();
+                    *framer = Framer::Head {
+                        since: since.or(Some(now)),
+                    };
                     *held = Some(now + ASK_AGAIN);
                     self.asking_since.get_or_insert(now);
                     return false;

@@ -306,18 +306,21 @@ impl Reactor {
     /// Closes a parked connection here, on the one path that does (shutdown cuts, no workers);
     /// what it had not sent is logged as cut.
     fn close(&mut self, key: usize) {
-        if let Some(mut conn) = self.slots.close(key, &self.ch.poller) {
-            conn.abandon(&self.ch.log);
-        }
+        self.cut(key);
         let room = self.has_room();
         self.acceptor.rearm(&self.ch.poller, room);
     }
 
     fn close_parked(&mut self) {
         for key in self.slots.parked() {
-            if let Some(mut conn) = self.slots.close(key, &self.ch.poller) {
-                conn.abandon(&self.ch.log);
-            }
+            self.cut(key);
+        }
+    }
+
+    /// Drops parked connection `key`, logging what it had not sent.
+    fn cut(&mut self, key: usize) {
+        if let Some(mut conn) = self.slots.close(key, &self.ch.poller) {
+            conn.abandon(&self.ch.log);
         }
     }
 }

@@ -348,43 +348,43 @@ impl Auth {
     /// precompressed sidecar is the file it sits beside, so `/report.html.gz` is guarded by
     /// whatever guards `/report.html`, or anyone could fetch it by its own name.
     fn rule_for(&self, rel: &mut Vec<u8>) -> Option<usize> {
-        let found = self.rules.iter().position(|r| r.paths.matches(rel));
-        if found.is_some() {
-            return found;
-        }
-        rel.push(b'/');
-        let found = self.rules.iter().position(|r| r.paths.matches(rel));
-        rel.pop();
-        if found.is_some() {
-            return found;
-        }
-        // The name without the suffix, and that name as a directory (`/private.gz` beside a
-        // `/private` that `/private/*` guards), one suffix at a time.
         let mut end = rel.len();
-        while let Some(base) = rel.get(..end).and_then(|name| {
-            SIDECARS
-                .iter()
-                .find_map(|c| name.strip_suffix(c.suffix().as_bytes()))
-                .map(<[u8]>::len)
-        }) {
-            end = base;
-            let name = rel.get(..base).unwrap_or_default();
-            let found = self.rules.iter().position(|r| r.paths.matches(name));
+        loop {
+            let found = self
+                .first_rule(rel.get(..end)?)
+                .or_else(|| self.first_rule_as_dir(rel, end));
             if found.is_some() {
                 return found;
             }
-            // The byte after the name is the suffix's `.`: as a `/`, the name is a directory.
-            *rel.get_mut(base)? = b'/';
-            let dir = rel.get(..=base).unwrap_or_default();
-            let found = self.rules.iter().position(|r| r.paths.matches(dir));
-            if let Some(dot) = rel.get_mut(base) {
-                *dot = b'.';
-            }
-            if found.is_some() {
-                return found;
+            // The name without a sidecar's suffix, one suffix at a time.
+            end = SIDECARS.iter().find_map(|c| {
+                let name = rel.get(..end)?;
+                name.strip_suffix(c.suffix().as_bytes()).map(<[u8]>::len)
+            })?;
+        }
+    }
+
+    fn first_rule(&self, path: &[u8]) -> Option<usize> {
+        self.rules.iter().position(|r| r.paths.matches(path))
+    }
+
+    /// The first rule matching `rel[..end]` as a directory, `rel[..end]/`: the byte at `end`
+    /// (a sidecar suffix's `.`, or none at the end of `rel`) is a `/` for the look, then put
+    /// back, so no buffer is needed.
+    fn first_rule_as_dir(&self, rel: &mut Vec<u8>, end: usize) -> Option<usize> {
+        let kept = rel.get(end).copied();
+        match rel.get_mut(end) {
+            Some(b) => *b = b'/',
+            None => rel.push(b'/'),
+        }
+        let found = self.first_rule(rel.get(..=end).unwrap_or_default());
+        match (kept, rel.get_mut(end)) {
+            (Some(k), Some(b)) => *b = k,
+            _ => {
+                rel.pop();
             }
         }
-        None
+        found
     }
 
     /// The keyed hash a success of `decoded` on `rule` is remembered by.

@@ -255,26 +255,20 @@ impl Root {
 
     /// Opens `rel` (as made by [`normalize`]) and classifies it.
     pub fn find(&self, rel: &[u8]) -> Result<Found, Errno> {
-        let fd = match self.open_rel(rel, OPEN_FLAGS) {
-            Ok(fd) => fd,
+        let (fd, readable) = match self.open_rel(rel, OPEN_FLAGS) {
+            Ok(fd) => (fd, true),
             // A directory the server may enter but not read (mode 711): its files are served
             // as nginx serves them, and only its own listing is refused (`listing::render`
             // reads such a descriptor as EACCES).
             #[cfg(target_os = "linux")]
-            Err(Errno::ACCESS) => {
-                let fd = self.open_rel(rel, OFlags::PATH | OFlags::CLOEXEC)?;
-                let stat = rustix::fs::fstat(&fd)?;
-                return match FileType::from_raw_mode(stat.st_mode) {
-                    FileType::Directory => Ok(Found::Dir(fd)),
-                    _ => Err(Errno::ACCESS),
-                };
-            }
+            Err(Errno::ACCESS) => (self.open_rel(rel, OFlags::PATH | OFlags::CLOEXEC)?, false),
             Err(e) => return Err(e),
         };
         let stat = rustix::fs::fstat(&fd)?;
         match FileType::from_raw_mode(stat.st_mode) {
-            FileType::RegularFile => Ok(Found::File(fd, stat)),
             FileType::Directory => Ok(Found::Dir(fd)),
+            _ if !readable => Err(Errno::ACCESS),
+            FileType::RegularFile => Ok(Found::File(fd, stat)),
             // FIFOs, sockets and devices are not content.
             _ => Err(Errno::NOENT),
         }

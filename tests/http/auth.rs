@@ -447,7 +447,6 @@ fn listings_name_protected_entries_only_behind_the_rule_that_guards_them() {
                 ("Authorization", &basic("alice", "guess")),
             ],
         ] {
-            let started = std::time::Instant::now();
             let listing = s.get_with("/shelf/", &headers);
             assert_eq!(listing.status, 200, "{listing}");
             let body = listing.body_str();
@@ -459,10 +458,6 @@ fn listings_name_protected_entries_only_behind_the_rule_that_guards_them() {
                 );
             }
             assert_eq!(listing.header("Cache-Control"), Some("no-cache"));
-            assert!(
-                started.elapsed() < Duration::from_millis(500),
-                "{headers:?}"
-            );
         }
     }
     // Behind its rule, a directory lists what that rule guards, to those who passed it.
