@@ -274,19 +274,18 @@ impl Root {
         }
     }
 
-    /// Opens `rel` beneath the root with `flags`, as `--follow-symlinks` says.
+    /// Opens `rel` beneath the root with `flags`, as `--follow-symlinks` says; the empty path
+    /// is the root itself.
     fn open_rel(&self, rel: &[u8], flags: OFlags) -> Result<OwnedFd, Errno> {
+        let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
         match self.symlinks {
             Symlinks::Contained => self.open_beneath(rel, flags),
-            Symlinks::Follow => {
-                let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
-                rustix::fs::openat(&self.fd, rel, flags, Mode::empty())
-            }
+            Symlinks::Follow => rustix::fs::openat(&self.fd, rel, flags, Mode::empty()),
         }
     }
 
+    /// Opens non-empty `rel` without leaving the root.
     fn open_beneath(&self, rel: &[u8], flags: OFlags) -> Result<OwnedFd, Errno> {
-        let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
         #[cfg(target_os = "linux")]
         if self.beneath.load(std::sync::atomic::Ordering::Relaxed) {
             use rustix::fs::ResolveFlags;
